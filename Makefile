@@ -1,0 +1,45 @@
+# hyperdial: every target creates or refreshes .venv first, so each works on a fresh clone.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.stamp-install
+
+.PHONY: venv demo test lint proto proto-check bench-overhead clean
+
+# torch==2.13.0 first: it is the CPU build on this platform, so nothing later asks
+# for a multi-GB CUDA build (pyproject caps torch at that version).
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e '.[server,trainers,dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+## make demo: a real tuning study end to end on the default SQLite store (./hyperdial.db)
+demo: venv
+	$(VENV)/bin/hyperdial demo
+
+## make test: the whole test suite
+test: venv
+	$(PY) -m pytest -q
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+## make proto: regenerate proto/hyperdial/v1/*_pb2*.py{,i} from the .proto
+proto: venv
+	$(PY) proto/generate.py
+
+## make proto-check: fail if the committed generated code is stale
+proto-check: venv
+	$(PY) -m pytest -q tests/proto
+
+bench-overhead: venv
+	$(PY) bench/overhead.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,142 @@
+"""The connection to a hyperdial server: channel, deadlines and retries."""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from types import TracebackType
+from typing import TypeVar
+
+import grpc
+
+from hyperdial.client.errors import UnavailableError, from_rpc_error
+from hyperdial.client.params import OptionValue, options_to_proto
+from hyperdial.client.study import Study
+from hyperdial.v1 import hyperdial_pb2 as pb
+from hyperdial.v1 import hyperdial_pb2_grpc as pb_grpc
+
+Response = TypeVar("Response")
+
+DEFAULT_SERVER = "127.0.0.1:50051"
+_RETRYABLE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.ABORTED})
+_GOALS = {"minimize": pb.MINIMIZE, "maximize": pb.MAXIMIZE}
+
+
+class Client:
+    """A connection to one server.
+
+    Every call has a deadline (`timeout`). Calls that fail with UNAVAILABLE or
+    ABORTED are retried with exponential backoff and jitter for up to
+    `retry_seconds` in all: that covers a server restart. Every RPC of the API
+    is safe to repeat (Observe carries a request id, Suggest resumes the
+    worker's trial), so retries never apply anything twice.
+
+    Args:
+        address: HOST:PORT; defaults to $HYPERDIAL_SERVER, then 127.0.0.1:50051.
+        timeout: deadline of each attempt, in seconds.
+        retry_seconds: how long to keep retrying a call the server cannot take.
+    """
+
+    def __init__(
+        self,
+        address: str | None = None,
+        *,
+        timeout: float = 30.0,
+        retry_seconds: float = 60.0,
+    ) -> None:
+        self.address = address or os.environ.get("HYPERDIAL_SERVER", DEFAULT_SERVER)
+        self.timeout = timeout
+        self.retry_seconds = retry_seconds
+        self._channel = grpc.insecure_channel(self.address)
+        self.stub = pb_grpc.HyperdialServiceStub(self._channel)
+
+    def call(self, method: Callable[..., Response], request: object) -> Response:
+        """Calls `method` (a stub method) with deadline and retries; raises HyperdialError."""
+        give_up = time.monotonic() + self.retry_seconds
+        backoff = 0.05
+        while True:
+            try:
+                return method(request, timeout=self.timeout)
+            except grpc.RpcError as rpc_error:
+                error = from_rpc_error(rpc_error)
+                if error.code not in _RETRYABLE or time.monotonic() + backoff > give_up:
+                    raise error from None
+            time.sleep(backoff * random.uniform(0.5, 1.0))
+            backoff = min(backoff * 2, 2.0)
+
+    def create_study(
+        self,
+        name: str,
+        parameters: Sequence[pb.Parameter],
+        *,
+        goal: str = "minimize",
+        metric: str = "objective",
+        algorithm: str = "random",
+        options: Mapping[str, OptionValue] | None = None,
+        max_trials: int = 0,
+        seed: int = 0,
+        lease_seconds: float = 0.0,
+    ) -> Study:
+        """Creates the study, or returns the existing one if it has the same config.
+
+        Raises:
+            AlreadyExistsError: a study of that name has a different config.
+            InvalidArgumentError: the config is invalid; `.field` says where.
+        """
+        if goal not in _GOALS:
+            raise ValueError(f"goal must be 'minimize' or 'maximize', got {goal!r}")
+        config = pb.StudyConfig(
+            parameters=list(parameters),
+            objective=pb.Objective(metric=metric, goal=_GOALS[goal]),
+            algorithm=pb.Algorithm(name=algorithm, options=options_to_proto(options or {})),
+            max_trials=max_trials,
+            seed=seed,
+            lease_seconds=lease_seconds,
+        )
+        request = pb.CreateStudyRequest(name=name, config=config)
+        response = self.call(self.stub.CreateStudy, request)
+        return Study(self, response.study.name)
+
+    def study(self, name: str, *, prefetch: bool = False) -> Study:
+        """A handle on an existing study (checked: raises NotFoundError); see `Study`."""
+        self.call(self.stub.GetStudy, pb.GetStudyRequest(name=name))
+        return Study(self, name, prefetch=prefetch)
+
+    def list_studies(self, page_size: int = 100) -> Iterator[pb.Study]:
+        """Every study, oldest first, fetched a page at a time."""
+        token = ""
+        while True:
+            request = pb.ListStudiesRequest(page_size=page_size, page_token=token)
+            page = self.call(self.stub.ListStudies, request)
+            yield from page.studies
+            token = page.next_page_token
+            if not token:
+                return
+
+    def delete_study(self, name: str) -> None:
+        """Deletes a study and its trials."""
+        self.call(self.stub.DeleteStudy, pb.DeleteStudyRequest(name=name))
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        """Blocks until the server accepts connections."""
+        try:
+            grpc.channel_ready_future(self._channel).result(timeout=timeout)
+        except grpc.FutureTimeoutError:
+            raise UnavailableError(f"no server at {self.address} after {timeout} s") from None
+
+    def close(self) -> None:
+        """Closes the channel."""
+        self._channel.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()

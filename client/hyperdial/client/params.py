@@ -1,0 +1,113 @@
+"""Builders for a study's search space.
+
+space = [
+    float_param("learning_rate", 1e-4, 1e-1, log=True),
+    int_param("hidden_layers", 1, 4),
+    int_param("units_3", 16, 256, log=True, when=condition("hidden_layers", min=3)),
+    categorical("optimizer", ["adam", "sgd"]),
+]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TypeAlias
+
+from hyperdial.v1 import hyperdial_pb2 as pb
+
+ParamValue: TypeAlias = float | int | str
+OptionValue: TypeAlias = float | int | str | bool
+
+
+def to_value(value: OptionValue) -> pb.Value:
+    """Wraps a Python scalar in a typed Value (bool is checked before int)."""
+    if isinstance(value, bool):
+        return pb.Value(bool_value=value)
+    if isinstance(value, int):
+        return pb.Value(int_value=value)
+    if isinstance(value, float):
+        return pb.Value(double_value=value)
+    if isinstance(value, str):
+        return pb.Value(string_value=value)
+    raise TypeError(f"expected a float, int, str or bool, got {type(value).__name__}")
+
+
+def from_value(value: pb.Value) -> OptionValue:
+    """The Python scalar inside a Value."""
+    kind = value.WhichOneof("kind")
+    if kind is None:
+        raise ValueError("Value has nothing set")
+    scalar: OptionValue = getattr(value, kind)
+    return scalar
+
+
+def condition(
+    parent: str,
+    *,
+    values: Sequence[ParamValue] = (),
+    min: float | None = None,
+    max: float | None = None,
+) -> pb.Condition:
+    """Active only when `parent` is one of `values` and/or within [min, max]."""
+    return pb.Condition(parent=parent, values=[to_value(v) for v in values], min=min, max=max)
+
+
+def float_param(
+    name: str,
+    low: float,
+    high: float,
+    *,
+    log: bool = False,
+    when: pb.Condition | None = None,
+    grid: Iterable[float] = (),
+    grid_points: int = 0,
+) -> pb.Parameter:
+    """A real parameter in [low, high]."""
+    return pb.Parameter(
+        name=name,
+        float_range=pb.FloatRange(low=low, high=high, log=log),
+        condition=when,
+        grid_values=[to_value(float(v)) for v in grid],
+        grid_points=grid_points,
+    )
+
+
+def int_param(
+    name: str,
+    low: int,
+    high: int,
+    *,
+    log: bool = False,
+    when: pb.Condition | None = None,
+    grid: Iterable[int] = (),
+    grid_points: int = 0,
+) -> pb.Parameter:
+    """An integer parameter in [low, high]."""
+    return pb.Parameter(
+        name=name,
+        int_range=pb.IntRange(low=low, high=high, log=log),
+        condition=when,
+        grid_values=[to_value(int(v)) for v in grid],
+        grid_points=grid_points,
+    )
+
+
+def categorical(
+    name: str,
+    choices: Sequence[str],
+    *,
+    when: pb.Condition | None = None,
+    grid: Iterable[str] = (),
+) -> pb.Parameter:
+    """An unordered choice among strings."""
+    return pb.Parameter(
+        name=name,
+        categorical=pb.Categorical(choices=list(choices)),
+        condition=when,
+        grid_values=[to_value(v) for v in grid],
+    )
+
+
+def options_to_proto(options: Mapping[str, OptionValue]) -> dict[str, pb.Value]:
+    """Algorithm options as typed Values."""
+    return {name: to_value(value) for name, value in options.items()}

@@ -1,0 +1,198 @@
+"""Study and Trial handles: what a worker loop uses."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from hyperdial.client.params import ParamValue, from_value
+from hyperdial.v1 import hyperdial_pb2 as pb
+
+if TYPE_CHECKING:
+    from hyperdial.client.client import Client
+
+
+def default_worker_id() -> str:
+    """host-pid: unique per process, readable in the server's trial list."""
+    return re.sub(r"[^A-Za-z0-9_.\-]", "-", f"{socket.gethostname()}-{os.getpid()}")[:128]
+
+
+class Study:
+    """A handle on a study by name.
+
+    With `prefetch`, ending a trial also leases the worker's next one in the
+    same call (one round trip per trial instead of two); `next_trial` then
+    returns it at once. A worker that stops early leaves that trial leased
+    until its lease expires, so leave it off for workers that stop at will.
+    """
+
+    def __init__(self, client: Client, name: str, *, prefetch: bool = False) -> None:
+        self.client = client
+        self.name = name
+        self.prefetch = prefetch
+        #: Set once a Suggest said the study hands out no more trials.
+        self.finished = False
+        self._prefetched: dict[str, list[Trial]] = {}
+
+    def _take_suggestion(self, response: pb.SuggestResponse) -> list[Trial]:
+        self.finished = response.study_finished
+        return [Trial.from_proto(self, t) for t in response.trials]
+
+    def info(self) -> pb.Study:
+        """The study's config and progress as the server sees it now."""
+        return self.client.call(self.client.stub.GetStudy, pb.GetStudyRequest(name=self.name))
+
+    def suggest(
+        self, count: int = 1, *, worker_id: str | None = None, force_new: bool = False
+    ) -> list[Trial]:
+        """Leases up to `count` trials (the worker's unfinished ones first, unless force_new)."""
+        worker = worker_id or default_worker_id()
+        request = pb.SuggestRequest(
+            study=self.name, worker_id=worker, count=count, force_new=force_new
+        )
+        return self._take_suggestion(self.client.call(self.client.stub.Suggest, request))
+
+    def next_trial(self, worker_id: str | None = None) -> Trial | None:
+        """The next trial for this worker, or None once the study is finished."""
+        waiting = self._prefetched.get(worker_id or default_worker_id())
+        if waiting:
+            return waiting.pop(0)
+        trials = self.suggest(1, worker_id=worker_id)
+        return trials[0] if trials else None
+
+    def trials(self, states: Sequence[int] = (), page_size: int = 500) -> Iterator[Trial]:
+        """Every trial (optionally only in `states`, e.g. pb.COMPLETED), a page at a time."""
+        token = ""
+        while True:
+            request = pb.ListTrialsRequest(
+                study=self.name, states=list(states), page_size=page_size, page_token=token
+            )
+            page = self.client.call(self.client.stub.ListTrials, request)
+            for trial in page.trials:
+                yield Trial.from_proto(self, trial)
+            token = page.next_page_token
+            if not token:
+                return
+
+    def best_trials(self, count: int = 1) -> list[Trial]:
+        """The best completed trials, best first."""
+        request = pb.GetBestTrialsRequest(study=self.name, count=count)
+        response = self.client.call(self.client.stub.GetBestTrials, request)
+        return [Trial.from_proto(self, t) for t in response.trials]
+
+
+@dataclass
+class Trial:
+    """One configuration to evaluate; use it as a context manager.
+
+        with study.next_trial() as trial:
+            for epoch in range(epochs):
+                if trial.report(epoch, val_loss):
+                    trial.prune(); break
+            else:
+                trial.complete(val_loss)
+
+    Leaving the block with an exception marks the trial FAILED with the
+    exception's text; leaving it without an outcome marks it FAILED too.
+    """
+
+    study: Study
+    id: int
+    params: dict[str, ParamValue]
+    worker_id: str
+    state: str = "PENDING"
+    value: float | None = None
+    reason: str = ""
+    measurements: list[tuple[int, float]] = field(default_factory=list)
+
+    @classmethod
+    def from_proto(cls, study: Study, message: pb.Trial) -> Trial:
+        """A Trial from its API form."""
+        params = {}
+        for name, value in message.parameters.items():
+            scalar = from_value(value)
+            assert not isinstance(scalar, bool)
+            params[name] = scalar
+        return cls(
+            study=study,
+            id=message.id,
+            params=params,
+            worker_id=message.worker_id,
+            state=pb.TrialState.Name(message.state),
+            value=message.value if message.HasField("value") else None,
+            reason=message.reason,
+            measurements=[(m.step, m.value) for m in message.measurements],
+        )
+
+    @property
+    def finished(self) -> bool:
+        """Whether the trial has an outcome."""
+        return self.state != "PENDING"
+
+    def report(self, step: int, value: float) -> bool:
+        """Records an intermediate value and renews the lease; True means stop early."""
+        request = pb.ReportProgressRequest(
+            study=self.study.name,
+            trial_id=self.id,
+            worker_id=self.worker_id,
+            step=step,
+            value=value,
+        )
+        response = self.study.client.call(self.study.client.stub.ReportProgress, request)
+        self.measurements.append((step, value))
+        return response.should_stop
+
+    def _observe(self, **outcome: object) -> None:
+        request = pb.ObserveRequest(
+            study=self.study.name,
+            trial_id=self.id,
+            worker_id=self.worker_id,
+            request_id=uuid.uuid4().hex,
+            next_count=1 if self.study.prefetch else 0,
+            **outcome,  # type: ignore[arg-type]
+        )
+        response = self.study.client.call(self.study.client.stub.Observe, request)
+        if response.HasField("next"):
+            following = self.study._take_suggestion(response.next)
+            self.study._prefetched.setdefault(self.worker_id, []).extend(following)
+        self.state = pb.TrialState.Name(response.trial.state)
+        self.value = response.trial.value if response.trial.HasField("value") else None
+        self.reason = response.trial.reason
+
+    def complete(self, value: float) -> None:
+        """Ends the trial with its final objective value (durable once this returns)."""
+        self._observe(value=value)
+
+    def fail(self, reason: str) -> None:
+        """Ends the trial as FAILED."""
+        self._observe(failed=pb.Failure(reason=reason[:4096]))
+
+    def infeasible(self, reason: str) -> None:
+        """Ends the trial as INFEASIBLE: this configuration cannot be evaluated."""
+        self._observe(infeasible=pb.Failure(reason=reason[:4096]))
+
+    def prune(self, reason: str = "stopped early") -> None:
+        """Ends the trial as PRUNED after `report` said to stop."""
+        self._observe(pruned=pb.Failure(reason=reason[:4096]))
+
+    def __enter__(self) -> Trial:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self.finished:
+            return
+        if exc is not None:
+            self.fail(f"{type(exc).__name__}: {exc}")
+        else:
+            self.fail("the worker left the trial without an outcome")

@@ -1,0 +1,1 @@
+"""The hyperdial server: studies, trials and the algorithms that propose them."""

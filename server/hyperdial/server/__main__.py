@@ -1,0 +1,49 @@
+"""`hyperdial server`: run the tuning server until SIGTERM or Ctrl-C."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+
+from hyperdial.server.app import build
+from hyperdial.server.config import Settings, parse_settings
+
+log = logging.getLogger("hyperdial.server")
+
+
+async def serve(settings: Settings) -> None:
+    """Serves until a termination signal, then shuts down gracefully."""
+    app = await build(settings)
+    host = settings.address.rsplit(":", 1)[0]
+    # The bound port goes to stdout so scripts can start the server on port 0.
+    print(f"hyperdial server listening on {host}:{app.port}", flush=True)
+    log.info("settings: %s", settings.redacted())
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+    log.info("stopping: finishing in-flight RPCs for up to %.0f s", settings.grace_seconds)
+    await app.stop(settings.grace_seconds)
+    log.info("stopped")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of `hyperdial server` and `python -m hyperdial.server`."""
+    settings = parse_settings(argv)
+    logging.basicConfig(
+        level=settings.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        asyncio.run(serve(settings))
+    except OSError as error:
+        sys.exit(f"hyperdial server: {error}")
+
+
+if __name__ == "__main__":
+    main()

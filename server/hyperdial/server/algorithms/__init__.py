@@ -1,0 +1,1 @@
+"""Suggestion algorithms behind one protocol; see `base.Suggester`."""

@@ -1,0 +1,133 @@
+"""The Suggester protocol, its inputs and outputs, and the registry of algorithms.
+
+A suggester is a pure function of (space, history, count, seed): no I/O, no
+clock, randomness only from `seed`. That makes every algorithm testable and
+benchmarkable without a server, and lets any replica reproduce a suggestion.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+from hyperdial.server.domain import AlgorithmConfig, OptionValue
+from hyperdial.server.errors import InvalidArgument
+from hyperdial.server.space import ParamValue, SearchSpace
+
+
+@dataclass(frozen=True)
+class History:
+    """What a suggester may know of the study.
+
+    Attributes:
+        draws: how many fresh suggestions this study has drawn so far. Random
+            search derives the n-th draw from (seed, n); grid search hands out
+            grid point n. Re-issued trials do not count.
+    """
+
+    draws: int
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """One configuration; `grid_index` identifies a grid point so it can be re-issued."""
+
+    params: Mapping[str, ParamValue]
+    grid_index: int | None = None
+
+
+@dataclass(frozen=True)
+class SuggestBatch:
+    """Up to `count` suggestions; `finished` means the algorithm has nothing more to give."""
+
+    suggestions: tuple[Suggestion, ...]
+    finished: bool = False
+
+
+class Suggester(Protocol):
+    """Proposes configurations. Pure: no I/O, no clock; all randomness comes from `seed`.
+
+    `reissues_stale` asks the service to hand the configuration of a trial whose
+    worker vanished (STALE) out again before drawing new ones: a grid must
+    cover every point, while random search simply draws afresh.
+    """
+
+    reissues_stale: bool
+
+    def suggest(self, space: SearchSpace, history: History, count: int, seed: int) -> SuggestBatch:
+        """Returns up to `count` new configurations after `history`."""
+        ...
+
+
+SuggesterFactory = Callable[[SearchSpace, Mapping[str, OptionValue]], Suggester]
+
+# name -> "module:factory", imported on first use so heavy algorithms cost nothing until used.
+_REGISTRY: Mapping[str, str] = {
+    "random": "hyperdial.server.algorithms.random:RandomSuggester",
+    "grid": "hyperdial.server.algorithms.grid:GridSuggester",
+}
+
+
+def algorithm_names() -> tuple[str, ...]:
+    """Names accepted in `Algorithm.name`."""
+    return tuple(_REGISTRY)
+
+
+def make_suggester(space: SearchSpace, algorithm: AlgorithmConfig) -> Suggester:
+    """Builds the suggester of a study; raises InvalidArgument for bad names or options."""
+    target = _REGISTRY.get(algorithm.name)
+    if target is None:
+        raise InvalidArgument(
+            "algorithm.name",
+            f"unknown algorithm {algorithm.name!r}; choose one of {', '.join(_REGISTRY)}",
+        )
+    module_name, factory_name = target.split(":")
+    factory: SuggesterFactory = getattr(importlib.import_module(module_name), factory_name)
+    return factory(space, algorithm.options)
+
+
+class Options:
+    """Reads typed algorithm options, naming the field in every error.
+
+    Call `finish()` after reading every known option: unknown ones are rejected,
+    so a typo fails at CreateStudy rather than being silently ignored.
+    """
+
+    def __init__(self, options: Mapping[str, OptionValue]) -> None:
+        self._options = dict(options)
+
+    def _field(self, name: str) -> str:
+        return f"algorithm.options.{name}"
+
+    def int(self, name: str, default: int, low: int, high: int) -> int:
+        """An integer option in [low, high]."""
+        value = self._options.pop(name, default)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise InvalidArgument(self._field(name), f"must be an integer, got {value!r}")
+        if not low <= value <= high:
+            raise InvalidArgument(self._field(name), f"must be in {low}..{high}, got {value}")
+        return value
+
+    def bool(self, name: str, default: bool) -> bool:
+        """A boolean option."""
+        value = self._options.pop(name, default)
+        if not isinstance(value, bool):
+            raise InvalidArgument(self._field(name), f"must be a bool, got {value!r}")
+        return value
+
+    def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
+        """A string option among `choices`."""
+        value = self._options.pop(name, default)
+        if value not in choices:
+            raise InvalidArgument(
+                self._field(name), f"must be one of {', '.join(choices)}, got {value!r}"
+            )
+        return str(value)
+
+    def finish(self) -> None:
+        """Rejects any option that was not read."""
+        if self._options:
+            name = sorted(self._options)[0]
+            raise InvalidArgument(self._field(name), "unknown option for this algorithm")

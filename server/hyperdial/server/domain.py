@@ -1,0 +1,212 @@
+"""Frozen value objects for studies and trials, and the study config's JSON form.
+
+Every layer passes these by value: the store returns new objects, never live
+rows, so nothing a caller holds changes under it.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeAlias
+
+from hyperdial.server.errors import InvalidArgument
+from hyperdial.server.space import (
+    CategoricalParam,
+    Condition,
+    FloatParam,
+    IntParam,
+    Param,
+    ParamValue,
+    SearchSpace,
+)
+
+OptionValue: TypeAlias = float | int | str | bool
+DEFAULT_LEASE_SECONDS = 600.0
+
+
+class Goal(enum.Enum):
+    """Direction of the objective."""
+
+    MINIMIZE = "MINIMIZE"
+    MAXIMIZE = "MAXIMIZE"
+
+
+class StudyState(enum.Enum):
+    """ACTIVE hands out trials; FINISHED does not (budget spent or grid exhausted)."""
+
+    ACTIVE = "ACTIVE"
+    FINISHED = "FINISHED"
+
+
+class TrialState(enum.Enum):
+    """Lifecycle of a trial; every state but PENDING is final."""
+
+    PENDING = "PENDING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    INFEASIBLE = "INFEASIBLE"
+    PRUNED = "PRUNED"
+    STALE = "STALE"
+
+    @property
+    def is_final(self) -> bool:
+        """Whether the trial can no longer change."""
+        return self is not TrialState.PENDING
+
+
+@dataclass(frozen=True)
+class Objective:
+    """The metric a study optimizes and in which direction."""
+
+    metric: str
+    goal: Goal
+
+
+@dataclass(frozen=True)
+class AlgorithmConfig:
+    """Algorithm name and its options (validated by the algorithm registry)."""
+
+    name: str = "random"
+    options: Mapping[str, OptionValue] = field(default_factory=dict)
+
+    def __hash__(self) -> int:
+        return hash((self.name, tuple(sorted(self.options.items()))))
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    """Everything that defines a study; immutable once the study exists."""
+
+    space: SearchSpace
+    objective: Objective
+    algorithm: AlgorithmConfig = AlgorithmConfig()
+    max_trials: int = 0
+    seed: int = 0
+    lease_seconds: float = DEFAULT_LEASE_SECONDS
+
+    def __post_init__(self) -> None:
+        if self.max_trials < 0:
+            raise InvalidArgument("max_trials", f"must be >= 0, got {self.max_trials}")
+        if not 0 <= self.seed < 2**63:
+            raise InvalidArgument("seed", f"must be in [0, 2**63), got {self.seed}")
+        if not (math.isfinite(self.lease_seconds) and 1 <= self.lease_seconds <= 7 * 86400):
+            raise InvalidArgument(
+                "lease_seconds", f"must be between 1 s and 7 days, got {self.lease_seconds}"
+            )
+
+    def to_json(self) -> str:
+        """Canonical JSON, stored in the database and compared for idempotent creation."""
+        return json.dumps(
+            {
+                "params": [_param_to_dict(p) for p in self.space.params],
+                "objective": {"metric": self.objective.metric, "goal": self.objective.goal.value},
+                "algorithm": {
+                    "name": self.algorithm.name,
+                    "options": dict(self.algorithm.options),
+                },
+                "max_trials": self.max_trials,
+                "seed": self.seed,
+                "lease_seconds": self.lease_seconds,
+            },
+            sort_keys=True,
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> StudyConfig:
+        """Inverse of `to_json`."""
+        data = json.loads(text)
+        return cls(
+            space=SearchSpace(tuple(_param_from_dict(p) for p in data["params"])),
+            objective=Objective(data["objective"]["metric"], Goal(data["objective"]["goal"])),
+            algorithm=AlgorithmConfig(data["algorithm"]["name"], data["algorithm"]["options"]),
+            max_trials=data["max_trials"],
+            seed=data["seed"],
+            lease_seconds=data["lease_seconds"],
+        )
+
+
+def _param_to_dict(param: Param) -> dict[str, Any]:
+    data: dict[str, Any] = {"name": param.name, "type": type(param).__name__}
+    if isinstance(param, CategoricalParam):
+        data["choices"] = list(param.choices)
+    else:
+        data.update(low=param.low, high=param.high, log=param.log)
+        data["grid_points"] = param.grid_points
+    data["grid_values"] = list(param.grid_values)
+    if param.condition is not None:
+        cond = param.condition
+        data["condition"] = {
+            "parent": cond.parent,
+            "values": list(cond.values),
+            "min": cond.min,
+            "max": cond.max,
+        }
+    return data
+
+
+def _param_from_dict(data: dict[str, Any]) -> Param:
+    cond_data = data.get("condition")
+    condition = (
+        Condition(
+            cond_data["parent"], tuple(cond_data["values"]), cond_data["min"], cond_data["max"]
+        )
+        if cond_data
+        else None
+    )
+    grid_values = tuple(data["grid_values"])
+    if data["type"] == "CategoricalParam":
+        return CategoricalParam(data["name"], tuple(data["choices"]), condition, grid_values)
+    kind = FloatParam if data["type"] == "FloatParam" else IntParam
+    return kind(
+        data["name"],
+        data["low"],
+        data["high"],
+        data["log"],
+        condition,
+        grid_values,
+        data["grid_points"],
+    )
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """An intermediate value at a step (e.g. the validation loss after an epoch)."""
+
+    step: int
+    value: float
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One configuration handed out to a worker, and what is known of it."""
+
+    study_name: str
+    number: int
+    state: TrialState
+    params: Mapping[str, ParamValue]
+    worker_id: str
+    created_at: datetime
+    lease_expires_at: datetime | None = None
+    finished_at: datetime | None = None
+    value: float | None = None
+    reason: str = ""
+    measurements: tuple[Measurement, ...] = ()
+    request_id: str = ""
+
+
+@dataclass(frozen=True)
+class Study:
+    """A study, its progress and its best trial so far."""
+
+    name: str
+    config: StudyConfig
+    state: StudyState
+    created_at: datetime
+    trial_counts: Mapping[TrialState, int] = field(default_factory=dict)
+    best_trial: Trial | None = None

@@ -1,0 +1,40 @@
+"""Domain errors; `rpc.errors` maps each class to one gRPC status code."""
+
+from __future__ import annotations
+
+
+class HyperdialError(Exception):
+    """Base of every error the server reports to a caller on purpose."""
+
+
+class InvalidArgument(HyperdialError):
+    """A request field is malformed; `field` is its path in the request."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+    def within(self, prefix: str) -> InvalidArgument:
+        """Returns the same error with `prefix.` in front of the field path."""
+        return InvalidArgument(f"{prefix}.{self.field}", self.reason)
+
+
+class NotFound(HyperdialError):
+    """A study or trial does not exist."""
+
+
+class AlreadyExists(HyperdialError):
+    """A study of that name exists with another configuration."""
+
+
+class FailedPrecondition(HyperdialError):
+    """The request is valid but the state does not allow it (e.g. a finished trial)."""
+
+
+class Conflict(HyperdialError):
+    """A concurrent writer won a race; retrying the request is safe."""
+
+
+class Unavailable(HyperdialError):
+    """The database cannot be reached or written; retrying later is safe."""

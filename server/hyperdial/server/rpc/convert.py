@@ -1,0 +1,268 @@
+"""Protobuf <-> domain conversion (cf. Flower's `serde.py`).
+
+Incoming messages are checked for shape here (a oneof left empty, an enum
+left unspecified); the domain constructors check the values. Every error
+names the field as the request spells it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from hyperdial.server.domain import (
+    DEFAULT_LEASE_SECONDS,
+    AlgorithmConfig,
+    Goal,
+    Objective,
+    OptionValue,
+    Study,
+    StudyConfig,
+    Trial,
+    TrialState,
+)
+from hyperdial.server.errors import InvalidArgument
+from hyperdial.server.service.trials import Outcome, Suggested
+from hyperdial.server.space import (
+    CategoricalParam,
+    Condition,
+    FloatParam,
+    IntParam,
+    Param,
+    ParamValue,
+    SearchSpace,
+)
+from hyperdial.v1 import hyperdial_pb2 as pb
+
+_GOALS = {pb.MINIMIZE: Goal.MINIMIZE, pb.MAXIMIZE: Goal.MAXIMIZE}
+_GOALS_PB = {goal: number for number, goal in _GOALS.items()}
+_TRIAL_STATES = {
+    pb.PENDING: TrialState.PENDING,
+    pb.COMPLETED: TrialState.COMPLETED,
+    pb.FAILED: TrialState.FAILED,
+    pb.INFEASIBLE: TrialState.INFEASIBLE,
+    pb.PRUNED: TrialState.PRUNED,
+    pb.STALE: TrialState.STALE,
+}
+_TRIAL_STATES_PB = {state: number for number, state in _TRIAL_STATES.items()}
+_OUTCOME_STATES = {
+    "failed": TrialState.FAILED,
+    "infeasible": TrialState.INFEASIBLE,
+    "pruned": TrialState.PRUNED,
+}
+
+
+def value_from_proto(value: pb.Value, field: str) -> OptionValue:
+    """The Python scalar held by a Value; InvalidArgument if none is set."""
+    kind = value.WhichOneof("kind")
+    if kind is None:
+        raise InvalidArgument(field, "no value set")
+    scalar: OptionValue = getattr(value, kind)
+    return scalar
+
+
+def value_to_proto(value: OptionValue) -> pb.Value:
+    """A Value holding `value` (bool before int: bool is an int in Python)."""
+    if isinstance(value, bool):
+        return pb.Value(bool_value=value)
+    if isinstance(value, int):
+        return pb.Value(int_value=value)
+    if isinstance(value, float):
+        return pb.Value(double_value=value)
+    return pb.Value(string_value=value)
+
+
+def _param_value(value: pb.Value, field: str) -> ParamValue:
+    scalar = value_from_proto(value, field)
+    if isinstance(scalar, bool):
+        raise InvalidArgument(field, "parameter values are numbers or strings, not bools")
+    return scalar
+
+
+def _condition(message: pb.Condition, field: str) -> Condition | None:
+    if message == pb.Condition():
+        return None
+    try:
+        return Condition(
+            parent=message.parent,
+            values=tuple(_param_value(v, f"values[{j}]") for j, v in enumerate(message.values)),
+            min=message.min if message.HasField("min") else None,
+            max=message.max if message.HasField("max") else None,
+        )
+    except InvalidArgument as error:
+        raise error.within(field) from None
+
+
+def _param(message: pb.Parameter) -> Param:
+    condition = _condition(message.condition, "condition")
+    grid = [_param_value(v, f"grid_values[{j}]") for j, v in enumerate(message.grid_values)]
+    kind = message.WhichOneof("domain")
+    if kind == "float_range":
+        for j, value in enumerate(grid):
+            if isinstance(value, str):
+                raise InvalidArgument(f"grid_values[{j}]", "must be a number")
+        r = message.float_range
+        floats = tuple(float(v) for v in grid)
+        return FloatParam(
+            message.name, r.low, r.high, r.log, condition, floats, message.grid_points
+        )
+    if kind == "int_range":
+        for j, value in enumerate(grid):
+            if not isinstance(value, int):
+                raise InvalidArgument(f"grid_values[{j}]", "must be an int_value")
+        i = message.int_range
+        ints = tuple(int(v) for v in grid)
+        return IntParam(message.name, i.low, i.high, i.log, condition, ints, message.grid_points)
+    if kind == "categorical":
+        for j, value in enumerate(grid):
+            if not isinstance(value, str):
+                raise InvalidArgument(f"grid_values[{j}]", "must be a string_value")
+        strings = tuple(str(v) for v in grid)
+        return CategoricalParam(
+            message.name, tuple(message.categorical.choices), condition, strings
+        )
+    raise InvalidArgument("domain", "set one of float_range, int_range or categorical")
+
+
+def study_config_from_proto(message: pb.StudyConfig) -> StudyConfig:
+    """A validated StudyConfig; errors name `config.…` fields."""
+    try:
+        params = []
+        for i, param in enumerate(message.parameters):
+            try:
+                params.append(_param(param))
+            except InvalidArgument as error:
+                raise error.within(f"parameters[{i}]") from None
+        space = SearchSpace(tuple(params))
+        goal = _GOALS.get(message.objective.goal)
+        if goal is None:
+            raise InvalidArgument("objective.goal", "must be MINIMIZE or MAXIMIZE")
+        options = {
+            name: value_from_proto(value, f"algorithm.options.{name}")
+            for name, value in message.algorithm.options.items()
+        }
+        return StudyConfig(
+            space=space,
+            objective=Objective(message.objective.metric, goal),
+            algorithm=AlgorithmConfig(message.algorithm.name or "random", options),
+            max_trials=message.max_trials,
+            seed=message.seed,
+            lease_seconds=message.lease_seconds or DEFAULT_LEASE_SECONDS,
+        )
+    except InvalidArgument as error:
+        raise error.within("config") from None
+
+
+def _timestamp(moment: datetime | None) -> Timestamp | None:
+    if moment is None:
+        return None
+    stamp = Timestamp()
+    stamp.FromDatetime(moment)
+    return stamp
+
+
+def _param_to_proto(param: Param) -> pb.Parameter:
+    message = pb.Parameter(name=param.name, grid_points=param.grid_points)
+    if isinstance(param, FloatParam):
+        message.float_range.CopyFrom(pb.FloatRange(low=param.low, high=param.high, log=param.log))
+    elif isinstance(param, IntParam):
+        message.int_range.CopyFrom(pb.IntRange(low=param.low, high=param.high, log=param.log))
+    else:
+        message.categorical.choices.extend(param.choices)
+    message.grid_values.extend(value_to_proto(v) for v in param.grid_values)
+    if param.condition is not None:
+        cond = param.condition
+        message.condition.CopyFrom(
+            pb.Condition(
+                parent=cond.parent,
+                values=[value_to_proto(v) for v in cond.values],
+                min=cond.min,
+                max=cond.max,
+            )
+        )
+    return message
+
+
+def study_config_to_proto(config: StudyConfig) -> pb.StudyConfig:
+    """The API form of a config."""
+    return pb.StudyConfig(
+        parameters=[_param_to_proto(p) for p in config.space.params],
+        objective=pb.Objective(
+            metric=config.objective.metric, goal=_GOALS_PB[config.objective.goal]
+        ),
+        algorithm=pb.Algorithm(
+            name=config.algorithm.name,
+            options={k: value_to_proto(v) for k, v in config.algorithm.options.items()},
+        ),
+        max_trials=config.max_trials,
+        seed=config.seed,
+        lease_seconds=config.lease_seconds,
+    )
+
+
+def trial_to_proto(trial: Trial) -> pb.Trial:
+    """The API form of a trial."""
+    return pb.Trial(
+        study=trial.study_name,
+        id=trial.number,
+        state=_TRIAL_STATES_PB[trial.state],
+        parameters=_params_to_proto(trial.params),
+        worker_id=trial.worker_id,
+        value=trial.value,
+        reason=trial.reason,
+        measurements=[pb.Measurement(step=m.step, value=m.value) for m in trial.measurements],
+        create_time=_timestamp(trial.created_at),
+        finish_time=_timestamp(trial.finished_at),
+        lease_expire_time=_timestamp(trial.lease_expires_at),
+    )
+
+
+def _params_to_proto(params: Mapping[str, ParamValue]) -> dict[str, pb.Value]:
+    return {name: value_to_proto(value) for name, value in params.items()}
+
+
+def study_to_proto(study: Study) -> pb.Study:
+    """The API form of a study with its progress."""
+    return pb.Study(
+        name=study.name,
+        config=study_config_to_proto(study.config),
+        state=pb.ACTIVE if study.state.value == "ACTIVE" else pb.FINISHED,
+        trial_counts={state.value: count for state, count in study.trial_counts.items()},
+        create_time=_timestamp(study.created_at),
+        best_trial=trial_to_proto(study.best_trial) if study.best_trial else None,
+    )
+
+
+def suggested_to_proto(suggested: Suggested) -> pb.SuggestResponse:
+    """The API form of handed-out trials."""
+    return pb.SuggestResponse(
+        trials=[trial_to_proto(t) for t in suggested.trials],
+        study_finished=suggested.study_finished,
+    )
+
+
+def trial_states_from_proto(states: list[int]) -> list[TrialState]:
+    """States of a ListTrials filter; unknown numbers are refused."""
+    result = []
+    for i, number in enumerate(states):
+        state = _TRIAL_STATES.get(number)  # type: ignore[call-overload]
+        if state is None:
+            raise InvalidArgument(f"states[{i}]", f"unknown trial state {number}")
+        result.append(state)
+    return result
+
+
+def outcome_from_proto(request: pb.ObserveRequest) -> Outcome:
+    """The outcome of an ObserveRequest; exactly one must be set."""
+    kind = request.WhichOneof("outcome")
+    if kind is None:
+        raise InvalidArgument("outcome", "set one of value, failed, infeasible or pruned")
+    if kind == "value":
+        return Outcome(TrialState.COMPLETED, value=request.value)
+    failure: pb.Failure = getattr(request, kind)
+    try:
+        return Outcome(_OUTCOME_STATES[kind], reason=failure.reason)
+    except InvalidArgument as error:
+        raise error.within(kind) from None

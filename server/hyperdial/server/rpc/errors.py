@@ -1,0 +1,90 @@
+"""Maps domain errors to gRPC status codes, once, for every handler.
+
+| domain error        | status code          |
+|---------------------|----------------------|
+| InvalidArgument     | INVALID_ARGUMENT + google.rpc.BadRequest naming the field |
+| NotFound            | NOT_FOUND            |
+| AlreadyExists       | ALREADY_EXISTS       |
+| FailedPrecondition  | FAILED_PRECONDITION  |
+| Conflict            | ABORTED (retry)      |
+| Unavailable         | UNAVAILABLE (retry)  |
+| anything else       | INTERNAL with an error id; the traceback goes to the log only |
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from hyperdial.server.errors import (
+    AlreadyExists,
+    Conflict,
+    FailedPrecondition,
+    HyperdialError,
+    InvalidArgument,
+    NotFound,
+    Unavailable,
+)
+
+log = logging.getLogger(__name__)
+
+STATUS_CODES: dict[type[HyperdialError], grpc.StatusCode] = {
+    InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,
+    NotFound: grpc.StatusCode.NOT_FOUND,
+    AlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
+    FailedPrecondition: grpc.StatusCode.FAILED_PRECONDITION,
+    Conflict: grpc.StatusCode.ABORTED,
+    Unavailable: grpc.StatusCode.UNAVAILABLE,
+}
+
+Request = TypeVar("Request")
+Response = TypeVar("Response")
+Servicer = TypeVar("Servicer")
+Handler = Callable[[Servicer, Request, grpc.aio.ServicerContext], Awaitable[Response]]
+
+
+def _bad_request(error: InvalidArgument) -> grpc.Status:
+    violation = error_details_pb2.BadRequest.FieldViolation(
+        field=error.field, description=error.reason
+    )
+    detail = any_pb2.Any()
+    detail.Pack(error_details_pb2.BadRequest(field_violations=[violation]))
+    status = status_pb2.Status(
+        code=code_pb2.INVALID_ARGUMENT, message=str(error), details=[detail]
+    )
+    return rpc_status.to_status(status)
+
+
+def map_errors(
+    handler: Callable[[Servicer, Request, grpc.aio.ServicerContext], Awaitable[Response]],
+) -> Callable[[Servicer, Request, grpc.aio.ServicerContext], Awaitable[Response]]:
+    """Turns domain errors raised by a handler into the status table above."""
+
+    @functools.wraps(handler)
+    async def wrapper(
+        self: Servicer, request: Request, context: grpc.aio.ServicerContext
+    ) -> Response:
+        try:
+            return await handler(self, request, context)
+        except InvalidArgument as error:
+            await context.abort_with_status(_bad_request(error))
+        except HyperdialError as error:
+            await context.abort(STATUS_CODES[type(error)], str(error))
+        except Exception:
+            error_id = uuid.uuid4().hex[:12]
+            log.exception("internal error %s in %s", error_id, handler.__name__)
+            await context.abort(
+                grpc.StatusCode.INTERNAL,
+                f"internal error {error_id}; the server log has the details",
+            )
+        raise AssertionError("unreachable: abort raises")
+
+    return wrapper

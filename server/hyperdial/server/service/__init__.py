@@ -1,0 +1,1 @@
+"""Study and trial lifecycle: the server's logic, independent of gRPC."""

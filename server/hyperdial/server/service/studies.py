@@ -1,0 +1,101 @@
+"""Study lifecycle: create (idempotent by name), get, list, delete."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from hyperdial.server.algorithms.base import make_suggester
+from hyperdial.server.domain import Study, StudyConfig
+from hyperdial.server.errors import AlreadyExists, NotFound
+from hyperdial.server.service.common import (
+    check_name,
+    decode_token,
+    encode_token,
+    page_size,
+    read,
+    write,
+)
+from hyperdial.server.store.base import Store, StudyRecord, Transaction
+
+
+def _summary(txn: Transaction, record: StudyRecord) -> Study:
+    best = txn.best_trials(record, 1)
+    return Study(
+        name=record.name,
+        config=record.config,
+        state=record.state,
+        created_at=datetime.fromtimestamp(record.created_at, UTC),
+        trial_counts=txn.trial_counts(record.id),
+        best_trial=best[0] if best else None,
+    )
+
+
+class StudyService:
+    """Creates, reads and deletes studies."""
+
+    def __init__(self, store: Store, clock: Callable[[], float] = time.time) -> None:
+        self._store = store
+        self._clock = clock
+
+    async def create(self, name: str, config: StudyConfig) -> tuple[Study, bool]:
+        """Creates a study, or returns the existing one if its config is identical.
+
+        Returns:
+            The study and whether this call created it.
+
+        Raises:
+            InvalidArgument: bad name or algorithm options (e.g. too large a grid).
+            AlreadyExists: the name is taken by a study with another config.
+        """
+        check_name("name", name)
+        # Validates the options (and enumerates a grid) before anything is stored.
+        await asyncio.to_thread(make_suggester, config.space, config.algorithm)
+        wanted = config.to_json()
+
+        def op(txn: Transaction) -> tuple[Study, bool]:
+            existing = txn.find_study(name)
+            if existing is None:
+                return _summary(txn, txn.create_study(name, config, self._clock())), True
+            if existing.config.to_json() != wanted:
+                raise AlreadyExists(
+                    f"study {name!r} exists with a different config; choose another name"
+                )
+            return _summary(txn, existing), False
+
+        return await write(self._store, op, durable=True)
+
+    async def get(self, name: str) -> Study:
+        """The study with its progress. Raises NotFound."""
+
+        def op(txn: Transaction) -> Study:
+            record = txn.find_study(name)
+            if record is None:
+                raise NotFound(f"study {name!r} does not exist")
+            return _summary(txn, record)
+
+        return await read(self._store, op)
+
+    async def list(self, requested_page_size: int, page_token: str) -> tuple[list[Study], str]:
+        """One page of studies by creation order and the token of the next page."""
+        limit = page_size(requested_page_size)
+        after = decode_token(page_token)
+
+        def op(txn: Transaction) -> tuple[list[Study], str]:
+            records = txn.list_studies(after, limit + 1)
+            more = len(records) > limit
+            records = records[:limit]
+            token = encode_token(records[-1].id) if more else ""
+            return [_summary(txn, r) for r in records], token
+
+        return await read(self._store, op)
+
+    async def delete(self, name: str) -> None:
+        """Deletes the study and its trials. Raises NotFound."""
+
+        def op(txn: Transaction) -> None:
+            txn.delete_study(txn.lock_study(name).id)
+
+        await write(self._store, op, durable=True)

@@ -1,0 +1,312 @@
+"""Trial lifecycle: suggest (lease), report progress, observe, list, best.
+
+Every state change runs as one store write op, so reading the study's
+counters, drawing from the algorithm and inserting the trials happen in one
+transaction: two Suggests never get the same trial number or grid point.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+from hyperdial.server.algorithms.base import History
+from hyperdial.server.domain import StudyState, Trial, TrialState
+from hyperdial.server.errors import FailedPrecondition, InvalidArgument, NotFound
+from hyperdial.server.service.common import (
+    check_name,
+    decode_token,
+    encode_token,
+    page_size,
+    read,
+    write,
+)
+from hyperdial.server.service.suggesters import SuggesterCache
+from hyperdial.server.store.base import NewTrial, Store, StudyRecord, Transaction
+
+MAX_SUGGEST_COUNT = 1000
+MAX_REASON_LENGTH = 4096
+MAX_BEST = 1000
+
+
+@dataclass(frozen=True)
+class Suggested:
+    """Trials handed out, and whether the study hands out no more."""
+
+    trials: tuple[Trial, ...]
+    study_finished: bool
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a worker reports at the end of a trial."""
+
+    state: TrialState
+    value: float | None = None
+    reason: str = ""
+
+    def __post_init__(self) -> None:
+        if self.state is TrialState.COMPLETED:
+            if self.value is None or not math.isfinite(self.value):
+                raise InvalidArgument("value", f"must be a finite number, got {self.value}")
+        elif self.state not in (TrialState.FAILED, TrialState.INFEASIBLE, TrialState.PRUNED):
+            raise InvalidArgument("outcome", f"cannot observe a trial as {self.state.value}")
+        if len(self.reason) > MAX_REASON_LENGTH:
+            raise InvalidArgument("reason", f"must be at most {MAX_REASON_LENGTH} characters")
+
+    def matches(self, trial: Trial) -> bool:
+        """Whether `trial` already ended with this outcome (a harmless repeat)."""
+        return trial.state is self.state and trial.value == self.value
+
+
+def _lease_until(study: StudyRecord, now: float) -> float:
+    return now + study.config.lease_seconds
+
+
+class TrialService:
+    """Hands out trials and records what workers report about them."""
+
+    def __init__(
+        self,
+        store: Store,
+        suggesters: SuggesterCache,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self._suggesters = suggesters
+        self._clock = clock
+
+    async def suggest(
+        self, study_name: str, worker_id: str, count: int, *, force_new: bool = False
+    ) -> Suggested:
+        """Leases up to `count` trials to `worker_id`.
+
+        A worker that holds PENDING trials gets them back (renewed) unless
+        `force_new`. Expired leases turn STALE first: their budget slot comes
+        back and, on a grid, their point is handed out again.
+        """
+        check_name("worker_id", worker_id)
+        count = _check_count("count", count)
+
+        def op(txn: Transaction) -> Suggested:
+            study = txn.lock_study(study_name)
+            return self._suggest(txn, study, worker_id, count, force_new=force_new)
+
+        return await write(self._store, op, durable=False)
+
+    def _suggest(
+        self, txn: Transaction, study: StudyRecord, worker_id: str, count: int, *, force_new: bool
+    ) -> Suggested:
+        now = self._clock()
+        lease_until = _lease_until(study, now)
+        if not force_new:
+            mine = txn.pending_trials(study, worker_id, count)
+            if mine:
+                txn.renew_leases(study.id, [t.number for t in mine], lease_until)
+                expires = datetime.fromtimestamp(lease_until, UTC)
+                resumed = tuple(replace(t, lease_expires_at=expires) for t in mine)
+                return Suggested(resumed, study.state is StudyState.FINISHED)
+        return self._hand_out(txn, study, worker_id, count, now, lease_until)
+
+    def _hand_out(
+        self,
+        txn: Transaction,
+        study: StudyRecord,
+        worker_id: str,
+        count: int,
+        now: float,
+        lease_until: float,
+    ) -> Suggested:
+        config = study.config
+        budget_used = study.budget_used - txn.expire_leases(study.id, now)
+        wanted = count
+        if config.max_trials:
+            wanted = max(0, min(count, config.max_trials - budget_used))
+        suggester = self._suggesters.get(study)
+        new: list[NewTrial] = []
+        if suggester.reissues_stale and wanted:
+            new += [NewTrial(p.params, p.grid_index) for p in txn.take_requeued(study.id, wanted)]
+        requeue_drained = len(new) < wanted
+        batch = suggester.suggest(
+            config.space, History(draws=study.draws), wanted - len(new), config.seed
+        )
+        new += [NewTrial(dict(s.params), s.grid_index) for s in batch.suggestions]
+        budget_used += len(new)
+        spent = bool(config.max_trials) and budget_used >= config.max_trials
+        exhausted = batch.finished and requeue_drained
+        state = StudyState.FINISHED if spent or exhausted else StudyState.ACTIVE
+        trials = txn.insert_trials(study, study.trial_count + 1, new, worker_id, now, lease_until)
+        if new or state is not study.state or budget_used != study.budget_used:
+            txn.update_study(
+                study.id,
+                draws=study.draws + len(batch.suggestions),
+                trial_count=study.trial_count + len(new),
+                budget_used=budget_used,
+                state=state,
+            )
+        return Suggested(tuple(trials), state is StudyState.FINISHED)
+
+    async def report_progress(
+        self, study_name: str, number: int, worker_id: str, step: int, value: float
+    ) -> datetime:
+        """Records an intermediate value and renews the lease; returns the new lease end."""
+        check_name("worker_id", worker_id)
+        if step < 0:
+            raise InvalidArgument("step", f"must be >= 0, got {step}")
+        if not math.isfinite(value):
+            raise InvalidArgument("value", f"must be a finite number, got {value}")
+
+        def op(txn: Transaction) -> datetime:
+            now = self._clock()
+            study = txn.lock_study(study_name)
+            trial = txn.get_trial(study, number)
+            _check_owner(trial, worker_id)
+            if trial.state is not TrialState.PENDING:
+                raise FailedPrecondition(
+                    f"trial {number} of study {study_name!r} is {trial.state.value}; "
+                    "progress is only accepted while it is PENDING"
+                )
+            lease_until = _lease_until(study, now)
+            txn.add_measurement(study, number, step, value, lease_until)
+            return datetime.fromtimestamp(lease_until, UTC)
+
+        return await write(self._store, op, durable=False)
+
+    async def observe(
+        self,
+        study_name: str,
+        number: int,
+        worker_id: str,
+        request_id: str,
+        outcome: Outcome,
+        *,
+        next_count: int = 0,
+    ) -> tuple[Trial, Suggested | None]:
+        """Ends a trial; durable when it returns.
+
+        Idempotent: the same `request_id` again returns the first result; the
+        same outcome again returns the trial unchanged; another outcome for a
+        finished trial raises FailedPrecondition. With `next_count`, also hands
+        the worker its next trials in the same transaction (a retry gets the
+        same ones back, as they are the worker's pending trials by then).
+        """
+        check_name("worker_id", worker_id)
+        if len(request_id) > 128:
+            raise InvalidArgument("request_id", "must be at most 128 characters")
+        if next_count:
+            next_count = _check_count("next_count", next_count)
+
+        def op(txn: Transaction) -> tuple[Trial, Suggested | None]:
+            study = txn.lock_study(study_name)
+            trial = self._finish(txn, study, number, worker_id, request_id, outcome)
+            if not next_count:
+                return trial, None
+            return trial, self._suggest(txn, study, worker_id, next_count, force_new=False)
+
+        return await write(self._store, op, durable=True)
+
+    def _finish(
+        self,
+        txn: Transaction,
+        study: StudyRecord,
+        number: int,
+        worker_id: str,
+        request_id: str,
+        outcome: Outcome,
+    ) -> Trial:
+        """Moves a PENDING trial to its final state, after the idempotency checks."""
+        study_name = study.name
+        trial = txn.get_trial(study, number)
+        _check_owner(trial, worker_id)
+        if request_id and trial.request_id == request_id:
+            return trial
+        if trial.state is TrialState.STALE:
+            raise FailedPrecondition(
+                f"trial {number} of study {study_name!r} is STALE: its lease expired "
+                "before this result arrived, and its slot was given back"
+            )
+        if trial.state.is_final:
+            if outcome.matches(trial):
+                return trial
+            shown = f" with value {trial.value}" if trial.value is not None else ""
+            raise FailedPrecondition(
+                f"trial {number} of study {study_name!r} is already "
+                f"{trial.state.value}{shown}; it cannot be observed as "
+                f"{outcome.state.value}"
+                + (f" {outcome.value}" if outcome.value is not None else "")
+            )
+        return txn.finish_trial(
+            study,
+            number,
+            outcome.state,
+            outcome.value,
+            outcome.reason,
+            request_id,
+            self._clock(),
+        )
+
+    async def list_trials(
+        self,
+        study_name: str,
+        states: Sequence[TrialState],
+        requested_page_size: int,
+        page_token: str,
+        *,
+        include_measurements: bool = False,
+    ) -> tuple[list[Trial], str]:
+        """One page of trials by number and the token of the next page."""
+        limit = page_size(requested_page_size)
+        after = decode_token(page_token)
+
+        def op(txn: Transaction) -> tuple[list[Trial], str]:
+            study = _find(txn, study_name)
+            trials = txn.list_trials(study, states, after, limit + 1)
+            more = len(trials) > limit
+            trials = trials[:limit]
+            if include_measurements:
+                trials = [
+                    replace(t, measurements=txn.measurements(study, t.number)) for t in trials
+                ]
+            return trials, encode_token(trials[-1].number) if more else ""
+
+        return await read(self._store, op)
+
+    async def best_trials(self, study_name: str, count: int) -> list[Trial]:
+        """The best completed trials, best first, with their learning curves."""
+        count = count or 1
+        if not 1 <= count <= MAX_BEST:
+            raise InvalidArgument("count", f"must be in 0..{MAX_BEST}, got {count}")
+
+        def op(txn: Transaction) -> list[Trial]:
+            study = _find(txn, study_name)
+            return [
+                replace(t, measurements=txn.measurements(study, t.number))
+                for t in txn.best_trials(study, count)
+            ]
+
+        return await read(self._store, op)
+
+
+def _check_count(field: str, count: int) -> int:
+    count = count or 1
+    if not 1 <= count <= MAX_SUGGEST_COUNT:
+        raise InvalidArgument(field, f"must be in 0..{MAX_SUGGEST_COUNT}, got {count}")
+    return count
+
+
+def _find(txn: Transaction, study_name: str) -> StudyRecord:
+    study = txn.find_study(study_name)
+    if study is None:
+        raise NotFound(f"study {study_name!r} does not exist")
+    return study
+
+
+def _check_owner(trial: Trial, worker_id: str) -> None:
+    if trial.worker_id != worker_id:
+        raise FailedPrecondition(
+            f"trial {trial.number} of study {trial.study_name!r} is leased to worker "
+            f"{trial.worker_id!r}, not {worker_id!r}"
+        )

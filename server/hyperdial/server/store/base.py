@@ -1,0 +1,186 @@
+"""The Store contract: what the service needs from persistence.
+
+Contract (every implementation, every backend):
+  * Pass by value: methods return frozen domain objects or records; nothing a
+    caller holds changes when the database does.
+  * `Store.write(op)` runs `op(txn)` in a transaction and resolves its future
+    only after the commit: when `durable` is true and the store's durability is
+    "full", after an fsync, so an acknowledged Observe survives power loss.
+    Concurrent writes may share one transaction and one fsync (group commit);
+    each op runs in its own savepoint, so one op's error rolls back only that
+    op and reaches only its caller.
+  * Ops are executed one at a time (per store), so an op that reads and then
+    writes (the next trial number, the next grid point) sees no interleaving
+    writer of the same store. Across processes (several replicas on one
+    database) `lock_study` locks the study's row for the rest of the batch.
+  * Errors: `NotFound` for a missing study or trial; `Unavailable` when the
+    database cannot commit (the whole batch failed; retrying is safe).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Literal, Protocol, TypeVar
+
+from hyperdial.server.domain import (
+    Measurement,
+    StudyConfig,
+    StudyState,
+    Trial,
+    TrialState,
+)
+from hyperdial.server.space import ParamValue
+
+T = TypeVar("T")
+Durability = Literal["full", "process"]
+
+
+@dataclass(frozen=True)
+class StudyRecord:
+    """A study row: identity, config and the counters the service advances."""
+
+    id: int
+    name: str
+    config: StudyConfig
+    state: StudyState
+    created_at: float
+    draws: int
+    trial_count: int
+    budget_used: int
+
+
+@dataclass(frozen=True)
+class NewTrial:
+    """A trial to insert."""
+
+    params: dict[str, ParamValue]
+    grid_index: int | None
+
+
+@dataclass(frozen=True)
+class RequeuedPoint:
+    """A grid point whose trial went STALE and may be handed out again."""
+
+    params: dict[str, ParamValue]
+    grid_index: int
+
+
+class Transaction(Protocol):
+    """Reads and writes inside one transaction; see the module docstring."""
+
+    def create_study(self, name: str, config: StudyConfig, now: float) -> StudyRecord:
+        """Inserts a study; the caller has checked the name is free."""
+        ...
+
+    def find_study(self, name: str) -> StudyRecord | None:
+        """The study of that name, or None."""
+        ...
+
+    def lock_study(self, name: str) -> StudyRecord:
+        """The study, locked against other writers until commit. Raises NotFound."""
+        ...
+
+    def list_studies(self, after_id: int, limit: int) -> list[StudyRecord]:
+        """Studies with id > after_id, by id."""
+        ...
+
+    def delete_study(self, study_id: int) -> None:
+        """Deletes a study with its trials and measurements."""
+        ...
+
+    def update_study(
+        self, study_id: int, *, draws: int, trial_count: int, budget_used: int, state: StudyState
+    ) -> None:
+        """Stores the study's new counters and state."""
+        ...
+
+    def trial_counts(self, study_id: int) -> dict[TrialState, int]:
+        """Number of trials in each state."""
+        ...
+
+    def pending_trials(self, study: StudyRecord, worker_id: str, limit: int) -> list[Trial]:
+        """The worker's PENDING trials, oldest first."""
+        ...
+
+    def renew_leases(self, study_id: int, numbers: Sequence[int], until: float) -> None:
+        """Extends the leases of these trials."""
+        ...
+
+    def expire_leases(self, study_id: int, now: float) -> int:
+        """Turns PENDING trials whose lease ended before `now` STALE; returns how many."""
+        ...
+
+    def take_requeued(self, study_id: int, limit: int) -> list[RequeuedPoint]:
+        """Claims up to `limit` grid points of STALE trials not yet handed out again."""
+        ...
+
+    def insert_trials(
+        self,
+        study: StudyRecord,
+        first_number: int,
+        new: Sequence[NewTrial],
+        worker_id: str,
+        now: float,
+        lease_until: float,
+    ) -> list[Trial]:
+        """Inserts PENDING trials numbered from `first_number`."""
+        ...
+
+    def get_trial(self, study: StudyRecord, number: int) -> Trial:
+        """One trial. Raises NotFound."""
+        ...
+
+    def finish_trial(
+        self,
+        study: StudyRecord,
+        number: int,
+        state: TrialState,
+        value: float | None,
+        reason: str,
+        request_id: str,
+        now: float,
+    ) -> Trial:
+        """Moves a trial to a final state; the caller has checked the transition."""
+        ...
+
+    def add_measurement(
+        self, study: StudyRecord, number: int, step: int, value: float, lease_until: float
+    ) -> None:
+        """Records (or overwrites) the value at `step` and renews the lease."""
+        ...
+
+    def measurements(self, study: StudyRecord, number: int) -> tuple[Measurement, ...]:
+        """A trial's intermediate values by step."""
+        ...
+
+    def list_trials(
+        self,
+        study: StudyRecord,
+        states: Sequence[TrialState],
+        after_number: int,
+        limit: int,
+    ) -> list[Trial]:
+        """Trials with number > after_number (in `states` if given), by number."""
+        ...
+
+    def best_trials(self, study: StudyRecord, limit: int) -> list[Trial]:
+        """Completed trials, best first by the study's goal."""
+        ...
+
+
+class Store(Protocol):
+    """A database of studies; see the module docstring for the contract."""
+
+    def write(self, op: Callable[[Transaction], T], *, durable: bool) -> Future[T]:
+        """Runs `op` in a (possibly shared) write transaction; resolves after commit."""
+        ...
+
+    def read(self, op: Callable[[Transaction], T]) -> T:
+        """Runs `op` in a read-only snapshot. Blocks: call it off the event loop."""
+        ...
+
+    def close(self) -> None:
+        """Finishes queued writes and releases the database."""
+        ...

@@ -1,0 +1,111 @@
+"""Hot-path statements, compiled once per dialect and run on the DBAPI cursor.
+
+SQLAlchemy builds the SQL (so it stays portable across SQLite and PostgreSQL),
+but executing a Core statement costs about 56 µs here against 11 µs for the
+same SQL on the driver's cursor, and building one costs 180 µs more. Suggest
+and Observe run a handful of statements each on the writer thread, whose
+time bounds the server's throughput, so those statements are compiled at
+startup and executed directly. Everything else uses Core as usual.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import Dialect, bindparam, select
+from sqlalchemy.sql import Executable
+
+from hyperdial.server.domain import TrialState
+from hyperdial.server.store.schema import studies, trials
+
+STUDY_COLUMNS = tuple(c.name for c in studies.c)
+TRIAL_COLUMNS = tuple(c.name for c in trials.c)
+
+
+class Prepared:
+    """One statement compiled for a dialect; `args` orders parameters for its paramstyle."""
+
+    def __init__(self, statement: Executable, dialect: Dialect) -> None:
+        compiled = statement.compile(dialect=dialect)
+        self.sql = str(compiled)
+        self._order = compiled.positiontup
+        # Literals in the statement (e.g. state = 'PENDING') are bound parameters too.
+        self._constants = dict(compiled.params)
+
+    def args(self, values: Mapping[str, Any]) -> Any:
+        """Parameters as the driver wants them: a tuple (qmark) or a mapping (pyformat)."""
+        merged = {**self._constants, **values}
+        if self._order is None:
+            return merged
+        return tuple(merged[name] for name in self._order)
+
+
+class Statements:
+    """The statements Suggest, ReportProgress and Observe run, for one dialect."""
+
+    def __init__(self, dialect: Dialect, *, lock_rows: bool) -> None:
+        def prepare(statement: Executable) -> Prepared:
+            return Prepared(statement, dialect)
+
+        study_by_name = select(studies).where(studies.c.name == bindparam("name"))
+        self.lock_study = prepare(study_by_name.with_for_update() if lock_rows else study_by_name)
+        self.pending_of_worker = prepare(
+            select(trials)
+            .where(
+                trials.c.study_id == bindparam("study_id"),
+                trials.c.worker_id == bindparam("worker_id"),
+                trials.c.state == TrialState.PENDING.value,
+            )
+            .order_by(trials.c.number)
+            .limit(bindparam("limit"))
+        )
+        self.expire_leases = prepare(
+            trials.update()
+            .where(
+                trials.c.study_id == bindparam("study_id"),
+                trials.c.state == TrialState.PENDING.value,
+                trials.c.lease_expires_at < bindparam("now"),
+            )
+            .values(
+                state=TrialState.STALE.value, finished_at=bindparam("now"), reason="lease expired"
+            )
+        )
+        self.insert_trial = prepare(
+            trials.insert().values({c: bindparam(c) for c in TRIAL_COLUMNS if c != "id"})
+        )
+        self.update_study = prepare(
+            studies.update()
+            .where(studies.c.id == bindparam("study_id"))
+            .values(
+                draws=bindparam("draws"),
+                trial_count=bindparam("trial_count"),
+                budget_used=bindparam("budget_used"),
+                state=bindparam("state"),
+            )
+        )
+        self.get_trial = prepare(
+            select(trials).where(
+                trials.c.study_id == bindparam("study_id"), trials.c.number == bindparam("number")
+            )
+        )
+        self.finish_trial = prepare(
+            trials.update()
+            .where(
+                trials.c.study_id == bindparam("study_id"), trials.c.number == bindparam("number")
+            )
+            .values(
+                state=bindparam("state"),
+                value=bindparam("value"),
+                reason=bindparam("reason"),
+                request_id=bindparam("request_id"),
+                finished_at=bindparam("now"),
+                lease_expires_at=None,
+            )
+            .returning(*trials.c)
+        )
+        self.renew_lease = prepare(
+            trials.update()
+            .where(trials.c.id == bindparam("trial_id"))
+            .values(lease_expires_at=bindparam("until"))
+        )

@@ -1,0 +1,84 @@
+"""Tables of the SQL store (SQLAlchemy Core).
+
+Times are stored as float seconds since the epoch (UTC): portable across
+SQLite and PostgreSQL and cheap to compare in the lease index. Every query on
+the hot path (Suggest, Observe, ReportProgress) is served by an index on
+(study_id, ...), so its cost does not grow with the number of trials.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+SCHEMA_VERSION = 1
+
+metadata = MetaData()
+
+studies = Table(
+    "studies",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(128), nullable=False, unique=True),
+    Column("config_json", Text, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("created_at", Float, nullable=False),
+    # Fresh suggestions drawn from the algorithm (random draw / grid index to use next).
+    Column("draws", BigInteger, nullable=False, default=0),
+    # Trials ever created: the next trial's number is trial_count + 1.
+    Column("trial_count", BigInteger, nullable=False, default=0),
+    # Trials counted against max_trials (stale trials give their slot back).
+    Column("budget_used", BigInteger, nullable=False, default=0),
+    sqlite_autoincrement=True,  # never reuse a deleted study's id (caches key on it)
+)
+
+trials = Table(
+    "trials",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("study_id", Integer, ForeignKey("studies.id", ondelete="CASCADE"), nullable=False),
+    Column("number", BigInteger, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("params_json", Text, nullable=False),
+    Column("worker_id", String(128), nullable=False),
+    Column("value", Float, nullable=True),
+    Column("reason", Text, nullable=False, default=""),
+    Column("created_at", Float, nullable=False),
+    Column("finished_at", Float, nullable=True),
+    Column("lease_expires_at", Float, nullable=True),
+    Column("grid_index", BigInteger, nullable=True),
+    # Set when a STALE grid trial's point has been handed out again.
+    Column("requeued", Boolean, nullable=False, default=False),
+    # Request id of the Observe that finished the trial (idempotent retries).
+    Column("request_id", String(128), nullable=False, default=""),
+    UniqueConstraint("study_id", "number", name="uq_trials_study_number"),
+    Index("ix_trials_worker", "study_id", "worker_id", "state", "number"),
+    Index("ix_trials_lease", "study_id", "state", "lease_expires_at"),
+    Index("ix_trials_value", "study_id", "state", "value"),
+)
+
+measurements = Table(
+    "measurements",
+    metadata,
+    Column("trial_id", Integer, ForeignKey("trials.id", ondelete="CASCADE"), primary_key=True),
+    Column("step", BigInteger, primary_key=True),
+    Column("value", Float, nullable=False),
+)
+
+schema_info = Table(
+    "schema_info",
+    metadata,
+    Column("version", Integer, primary_key=True),
+)

@@ -1,0 +1,45 @@
+"""Shared fixtures: a real SQLite file, a real server on a loopback port, a client."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from tests.helpers import ServerProcess
+
+from hyperdial.client import Client
+from hyperdial.server.testing import RunningServer, serve
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'hyperdial.db'}"
+
+
+@pytest.fixture
+def server(database_url: str) -> Iterator[RunningServer]:
+    with serve(database_url) as running:
+        yield running
+
+
+@pytest.fixture
+def client(server: RunningServer) -> Iterator[Client]:
+    with Client(server.address, timeout=10, retry_seconds=5) as connected:
+        yield connected
+
+
+@pytest.fixture
+def server_process() -> Iterator[type[ServerProcess]]:
+    started: list[ServerProcess] = []
+
+    class Tracked(ServerProcess):
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+            started.append(self)
+
+    yield Tracked
+    for proc in started:
+        if proc.process.poll() is None:
+            proc.process.kill()
+            proc.process.wait()

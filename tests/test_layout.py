@@ -1,0 +1,34 @@
+"""The namespace-package layout: four source roots share the `hyperdial` namespace."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from setuptools import find_namespace_packages
+from tests.helpers import REPO
+
+ROOTS = ("proto", "server", "client", "trainers")
+
+
+def test_no_root_claims_the_namespace() -> None:
+    # An __init__.py in any */hyperdial/ would hide the other three roots.
+    assert list(REPO.glob("*/hyperdial/__init__.py")) == []
+
+
+def test_every_package_is_discovered() -> None:
+    for root in ROOTS:
+        found = set(find_namespace_packages(where=str(REPO / root), include=["hyperdial.*"]))
+        on_disk = {
+            ".".join(init.parent.relative_to(REPO / root).parts)
+            for init in (REPO / root).glob("hyperdial/**/__init__.py")
+        }
+        assert on_disk <= found, f"{root}: {sorted(on_disk - found)} not packaged"
+        assert on_disk, f"{root} holds no package"
+
+
+def test_no_bare_top_level_modules() -> None:
+    import hyperdial.client
+    import hyperdial.server
+
+    for module in (hyperdial.client, hyperdial.server):
+        assert Path(module.__file__ or "").parent.parent.name == "hyperdial"

@@ -1,0 +1,1 @@
+"""Worker processes: evaluate suggested configurations and report them."""

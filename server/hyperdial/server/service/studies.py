@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from hyperdial.server.algorithms.base import make_suggester
 from hyperdial.server.domain import Study, StudyConfig
-from hyperdial.server.errors import AlreadyExists, NotFound
+from hyperdial.server.errors import AlreadyExists, InvalidArgument, NotFound
 from hyperdial.server.service.common import (
     check_name,
     decode_token,
@@ -52,7 +52,10 @@ class StudyService:
         """
         check_name("name", name)
         # Validates the options (and enumerates a grid) before anything is stored.
-        await asyncio.to_thread(make_suggester, config.space, config.algorithm)
+        try:
+            await asyncio.to_thread(make_suggester, config.space, config.algorithm)
+        except InvalidArgument as error:
+            raise error.within("config") from None
         wanted = config.to_json()
 
         def op(txn: Transaction) -> tuple[Study, bool]:

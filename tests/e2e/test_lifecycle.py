@@ -1,0 +1,172 @@
+"""Studies and trials through their whole life, against a real server and SQLite file."""
+
+import threading
+import time
+
+import pytest
+
+from hyperdial.client import Client, FailedPreconditionError, categorical, float_param, int_param
+from hyperdial.v1 import hyperdial_pb2 as pb
+
+X = [float_param("x", -5, 5)]
+
+
+def test_a_worker_gets_its_unfinished_trial_back(client) -> None:
+    study = client.create_study("resume", X)
+    first = study.next_trial("w1")
+    again = study.next_trial("w1")
+    assert again.id == first.id and again.params == first.params
+    fresh = study.suggest(1, worker_id="w1", force_new=True)[0]
+    assert fresh.id != first.id
+    other = study.next_trial("w2")
+    assert other.id not in (first.id, fresh.id)
+
+
+def test_budget_is_respected_and_finishing_is_explicit(client) -> None:
+    study = client.create_study("budget", X, max_trials=5)
+    trials = study.suggest(3, worker_id="a") + study.suggest(3, worker_id="b")
+    assert [t.id for t in trials] == [1, 2, 3, 4, 5]
+    assert study.finished
+    assert study.suggest(1, worker_id="c") == []
+    for trial in trials:
+        trial.complete(float(trial.params["x"]) ** 2)
+    info = study.info()
+    assert info.state == pb.FINISHED
+    assert info.trial_counts["COMPLETED"] == 5
+
+
+def test_grid_hands_out_each_point_once_across_concurrent_workers(client) -> None:
+    space = [int_param("a", 1, 5), categorical("b", ["x", "y", "z"]), float_param("c", 0, 1, grid_points=2)]
+    study = client.create_study("grid", space, algorithm="grid")
+    seen: list[tuple] = []
+    lock = threading.Lock()
+
+    def work(worker: str) -> None:
+        handle = client.study("grid")
+        while (trial := handle.next_trial(worker)) is not None:
+            with lock:
+                seen.append((trial.params["a"], trial.params["b"], trial.params["c"]))
+            trial.complete(float(trial.params["a"]))
+
+    threads = [threading.Thread(target=work, args=(f"w{i}",)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(seen) == 5 * 3 * 2
+    assert len(set(seen)) == len(seen)
+    assert study.info().state == pb.FINISHED
+
+
+def test_trials_page_through_a_large_study(client) -> None:
+    study = client.create_study("pages", X)
+    for _ in range(25):
+        for trial in study.suggest(10, worker_id="w", force_new=True):
+            if trial.id % 3:
+                trial.complete(float(trial.id))
+            else:
+                trial.fail("odd")
+    response = client.stub.ListTrials(pb.ListTrialsRequest(study="pages", page_size=100))
+    assert len(response.trials) == 100 and response.next_page_token
+    ids = [t.id for t in study.trials(page_size=64)]
+    assert ids == list(range(1, 251))
+    failed = [t.id for t in study.trials(states=[pb.FAILED], page_size=7)]
+    assert failed == list(range(3, 251, 3))
+
+
+@pytest.mark.parametrize(("goal", "expected"), [("minimize", [1.0, 2.0, 4.0]), ("maximize", [9.0, 7.0, 4.0])])
+def test_best_trials_follow_the_goal(client, goal, expected) -> None:
+    study = client.create_study(f"best-{goal}", X, goal=goal)
+    for value in (4.0, 9.0, 1.0, 7.0, 2.0):
+        study.next_trial("w").complete(value)
+    study.next_trial("w").fail("crashed")
+    assert [t.value for t in study.best_trials(3)] == expected
+    assert study.info().best_trial.value == expected[0]
+
+
+def test_progress_is_recorded_and_returned_with_best_trials(client) -> None:
+    study = client.create_study("curves", X)
+    trial = study.next_trial("w")
+    for epoch, loss in enumerate([0.9, 0.5, 0.4]):
+        assert trial.report(epoch, loss) is False
+    trial.report(2, 0.35)  # a repeated step overwrites
+    trial.complete(0.35)
+    (best,) = study.best_trials(1)
+    assert best.measurements == [(0, 0.9), (1, 0.5), (2, 0.35)]
+
+
+def test_observe_can_hand_out_the_next_trial(client) -> None:
+    study = client.study(client.create_study("prefetch", X, max_trials=4).name, prefetch=True)
+    ids = []
+    while (trial := study.next_trial("w")) is not None:
+        ids.append(trial.id)
+        trial.complete(1.0)
+    assert ids == [1, 2, 3, 4]
+    assert study.info().trial_counts == {"COMPLETED": 4}
+
+
+def test_the_context_manager_fails_the_trial_on_error(client) -> None:
+    study = client.create_study("ctx", X)
+    with pytest.raises(RuntimeError), study.next_trial("w"):
+        raise RuntimeError("CUDA out of memory")
+    with study.next_trial("w") as trial:
+        pass
+    states = {t.id: (t.state, t.reason) for t in study.trials()}
+    assert states[1] == ("FAILED", "RuntimeError: CUDA out of memory")
+    assert states[trial.id] == ("FAILED", "the worker left the trial without an outcome")
+
+
+def test_delete_removes_the_study_and_frees_the_name(client) -> None:
+    study = client.create_study("gone", X)
+    study.next_trial("w").complete(1.0)
+    client.delete_study("gone")
+    assert [s.name for s in client.list_studies()] == []
+    again = client.create_study("gone", [float_param("y", 0, 1)])
+    assert again.next_trial("w").id == 1
+
+
+def test_studies_page(client) -> None:
+    for i in range(7):
+        client.create_study(f"s{i}", X)
+    assert [s.name for s in client.list_studies(page_size=3)] == [f"s{i}" for i in range(7)]
+
+
+def test_expired_leases_turn_stale_and_grid_points_come_back(client) -> None:
+    study = client.create_study("leases", [int_param("a", 1, 3)], algorithm="grid", lease_seconds=1)
+    vanished = study.next_trial("vanished")
+    time.sleep(1.3)
+    taken = [study.next_trial(f"w{i}") for i in range(3)]
+    assert sorted(t.params["a"] for t in taken) == [1, 2, 3]
+    assert vanished.params == taken[0].params  # its point was handed out first
+    with pytest.raises(FailedPreconditionError, match="STALE"):
+        vanished.complete(0.0)
+    for trial in taken:
+        trial.complete(1.0)
+    counts = study.info().trial_counts
+    assert counts == {"STALE": 1, "COMPLETED": 3}
+
+
+def test_budget_slots_of_stale_trials_are_given_back(client) -> None:
+    study = client.create_study("slots", X, max_trials=2, lease_seconds=1)
+    study.next_trial("vanished")
+    study.next_trial("a").complete(1.0)
+    assert study.finished
+    time.sleep(1.3)
+    replacement = study.next_trial("b")
+    assert replacement is not None and replacement.id == 3
+    replacement.complete(2.0)
+    assert study.suggest(1, worker_id="c") == []
+
+
+def test_the_client_retries_until_the_server_is_back(database_url, server_process) -> None:
+    first = server_process(database_url)
+    with Client(first.address, timeout=5, retry_seconds=20) as client:
+        study = client.create_study("retry", X)
+        trial = study.next_trial("w")
+        first.stop("SIGKILL")
+        restarted: list = []
+        timer = threading.Timer(1.0, lambda: restarted.append(server_process(database_url, port=first.port)))
+        timer.start()
+        trial.complete(3.0)  # retried with backoff while the server is down
+        timer.join()
+        assert study.best_trials(1)[0].value == 3.0

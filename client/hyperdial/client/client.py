@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import random
-import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import TypeVar
@@ -13,6 +11,7 @@ import grpc
 
 from hyperdial.client.errors import UnavailableError, from_rpc_error
 from hyperdial.client.params import OptionValue, options_to_proto
+from hyperdial.client.retry import with_retries
 from hyperdial.client.study import Study
 from hyperdial.v1 import hyperdial_pb2 as pb
 from hyperdial.v1 import hyperdial_pb2_grpc as pb_grpc
@@ -20,7 +19,6 @@ from hyperdial.v1 import hyperdial_pb2_grpc as pb_grpc
 Response = TypeVar("Response")
 
 DEFAULT_SERVER = "127.0.0.1:50051"
-_RETRYABLE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.ABORTED})
 _GOALS = {"minimize": pb.MINIMIZE, "maximize": pb.MAXIMIZE}
 
 
@@ -49,22 +47,23 @@ class Client:
         self.address = address or os.environ.get("HYPERDIAL_SERVER", DEFAULT_SERVER)
         self.timeout = timeout
         self.retry_seconds = retry_seconds
-        self._channel = grpc.insecure_channel(self.address)
+        # Keepalive pings find a dead connection under a long-lived Work stream.
+        self._channel = grpc.insecure_channel(
+            self.address,
+            options=[("grpc.keepalive_time_ms", 20_000), ("grpc.keepalive_timeout_ms", 10_000)],
+        )
         self.stub = pb_grpc.HyperdialServiceStub(self._channel)
 
     def call(self, method: Callable[..., Response], request: object) -> Response:
         """Calls `method` (a stub method) with deadline and retries; raises HyperdialError."""
-        give_up = time.monotonic() + self.retry_seconds
-        backoff = 0.05
-        while True:
+
+        def attempt() -> Response:
             try:
                 return method(request, timeout=self.timeout)
-            except grpc.RpcError as rpc_error:
-                error = from_rpc_error(rpc_error)
-                if error.code not in _RETRYABLE or time.monotonic() + backoff > give_up:
-                    raise error from None
-            time.sleep(backoff * random.uniform(0.5, 1.0))
-            backoff = min(backoff * 2, 2.0)
+            except grpc.RpcError as error:
+                raise from_rpc_error(error) from None
+
+        return with_retries(attempt, self.retry_seconds)
 
     def create_study(
         self,
@@ -99,10 +98,10 @@ class Client:
         response = self.call(self.stub.CreateStudy, request)
         return Study(self, response.study.name)
 
-    def study(self, name: str, *, prefetch: bool = False) -> Study:
+    def study(self, name: str, *, prefetch: bool = False, stream: bool = False) -> Study:
         """A handle on an existing study (checked: raises NotFoundError); see `Study`."""
         self.call(self.stub.GetStudy, pb.GetStudyRequest(name=name))
-        return Study(self, name, prefetch=prefetch)
+        return Study(self, name, prefetch=prefetch, stream=stream)
 
     def list_studies(self, page_size: int = 100) -> Iterator[pb.Study]:
         """Every study, oldest first, fetched a page at a time."""

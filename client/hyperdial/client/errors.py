@@ -5,6 +5,8 @@ from __future__ import annotations
 import grpc
 from google.rpc import error_details_pb2, status_pb2
 
+from hyperdial.v1 import hyperdial_pb2 as pb
+
 
 class HyperdialError(Exception):
     """An error answer from the server (or no answer at all)."""
@@ -102,13 +104,25 @@ def _violated_field(error: grpc.Call) -> str:
     return ""
 
 
+_CODES_BY_NUMBER = {code.value[0]: code for code in grpc.StatusCode}
+
+
+def from_status(code: grpc.StatusCode, message: str, field: str = "") -> HyperdialError:
+    """The exception for a status code and message."""
+    exception = _BY_CODE.get(code, HyperdialError)(message or code.name, field)
+    exception.code = code
+    return exception
+
+
+def from_work_error(error: pb.WorkError) -> HyperdialError:
+    """The exception for a failed request on a Work stream."""
+    code = _CODES_BY_NUMBER.get(error.code, grpc.StatusCode.UNKNOWN)
+    return from_status(code, error.message, error.field)
+
+
 def from_rpc_error(error: grpc.RpcError) -> HyperdialError:
     """The exception for a failed call."""
     assert isinstance(error, grpc.Call)
     code = error.code()
-    cls = _BY_CODE.get(code, HyperdialError)
-    message = error.details() or code.name
-    field = _violated_field(error) if cls is InvalidArgumentError else ""
-    exception = cls(message, field)
-    exception.code = code
-    return exception
+    field = _violated_field(error) if code is grpc.StatusCode.INVALID_ARGUMENT else ""
+    return from_status(code, error.details() or "", field)

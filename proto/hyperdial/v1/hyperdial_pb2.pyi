@@ -1181,3 +1181,109 @@ class GetBestTrialsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetBestTrialsResponse: _TypeAlias = GetBestTrialsResponse  # noqa: Y015
+
+@_typing.final
+class WorkRequest(_message.Message):
+    """One request on a Work stream."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SEQUENCE_FIELD_NUMBER: _builtins.int
+    SUGGEST_FIELD_NUMBER: _builtins.int
+    REPORT_PROGRESS_FIELD_NUMBER: _builtins.int
+    OBSERVE_FIELD_NUMBER: _builtins.int
+    sequence: _builtins.int
+    """Chosen by the client and echoed in the response, to match the two."""
+    @_builtins.property
+    def suggest(self) -> Global___SuggestRequest: ...
+    @_builtins.property
+    def report_progress(self) -> Global___ReportProgressRequest: ...
+    @_builtins.property
+    def observe(self) -> Global___ObserveRequest: ...
+    def __init__(
+        self,
+        *,
+        sequence: _builtins.int = ...,
+        suggest: Global___SuggestRequest | None = ...,
+        report_progress: Global___ReportProgressRequest | None = ...,
+        observe: Global___ObserveRequest | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["observe", b"observe", "report_progress", b"report_progress", "request", b"request", "suggest", b"suggest"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["observe", b"observe", "report_progress", b"report_progress", "request", b"request", "sequence", b"sequence", "suggest", b"suggest"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_request: _TypeAlias = _typing.Literal["suggest", "report_progress", "observe"]  # noqa: Y015
+    _WhichOneofArgType_request: _TypeAlias = _typing.Literal["request", b"request"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_request) -> _WhichOneofReturnType_request | None: ...
+
+Global___WorkRequest: _TypeAlias = WorkRequest  # noqa: Y015
+
+@_typing.final
+class WorkError(_message.Message):
+    """Why one request on a Work stream failed: what the unary RPC's status would say."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CODE_FIELD_NUMBER: _builtins.int
+    MESSAGE_FIELD_NUMBER: _builtins.int
+    FIELD_FIELD_NUMBER: _builtins.int
+    code: _builtins.int
+    """The canonical gRPC status code number (3 = INVALID_ARGUMENT, 5 = NOT_FOUND, ...)."""
+    message: _builtins.str
+    """Human-readable message."""
+    field: _builtins.str
+    """For INVALID_ARGUMENT: the request field at fault."""
+    def __init__(
+        self,
+        *,
+        code: _builtins.int = ...,
+        message: _builtins.str = ...,
+        field: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "field", b"field", "message", b"message"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WorkError: _TypeAlias = WorkError  # noqa: Y015
+
+@_typing.final
+class WorkResponse(_message.Message):
+    """The answer to one WorkRequest, in request order."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SEQUENCE_FIELD_NUMBER: _builtins.int
+    SUGGEST_FIELD_NUMBER: _builtins.int
+    REPORT_PROGRESS_FIELD_NUMBER: _builtins.int
+    OBSERVE_FIELD_NUMBER: _builtins.int
+    ERROR_FIELD_NUMBER: _builtins.int
+    sequence: _builtins.int
+    """The request's sequence."""
+    @_builtins.property
+    def suggest(self) -> Global___SuggestResponse: ...
+    @_builtins.property
+    def report_progress(self) -> Global___ReportProgressResponse: ...
+    @_builtins.property
+    def observe(self) -> Global___ObserveResponse: ...
+    @_builtins.property
+    def error(self) -> Global___WorkError: ...
+    def __init__(
+        self,
+        *,
+        sequence: _builtins.int = ...,
+        suggest: Global___SuggestResponse | None = ...,
+        report_progress: Global___ReportProgressResponse | None = ...,
+        observe: Global___ObserveResponse | None = ...,
+        error: Global___WorkError | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["error", b"error", "observe", b"observe", "report_progress", b"report_progress", "response", b"response", "suggest", b"suggest"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["error", b"error", "observe", b"observe", "report_progress", b"report_progress", "response", b"response", "sequence", b"sequence", "suggest", b"suggest"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_response: _TypeAlias = _typing.Literal["suggest", "report_progress", "observe", "error"]  # noqa: Y015
+    _WhichOneofArgType_response: _TypeAlias = _typing.Literal["response", b"response"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_response) -> _WhichOneofReturnType_response | None: ...
+
+Global___WorkResponse: _TypeAlias = WorkResponse  # noqa: Y015

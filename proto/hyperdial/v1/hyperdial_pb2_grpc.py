@@ -80,6 +80,11 @@ class HyperdialServiceStub:
                 request_serializer=hyperdial_dot_v1_dot_hyperdial__pb2.GetBestTrialsRequest.SerializeToString,
                 response_deserializer=hyperdial_dot_v1_dot_hyperdial__pb2.GetBestTrialsResponse.FromString,
                 _registered_method=True)
+        self.Work = channel.stream_stream(
+                '/hyperdial.v1.HyperdialService/Work',
+                request_serializer=hyperdial_dot_v1_dot_hyperdial__pb2.WorkRequest.SerializeToString,
+                response_deserializer=hyperdial_dot_v1_dot_hyperdial__pb2.WorkResponse.FromString,
+                _registered_method=True)
 
 
 class HyperdialServiceServicer:
@@ -161,6 +166,18 @@ class HyperdialServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Work(self, request_iterator, context):
+        """A worker's session: Suggest, ReportProgress and Observe requests on one
+        stream, answered in order, each with its own outcome. It does exactly what
+        the unary RPCs do, at a fraction of their per-call cost: the fast path
+        for workers that run many short trials. A failed request answers with a
+        WorkError and the stream goes on; a broken stream can be reopened and the
+        unanswered requests sent again (every one of them is safe to repeat).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_HyperdialServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -208,6 +225,11 @@ def add_HyperdialServiceServicer_to_server(servicer, server):
                     servicer.GetBestTrials,
                     request_deserializer=hyperdial_dot_v1_dot_hyperdial__pb2.GetBestTrialsRequest.FromString,
                     response_serializer=hyperdial_dot_v1_dot_hyperdial__pb2.GetBestTrialsResponse.SerializeToString,
+            ),
+            'Work': grpc.stream_stream_rpc_method_handler(
+                    servicer.Work,
+                    request_deserializer=hyperdial_dot_v1_dot_hyperdial__pb2.WorkRequest.FromString,
+                    response_serializer=hyperdial_dot_v1_dot_hyperdial__pb2.WorkResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -454,6 +476,33 @@ class HyperdialService:
             '/hyperdial.v1.HyperdialService/GetBestTrials',
             hyperdial_dot_v1_dot_hyperdial__pb2.GetBestTrialsRequest.SerializeToString,
             hyperdial_dot_v1_dot_hyperdial__pb2.GetBestTrialsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Work(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/hyperdial.v1.HyperdialService/Work',
+            hyperdial_dot_v1_dot_hyperdial__pb2.WorkRequest.SerializeToString,
+            hyperdial_dot_v1_dot_hyperdial__pb2.WorkResponse.FromString,
             options,
             channel_credentials,
             insecure,

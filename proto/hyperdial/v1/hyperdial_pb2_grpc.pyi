@@ -86,6 +86,14 @@ class HyperdialServiceStub:
     """
     GetBestTrials: _grpc.UnaryUnaryMultiCallable[_hyperdial_pb2.GetBestTrialsRequest, _hyperdial_pb2.GetBestTrialsResponse]
     """Returns the best completed trials of a study, best first."""
+    Work: _grpc.StreamStreamMultiCallable[_hyperdial_pb2.WorkRequest, _hyperdial_pb2.WorkResponse]
+    """A worker's session: Suggest, ReportProgress and Observe requests on one
+    stream, answered in order, each with its own outcome. It does exactly what
+    the unary RPCs do, at a fraction of their per-call cost: the fast path
+    for workers that run many short trials. A failed request answers with a
+    WorkError and the stream goes on; a broken stream can be reopened and the
+    unanswered requests sent again (every one of them is safe to repeat).
+    """
 
 @_typing.type_check_only
 class HyperdialServiceAsyncStub(HyperdialServiceStub):
@@ -127,6 +135,14 @@ class HyperdialServiceAsyncStub(HyperdialServiceStub):
     """
     GetBestTrials: _aio.UnaryUnaryMultiCallable[_hyperdial_pb2.GetBestTrialsRequest, _hyperdial_pb2.GetBestTrialsResponse]  # type: ignore[assignment]
     """Returns the best completed trials of a study, best first."""
+    Work: _aio.StreamStreamMultiCallable[_hyperdial_pb2.WorkRequest, _hyperdial_pb2.WorkResponse]  # type: ignore[assignment]
+    """A worker's session: Suggest, ReportProgress and Observe requests on one
+    stream, answered in order, each with its own outcome. It does exactly what
+    the unary RPCs do, at a fraction of their per-call cost: the fast path
+    for workers that run many short trials. A failed request answers with a
+    WorkError and the stream goes on; a broken stream can be reopened and the
+    unanswered requests sent again (every one of them is safe to repeat).
+    """
 
 class HyperdialServiceServicer(metaclass=_abc_1.ABCMeta):
     """The tuning service."""
@@ -219,5 +235,19 @@ class HyperdialServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_hyperdial_pb2.GetBestTrialsResponse, _abc.Awaitable[_hyperdial_pb2.GetBestTrialsResponse]]:
         """Returns the best completed trials of a study, best first."""
+
+    @_abc_1.abstractmethod
+    def Work(
+        self,
+        request_iterator: _MaybeAsyncIterator[_hyperdial_pb2.WorkRequest],
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_hyperdial_pb2.WorkResponse], _abc.AsyncIterator[_hyperdial_pb2.WorkResponse]]:
+        """A worker's session: Suggest, ReportProgress and Observe requests on one
+        stream, answered in order, each with its own outcome. It does exactly what
+        the unary RPCs do, at a fraction of their per-call cost: the fast path
+        for workers that run many short trials. A failed request answers with a
+        WorkError and the stream goes on; a broken stream can be reopened and the
+        unanswered requests sent again (every one of them is safe to repeat).
+        """
 
 def add_HyperdialServiceServicer_to_server(servicer: HyperdialServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -48,7 +48,25 @@ STATUS_CODES: dict[type[HyperdialError], grpc.StatusCode] = {
 Request = TypeVar("Request")
 Response = TypeVar("Response")
 Servicer = TypeVar("Servicer")
-Handler = Callable[[Servicer, Request, grpc.aio.ServicerContext], Awaitable[Response]]
+
+
+def describe(error: Exception, where: str) -> tuple[grpc.StatusCode, str, str]:
+    """(status code, message, field at fault) for an error raised while serving `where`.
+
+    Unexpected errors are logged with a fresh error id and described by that id
+    only: their text may hold internals the caller has no business seeing.
+    """
+    if isinstance(error, InvalidArgument):
+        return grpc.StatusCode.INVALID_ARGUMENT, str(error), error.field
+    if isinstance(error, HyperdialError):
+        return STATUS_CODES[type(error)], str(error), ""
+    error_id = uuid.uuid4().hex[:12]
+    log.error("internal error %s in %s", error_id, where, exc_info=error)
+    return (
+        grpc.StatusCode.INTERNAL,
+        f"internal error {error_id}; the server log has the details",
+        "",
+    )
 
 
 def _bad_request(error: InvalidArgument) -> grpc.Status:
@@ -76,15 +94,9 @@ def map_errors(
             return await handler(self, request, context)
         except InvalidArgument as error:
             await context.abort_with_status(_bad_request(error))
-        except HyperdialError as error:
-            await context.abort(STATUS_CODES[type(error)], str(error))
-        except Exception:
-            error_id = uuid.uuid4().hex[:12]
-            log.exception("internal error %s in %s", error_id, handler.__name__)
-            await context.abort(
-                grpc.StatusCode.INTERNAL,
-                f"internal error {error_id}; the server log has the details",
-            )
+        except Exception as error:
+            code, message, _ = describe(error, handler.__name__)
+            await context.abort(code, message)
         raise AssertionError("unreachable: abort raises")
 
     return wrapper

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import grpc
 
+from hyperdial.server.errors import InvalidArgument
 from hyperdial.server.rpc.convert import (
     outcome_from_proto,
     study_config_from_proto,
@@ -12,7 +15,7 @@ from hyperdial.server.rpc.convert import (
     trial_states_from_proto,
     trial_to_proto,
 )
-from hyperdial.server.rpc.errors import map_errors
+from hyperdial.server.rpc.errors import describe, map_errors
 from hyperdial.server.service.studies import StudyService
 from hyperdial.server.service.trials import TrialService
 from hyperdial.v1 import hyperdial_pb2 as pb
@@ -63,16 +66,56 @@ class HyperdialServicer(pb_grpc.HyperdialServiceServicer):
     @map_errors
     async def Suggest(self, request: pb.SuggestRequest, context: Context) -> pb.SuggestResponse:  # noqa: N802
         """See the .proto."""
-        result = await self._trials.suggest(
-            request.study, request.worker_id, request.count, force_new=request.force_new
-        )
-        return suggested_to_proto(result)
+        return await self._suggest(request)
 
     @map_errors
     async def ReportProgress(  # noqa: N802
         self, request: pb.ReportProgressRequest, context: Context
     ) -> pb.ReportProgressResponse:
         """See the .proto."""
+        return await self._report_progress(request)
+
+    @map_errors
+    async def Observe(self, request: pb.ObserveRequest, context: Context) -> pb.ObserveResponse:  # noqa: N802
+        """See the .proto."""
+        return await self._observe(request)
+
+    async def Work(  # noqa: N802
+        self, requests: AsyncIterator[pb.WorkRequest], context: Context
+    ) -> AsyncIterator[pb.WorkResponse]:
+        """See the .proto: each request answered in order, errors as WorkError."""
+        async for request in requests:
+            yield await self._work(request)
+
+    async def _work(self, request: pb.WorkRequest) -> pb.WorkResponse:
+        kind = request.WhichOneof("request")
+        try:
+            if kind == "suggest":
+                return pb.WorkResponse(
+                    sequence=request.sequence, suggest=await self._suggest(request.suggest)
+                )
+            if kind == "observe":
+                return pb.WorkResponse(
+                    sequence=request.sequence, observe=await self._observe(request.observe)
+                )
+            if kind == "report_progress":
+                answer = await self._report_progress(request.report_progress)
+                return pb.WorkResponse(sequence=request.sequence, report_progress=answer)
+            raise InvalidArgument("request", "set one of suggest, report_progress or observe")
+        except Exception as error:
+            code, message, field = describe(error, f"Work.{kind}")
+            failure = pb.WorkError(code=code.value[0], message=message, field=field)
+            return pb.WorkResponse(sequence=request.sequence, error=failure)
+
+    async def _suggest(self, request: pb.SuggestRequest) -> pb.SuggestResponse:
+        result = await self._trials.suggest(
+            request.study, request.worker_id, request.count, force_new=request.force_new
+        )
+        return suggested_to_proto(result)
+
+    async def _report_progress(
+        self, request: pb.ReportProgressRequest
+    ) -> pb.ReportProgressResponse:
         lease_end = await self._trials.report_progress(
             request.study, request.trial_id, request.worker_id, request.step, request.value
         )
@@ -80,9 +123,7 @@ class HyperdialServicer(pb_grpc.HyperdialServiceServicer):
         response.lease_expire_time.FromDatetime(lease_end)
         return response
 
-    @map_errors
-    async def Observe(self, request: pb.ObserveRequest, context: Context) -> pb.ObserveResponse:  # noqa: N802
-        """See the .proto."""
+    async def _observe(self, request: pb.ObserveRequest) -> pb.ObserveResponse:
         trial, following = await self._trials.observe(
             request.study,
             request.trial_id,
@@ -91,10 +132,9 @@ class HyperdialServicer(pb_grpc.HyperdialServiceServicer):
             outcome_from_proto(request),
             next_count=request.next_count,
         )
-        response = pb.ObserveResponse(trial=trial_to_proto(trial))
-        if following is not None:
-            response.next.CopyFrom(suggested_to_proto(following))
-        return response
+        if following is None:
+            return pb.ObserveResponse(trial=trial_to_proto(trial))
+        return pb.ObserveResponse(trial=trial_to_proto(trial), next=suggested_to_proto(following))
 
     @map_errors
     async def ListTrials(  # noqa: N802

@@ -29,16 +29,16 @@ class Prepared:
     def __init__(self, statement: Executable, dialect: Dialect) -> None:
         compiled = statement.compile(dialect=dialect)
         self.sql = str(compiled)
-        self._order = compiled.positiontup
         # Literals in the statement (e.g. state = 'PENDING') are bound parameters too.
         self._constants = dict(compiled.params)
+        order = compiled.positiontup
+        self._slots = None if order is None else [(n, self._constants[n]) for n in order]
 
     def args(self, values: Mapping[str, Any]) -> Any:
         """Parameters as the driver wants them: a tuple (qmark) or a mapping (pyformat)."""
-        merged = {**self._constants, **values}
-        if self._order is None:
-            return merged
-        return tuple(merged[name] for name in self._order)
+        if self._slots is None:
+            return {**self._constants, **values}
+        return tuple(values.get(name, constant) for name, constant in self._slots)
 
 
 class Statements:

@@ -473,24 +473,34 @@ class SqlStore:
                     return
 
     def _commit(self, conn: Connection, batch: list[_Write[Any]]) -> None:
-        """Runs a batch in one transaction, each op in a savepoint; one commit, one fsync."""
+        """Runs a batch in one transaction, each op in a savepoint; one commit, one fsync.
+
+        A batch of one op needs no savepoint: if it fails, the transaction is
+        rolled back whole.
+        """
         if self.backend == "sqlite":
             durable = self.durability == "full" and any(w.durable for w in batch)
             self._set_synchronous(conn, "FULL" if durable else "NORMAL")
+        isolate = len(batch) > 1
         outcomes: list[tuple[bool, Any]] = []
         try:
-            with conn.begin():
+            with conn.begin() as transaction:
                 txn = SqlTransaction(conn, self._statements)
                 for write in batch:
-                    txn.savepoint("op", "begin")
+                    if isolate:
+                        txn.savepoint("op", "begin")
                     try:
                         result = write.op(txn)
                     except Exception as error:
-                        txn.savepoint("op", "rollback")
+                        if isolate:
+                            txn.savepoint("op", "rollback")
+                        else:
+                            transaction.rollback()
                         outcomes.append((False, error))
                     else:
                         outcomes.append((True, result))
-                    txn.savepoint("op", "release")
+                    if isolate:
+                        txn.savepoint("op", "release")
         except SQLAlchemyError as error:
             log.exception("database commit failed for a batch of %d writes", len(batch))
             failure = Unavailable(f"database write failed: {type(error).__name__}")

@@ -1,0 +1,39 @@
+"""Retrying calls the server could not take: exponential backoff with jitter."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+import grpc
+
+from hyperdial.client.errors import HyperdialError
+
+T = TypeVar("T")
+
+RETRYABLE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.ABORTED})
+
+
+def with_retries(
+    attempt: Callable[[], T], retry_seconds: float, on_retry: Callable[[], None] | None = None
+) -> T:
+    """Runs `attempt` until it succeeds, fails for good, or `retry_seconds` have passed.
+
+    Only UNAVAILABLE (server down or restarting) and ABORTED (a lost race) are
+    retried; every request of the API is safe to repeat, so nothing is applied
+    twice. `on_retry` runs before each new attempt (e.g. to reopen a stream).
+    """
+    give_up = time.monotonic() + retry_seconds
+    backoff = 0.05
+    while True:
+        try:
+            return attempt()
+        except HyperdialError as error:
+            if error.code not in RETRYABLE or time.monotonic() + backoff > give_up:
+                raise
+        time.sleep(backoff * random.uniform(0.5, 1.0))
+        backoff = min(backoff * 2, 2.0)
+        if on_retry is not None:
+            on_retry()

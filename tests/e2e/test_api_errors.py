@@ -139,7 +139,7 @@ def test_observing_a_finished_trial_differently_is_failed_precondition(client) -
     trial = study.next_trial("w")
     trial.complete(1.5)
     trial.complete(1.5)  # the same outcome again: harmless
-    with pytest.raises(FailedPreconditionError, match="already COMPLETED with value 1.5"):
+    with pytest.raises(FailedPreconditionError, match=r"already COMPLETED with value 1\.5"):
         trial.complete(2.5)
     with pytest.raises(FailedPreconditionError):
         trial.fail("too late")

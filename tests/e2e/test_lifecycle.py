@@ -15,7 +15,8 @@ def test_a_worker_gets_its_unfinished_trial_back(client) -> None:
     study = client.create_study("resume", X)
     first = study.next_trial("w1")
     again = study.next_trial("w1")
-    assert again.id == first.id and again.params == first.params
+    assert again.id == first.id
+    assert again.params == first.params
     fresh = study.suggest(1, worker_id="w1", force_new=True)[0]
     assert fresh.id != first.id
     other = study.next_trial("w2")
@@ -36,7 +37,11 @@ def test_budget_is_respected_and_finishing_is_explicit(client) -> None:
 
 
 def test_grid_hands_out_each_point_once_across_concurrent_workers(client) -> None:
-    space = [int_param("a", 1, 5), categorical("b", ["x", "y", "z"]), float_param("c", 0, 1, grid_points=2)]
+    space = [
+        int_param("a", 1, 5),
+        categorical("b", ["x", "y", "z"]),
+        float_param("c", 0, 1, grid_points=2),
+    ]
     study = client.create_study("grid", space, algorithm="grid")
     seen: list[tuple] = []
     lock = threading.Lock()
@@ -67,14 +72,17 @@ def test_trials_page_through_a_large_study(client) -> None:
             else:
                 trial.fail("odd")
     response = client.stub.ListTrials(pb.ListTrialsRequest(study="pages", page_size=100))
-    assert len(response.trials) == 100 and response.next_page_token
+    assert len(response.trials) == 100
+    assert response.next_page_token
     ids = [t.id for t in study.trials(page_size=64)]
     assert ids == list(range(1, 251))
     failed = [t.id for t in study.trials(states=[pb.FAILED], page_size=7)]
     assert failed == list(range(3, 251, 3))
 
 
-@pytest.mark.parametrize(("goal", "expected"), [("minimize", [1.0, 2.0, 4.0]), ("maximize", [9.0, 7.0, 4.0])])
+@pytest.mark.parametrize(
+    ("goal", "expected"), [("minimize", [1.0, 2.0, 4.0]), ("maximize", [9.0, 7.0, 4.0])]
+)
 def test_best_trials_follow_the_goal(client, goal, expected) -> None:
     study = client.create_study(f"best-{goal}", X, goal=goal)
     for value in (4.0, 9.0, 1.0, 7.0, 2.0):
@@ -132,7 +140,9 @@ def test_studies_page(client) -> None:
 
 
 def test_expired_leases_turn_stale_and_grid_points_come_back(client) -> None:
-    study = client.create_study("leases", [int_param("a", 1, 3)], algorithm="grid", lease_seconds=1)
+    study = client.create_study(
+        "leases", [int_param("a", 1, 3)], algorithm="grid", lease_seconds=1
+    )
     vanished = study.next_trial("vanished")
     time.sleep(1.3)
     taken = [study.next_trial(f"w{i}") for i in range(3)]
@@ -153,7 +163,8 @@ def test_budget_slots_of_stale_trials_are_given_back(client) -> None:
     assert study.finished
     time.sleep(1.3)
     replacement = study.next_trial("b")
-    assert replacement is not None and replacement.id == 3
+    assert replacement is not None
+    assert replacement.id == 3
     replacement.complete(2.0)
     assert study.suggest(1, worker_id="c") == []
 
@@ -165,7 +176,9 @@ def test_the_client_retries_until_the_server_is_back(database_url, server_proces
         trial = study.next_trial("w")
         first.stop("SIGKILL")
         restarted: list = []
-        timer = threading.Timer(1.0, lambda: restarted.append(server_process(database_url, port=first.port)))
+        timer = threading.Timer(
+            1.0, lambda: restarted.append(server_process(database_url, port=first.port))
+        )
         timer.start()
         trial.complete(3.0)  # retried with backoff while the server is down
         timer.join()

@@ -28,7 +28,8 @@ def test_a_grid_study_survives_server_restarts(database_url, server_process, sig
         server = server_process(database_url)
         with Client(server.address, timeout=5, retry_seconds=5) as client:
             resumed = client.study("restart").next_trial("worker")
-            assert held is not None and resumed is not None
+            assert held is not None
+            assert resumed is not None
             assert (resumed.id, resumed.params) == (held.id, held.params), round_number
 
     with Client(server.address, timeout=5, retry_seconds=5) as client:

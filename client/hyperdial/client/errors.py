@@ -100,7 +100,7 @@ def _violated_field(error: grpc.Call) -> str:
                     bad_request = error_details_pb2.BadRequest()
                     detail.Unpack(bad_request)
                     for violation in bad_request.field_violations:
-                        return violation.field
+                        return str(violation.field)
     return ""
 
 

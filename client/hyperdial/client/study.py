@@ -6,7 +6,7 @@ import os
 import re
 import socket
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -52,11 +52,12 @@ class Study:
         """Sends a worker-loop request on the stream, or as a unary call."""
         if self._stream is not None:
             return self._stream.call(kind, request)
-        method = {
+        methods: dict[str, Callable[..., Any]] = {
             "suggest": self.client.stub.Suggest,
             "observe": self.client.stub.Observe,
             "report_progress": self.client.stub.ReportProgress,
-        }[kind]
+        }
+        method = methods[kind]
         return self.client.call(method, request)
 
     def close(self) -> None:
@@ -90,7 +91,9 @@ class Study:
         trials = self.suggest(1, worker_id=worker_id)
         return trials[0] if trials else None
 
-    def trials(self, states: Sequence[int] = (), page_size: int = 500) -> Iterator[Trial]:
+    def trials(
+        self, states: Sequence[pb.TrialState.ValueType] = (), page_size: int = 500
+    ) -> Iterator[Trial]:
         """Every trial (optionally only in `states`, e.g. pb.COMPLETED), a page at a time."""
         token = ""
         while True:
@@ -170,7 +173,7 @@ class Trial:
         )
         response = self.study._work("report_progress", request)
         self.measurements.append((step, value))
-        return response.should_stop
+        return bool(response.should_stop)
 
     def _observe(self, **outcome: object) -> None:
         request = pb.ObserveRequest(

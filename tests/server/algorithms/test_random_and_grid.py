@@ -40,7 +40,8 @@ def test_random_values_respect_domains_and_conditions(sampler: str) -> None:
         assert params["opt"] in ("adam", "sgd")
         assert ("units_3" in params) == (params["layers"] >= 3)
         if "units_3" in params:
-            assert isinstance(params["units_3"], int) and 16 <= params["units_3"] <= 256
+            assert isinstance(params["units_3"], int)
+            assert 16 <= params["units_3"] <= 256
 
 
 def test_log_scale_spreads_over_decades() -> None:

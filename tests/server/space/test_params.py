@@ -52,13 +52,17 @@ def test_conditions_must_refer_to_an_earlier_parameter() -> None:
         SearchSpace((later, IntParam("layers", 1, 4)))
     assert caught.value.field == "parameters[0].condition.parent"
     with pytest.raises(InvalidArgument, match="not a parameter declared before"):
-        SearchSpace((IntParam("layers", 1, 4), FloatParam("x", 0, 1, condition=Condition("nope", min=1))))
+        SearchSpace(
+            (IntParam("layers", 1, 4), FloatParam("x", 0, 1, condition=Condition("nope", min=1)))
+        )
 
 
 def test_condition_values_must_belong_to_the_parent() -> None:
     space = (CategoricalParam("opt", ("adam", "sgd")),)
     with pytest.raises(InvalidArgument, match=r"condition\.values\[0\].*'rmsprop'"):
-        SearchSpace((*space, FloatParam("momentum", 0, 1, condition=Condition("opt", ("rmsprop",)))))
+        SearchSpace(
+            (*space, FloatParam("momentum", 0, 1, condition=Condition("opt", ("rmsprop",))))
+        )
     with pytest.raises(InvalidArgument, match="has no order"):
         SearchSpace((*space, FloatParam("momentum", 0, 1, condition=Condition("opt", min=1))))
 
@@ -86,7 +90,7 @@ def test_log_scale_is_uniform_in_log_space() -> None:
 
 def test_every_integer_gets_an_equal_share() -> None:
     n = IntParam("n", 1, 4)
-    counts = {v: 0 for v in range(1, 5)}
+    counts = dict.fromkeys(range(1, 5), 0)
     for i in range(4000):
         counts[decode_coordinate(n, (i + 0.5) / 4000)] += 1
     assert set(counts.values()) == {1000}
@@ -105,7 +109,12 @@ def test_decoded_floats_stay_in_range(low: float, width: float, log: bool, u: fl
     assert param.contains(decode_coordinate(param, u))
 
 
-@given(low=st.integers(-1000, 1000), width=st.integers(1, 10_000), log=st.booleans(), u=st.floats(0, 1))
+@given(
+    low=st.integers(-1000, 1000),
+    width=st.integers(1, 10_000),
+    log=st.booleans(),
+    u=st.floats(0, 1),
+)
 def test_decoded_ints_stay_in_range(low: int, width: int, log: bool, u: float) -> None:
     if log:
         low = abs(low) + 1

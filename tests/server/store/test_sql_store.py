@@ -1,4 +1,4 @@
-"""The SQL store on a real SQLite file: group commit, isolation of failing ops, durability, indexes."""
+"""The SQL store on a real SQLite file: group commit, failing ops, durability, indexes."""
 
 import sqlite3
 import threading
@@ -35,7 +35,8 @@ def test_writes_are_visible_to_a_new_store_on_the_same_file(tmp_path: Path) -> N
     second = SqlStore(url)
     try:
         found = second.read(lambda txn: txn.find_study("s"))
-        assert found is not None and found.config == CONFIG
+        assert found is not None
+        assert found.config == CONFIG
         trial = second.read(lambda txn: txn.get_trial(found, 1))
         assert trial.params == {"x": 0.5}
     finally:
@@ -104,8 +105,10 @@ def test_hot_statements_use_indexes(tmp_path: Path) -> None:
     statements = Statements(sqlite.dialect(), lock_rows=False)
     connection = sqlite3.connect(path)
     values = dict.fromkeys(
-        "name study_id worker_id limit now number state value reason request_id draws "
-        "trial_count budget_used trial_id until".split(),
+        [
+            *("name", "study_id", "worker_id", "limit", "now", "number", "state", "value"),
+            *("reason", "request_id", "draws", "trial_count", "budget_used", "trial_id", "until"),
+        ],
         1,
     )
     for name, statement in vars(statements).items():
@@ -115,7 +118,8 @@ def test_hot_statements_use_indexes(tmp_path: Path) -> None:
             "EXPLAIN QUERY PLAN " + statement.sql, statement.args(values)
         ).fetchall()
         details = " ".join(row[-1] for row in plan)
-        assert "SCAN" not in details and "TEMP B-TREE" not in details, (name, details)
+        assert "SCAN" not in details, (name, details)
+        assert "TEMP B-TREE" not in details, (name, details)
     connection.close()
 
 

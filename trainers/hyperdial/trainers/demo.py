@@ -76,7 +76,10 @@ def main(argv: Sequence[str] | None = None) -> None:
             for column in ("trials", "seconds", "best x1", "best x2", "best value", "regret"):
                 table.add_column(column, justify="right")
             runs = [
-                (f"branin-random-{stamp}", {"options": {"sampler": "sobol"}, "max_trials": args.trials}),
+                (
+                    f"branin-random-{stamp}",
+                    {"options": {"sampler": "sobol"}, "max_trials": args.trials},
+                ),
                 (f"branin-grid-{stamp}", {"algorithm": "grid", "options": {"grid_points": 15}}),
             ]
             for name, config in runs:

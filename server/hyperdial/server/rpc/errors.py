@@ -17,7 +17,7 @@ import functools
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import grpc
 from google.protobuf import any_pb2
@@ -48,6 +48,7 @@ STATUS_CODES: dict[type[HyperdialError], grpc.StatusCode] = {
 Request = TypeVar("Request")
 Response = TypeVar("Response")
 Servicer = TypeVar("Servicer")
+Context = grpc.aio.ServicerContext[Any, Any]
 
 
 def describe(error: Exception, where: str) -> tuple[grpc.StatusCode, str, str]:
@@ -78,18 +79,17 @@ def _bad_request(error: InvalidArgument) -> grpc.Status:
     status = status_pb2.Status(
         code=code_pb2.INVALID_ARGUMENT, message=str(error), details=[detail]
     )
-    return rpc_status.to_status(status)
+    converted: grpc.Status = rpc_status.to_status(status)
+    return converted
 
 
 def map_errors(
-    handler: Callable[[Servicer, Request, grpc.aio.ServicerContext], Awaitable[Response]],
-) -> Callable[[Servicer, Request, grpc.aio.ServicerContext], Awaitable[Response]]:
+    handler: Callable[[Servicer, Request, Context], Awaitable[Response]],
+) -> Callable[[Servicer, Request, Context], Awaitable[Response]]:
     """Turns domain errors raised by a handler into the status table above."""
 
     @functools.wraps(handler)
-    async def wrapper(
-        self: Servicer, request: Request, context: grpc.aio.ServicerContext
-    ) -> Response:
+    async def wrapper(self: Servicer, request: Request, context: Context) -> Response:
         try:
             return await handler(self, request, context)
         except InvalidArgument as error:

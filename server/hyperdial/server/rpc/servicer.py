@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import grpc
 
@@ -21,7 +22,7 @@ from hyperdial.server.service.trials import TrialService
 from hyperdial.v1 import hyperdial_pb2 as pb
 from hyperdial.v1 import hyperdial_pb2_grpc as pb_grpc
 
-Context = grpc.aio.ServicerContext
+Context = grpc.aio.ServicerContext[Any, Any]
 
 
 class HyperdialServicer(pb_grpc.HyperdialServiceServicer):

@@ -14,7 +14,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import Dialect, bindparam, select
-from sqlalchemy.sql import Executable
+from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from hyperdial.server.domain import TrialState
 from hyperdial.server.store.schema import studies, trials
@@ -26,8 +27,9 @@ TRIAL_COLUMNS = tuple(c.name for c in trials.c)
 class Prepared:
     """One statement compiled for a dialect; `args` orders parameters for its paramstyle."""
 
-    def __init__(self, statement: Executable, dialect: Dialect) -> None:
+    def __init__(self, statement: ClauseElement, dialect: Dialect) -> None:
         compiled = statement.compile(dialect=dialect)
+        assert isinstance(compiled, SQLCompiler)
         self.sql = str(compiled)
         # Literals in the statement (e.g. state = 'PENDING') are bound parameters too.
         self._constants = dict(compiled.params)
@@ -45,7 +47,7 @@ class Statements:
     """The statements Suggest, ReportProgress and Observe run, for one dialect."""
 
     def __init__(self, dialect: Dialect, *, lock_rows: bool) -> None:
-        def prepare(statement: Executable) -> Prepared:
+        def prepare(statement: ClauseElement) -> Prepared:
             return Prepared(statement, dialect)
 
         study_by_name = select(studies).where(studies.c.name == bindparam("name"))

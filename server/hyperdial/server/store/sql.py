@@ -66,7 +66,7 @@ def _time(seconds: float | None) -> datetime | None:
     return None if seconds is None else datetime.fromtimestamp(seconds, UTC)
 
 
-def _study(row: Mapping[str, Any]) -> StudyRecord:
+def _study(row: Mapping[Any, Any]) -> StudyRecord:
     return StudyRecord(
         id=row["id"],
         name=row["name"],
@@ -79,7 +79,7 @@ def _study(row: Mapping[str, Any]) -> StudyRecord:
     )
 
 
-def _trial(study_name: str, row: Mapping[str, Any]) -> Trial:
+def _trial(study_name: str, row: Mapping[Any, Any]) -> Trial:
     return Trial(
         study_name=study_name,
         number=row["number"],
@@ -137,7 +137,9 @@ class SqlTransaction:
             "trial_count": 0,
             "budget_used": 0,
         }
-        study_id = self._conn.execute(studies.insert().values(values)).inserted_primary_key[0]
+        inserted = self._conn.execute(studies.insert().values(values)).inserted_primary_key
+        assert inserted is not None
+        study_id = int(inserted[0])
         return StudyRecord(
             id=study_id,
             name=name,
@@ -269,14 +271,14 @@ class SqlTransaction:
         return [
             Trial(
                 study_name=study.name,
-                number=row["number"],
+                number=first_number + k,
                 state=TrialState.PENDING,
                 params=item.params,
                 worker_id=worker_id,
                 created_at=created,
                 lease_expires_at=expires,
             )
-            for row, item in zip(rows, new, strict=True)
+            for k, item in enumerate(new)
         ]
 
     def get_trial(self, study: StudyRecord, number: int) -> Trial:

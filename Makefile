@@ -29,6 +29,7 @@ lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 ## make proto: regenerate proto/hyperdial/v1/*_pb2*.py{,i} from the .proto
 proto: venv

@@ -1,0 +1,35 @@
+# hyperdial server image: build the wheel, install it with CPU torch into a slim runtime.
+# (Built and checked in CI by the container issue; no container engine runs on the
+# development machines, so the install steps mirror the Makefile's.)
+ARG PYTHON_IMAGE=python:3.11-slim
+
+FROM ${PYTHON_IMAGE} AS build
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY proto proto
+COPY server server
+COPY client client
+COPY trainers trainers
+RUN pip install --no-cache-dir build && python -m build --wheel --outdir /wheels
+
+FROM ${PYTHON_IMAGE} AS runtime
+# TORCH_INDEX: a package index serving CPU builds of torch, so the image never carries a
+# multi-GB CUDA build; empty takes torch from the default index.
+ARG TORCH_INDEX=""
+RUN useradd --create-home --uid 10001 hyperdial && mkdir /data && chown hyperdial /data
+COPY --from=build /wheels /wheels
+RUN pip install --no-cache-dir torch==2.13.0 ${TORCH_INDEX:+--index-url "$TORCH_INDEX"} \
+    && pip install --no-cache-dir "$(ls /wheels/*.whl)[server]" \
+    && rm -rf /wheels
+USER hyperdial
+VOLUME /data
+EXPOSE 50051
+ENV HYPERDIAL_ADDRESS=0.0.0.0:50051 \
+    HYPERDIAL_DATABASE=sqlite:////data/hyperdial.db
+HEALTHCHECK --interval=10s --timeout=3s --retries=3 CMD python -c "import grpc, sys; \
+from grpc_health.v1 import health_pb2 as h, health_pb2_grpc as g; \
+c = grpc.insecure_channel('127.0.0.1:50051'); \
+s = g.HealthStub(c).Check(h.HealthCheckRequest(), timeout=2).status; \
+sys.exit(0 if s == h.HealthCheckResponse.SERVING else 1)"
+ENTRYPOINT ["hyperdial"]
+CMD ["server"]

@@ -183,3 +183,21 @@ def test_the_client_retries_until_the_server_is_back(database_url, server_proces
         trial.complete(3.0)  # retried with backoff while the server is down
         timer.join()
         assert study.best_trials(1)[0].value == 3.0
+
+
+def test_times_and_leases_are_reported(client) -> None:
+    study = client.create_study("times", X, lease_seconds=120)
+    before = time.time()
+    response = client.stub.Suggest(pb.SuggestRequest(study="times", worker_id="w"))
+    (trial,) = response.trials
+    created = trial.create_time.ToDatetime().timestamp()
+    assert before - 1 <= created <= time.time() + 1
+    lease = trial.lease_expire_time.ToDatetime().timestamp()
+    assert lease - created == pytest.approx(120, abs=1)
+    assert not trial.HasField("finish_time")
+    study.next_trial("w").complete(1.0)
+    (done,) = study.trials()
+    listed = client.stub.ListTrials(pb.ListTrialsRequest(study="times")).trials[0]
+    assert listed.finish_time.ToDatetime().timestamp() >= created
+    assert not listed.HasField("lease_expire_time")
+    assert done.state == "COMPLETED"

@@ -53,11 +53,6 @@ class TrialState(enum.Enum):
     PRUNED = "PRUNED"
     STALE = "STALE"
 
-    @property
-    def is_final(self) -> bool:
-        """Whether the trial can no longer change."""
-        return self is not TrialState.PENDING
-
 
 @dataclass(frozen=True)
 class Objective:

@@ -7,6 +7,7 @@ names the field as the request spells it.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from datetime import datetime
 
@@ -156,11 +157,12 @@ def study_config_from_proto(message: pb.StudyConfig) -> StudyConfig:
 
 
 def _timestamp(moment: datetime | None) -> Timestamp | None:
+    # Timestamp.FromDatetime is pure Python and shows in Suggest's profile; this is not.
     if moment is None:
         return None
-    stamp = Timestamp()
-    stamp.FromDatetime(moment)
-    return stamp
+    seconds = moment.timestamp()
+    whole = math.floor(seconds)
+    return Timestamp(seconds=whole, nanos=int((seconds - whole) * 1e9))
 
 
 def _param_to_proto(param: Param) -> pb.Parameter:

@@ -28,6 +28,9 @@ from hyperdial.server.service.suggesters import SuggesterCache
 from hyperdial.server.store.base import NewTrial, Store, StudyRecord, Transaction
 
 MAX_SUGGEST_COUNT = 1000
+# Leases are checked for expiry at most this often per study: the check is cheap but
+# runs on every Suggest, and a trial turning STALE a second late changes nothing.
+EXPIRY_CHECK_SECONDS = 1.0
 MAX_REASON_LENGTH = 4096
 MAX_BEST = 1000
 
@@ -78,6 +81,7 @@ class TrialService:
         self._store = store
         self._suggesters = suggesters
         self._clock = clock
+        self._next_expiry_check: dict[int, float] = {}  # by study id; touched by the writer only
 
     async def suggest(
         self, study_name: str, worker_id: str, count: int, *, force_new: bool = False
@@ -121,7 +125,10 @@ class TrialService:
         lease_until: float,
     ) -> Suggested:
         config = study.config
-        budget_used = study.budget_used - txn.expire_leases(study.id, now)
+        budget_used = study.budget_used
+        if now >= self._next_expiry_check.get(study.id, 0.0):
+            budget_used -= txn.expire_leases(study.id, now)
+            self._next_expiry_check[study.id] = now + EXPIRY_CHECK_SECONDS
         wanted = count
         if config.max_trials:
             wanted = max(0, min(count, config.max_trials - budget_used))
@@ -217,7 +224,23 @@ class TrialService:
         request_id: str,
         outcome: Outcome,
     ) -> Trial:
-        """Moves a PENDING trial to its final state, after the idempotency checks."""
+        """Moves a PENDING trial to its final state; otherwise explains why not, or repeats.
+
+        The common case is one conditional UPDATE; only when it matches nothing
+        is the trial read to tell a retry from a conflict.
+        """
+        finished = txn.finish_pending_trial(
+            study,
+            number,
+            worker_id,
+            outcome.state,
+            outcome.value,
+            outcome.reason,
+            request_id,
+            self._clock(),
+        )
+        if finished is not None:
+            return finished
         study_name = study.name
         trial = txn.get_trial(study, number)
         _check_owner(trial, worker_id)
@@ -228,24 +251,13 @@ class TrialService:
                 f"trial {number} of study {study_name!r} is STALE: its lease expired "
                 "before this result arrived, and its slot was given back"
             )
-        if trial.state.is_final:
-            if outcome.matches(trial):
-                return trial
-            shown = f" with value {trial.value}" if trial.value is not None else ""
-            raise FailedPrecondition(
-                f"trial {number} of study {study_name!r} is already "
-                f"{trial.state.value}{shown}; it cannot be observed as "
-                f"{outcome.state.value}"
-                + (f" {outcome.value}" if outcome.value is not None else "")
-            )
-        return txn.finish_trial(
-            study,
-            number,
-            outcome.state,
-            outcome.value,
-            outcome.reason,
-            request_id,
-            self._clock(),
+        if outcome.matches(trial):
+            return trial
+        shown = f" with value {trial.value}" if trial.value is not None else ""
+        raise FailedPrecondition(
+            f"trial {number} of study {study_name!r} is already "
+            f"{trial.state.value}{shown}; it cannot be observed as "
+            f"{outcome.state.value}" + (f" {outcome.value}" if outcome.value is not None else "")
         )
 
     async def list_trials(

@@ -132,17 +132,22 @@ class Transaction(Protocol):
         """One trial. Raises NotFound."""
         ...
 
-    def finish_trial(
+    def finish_pending_trial(
         self,
         study: StudyRecord,
         number: int,
+        worker_id: str,
         state: TrialState,
         value: float | None,
         reason: str,
         request_id: str,
         now: float,
-    ) -> Trial:
-        """Moves a trial to a final state; the caller has checked the transition."""
+    ) -> Trial | None:
+        """Moves the trial to a final state if it is PENDING and leased to `worker_id`.
+
+        Returns None (and changes nothing) otherwise: the caller then reads the
+        trial to tell why.
+        """
         ...
 
     def add_measurement(

@@ -91,10 +91,13 @@ class Statements:
                 trials.c.study_id == bindparam("study_id"), trials.c.number == bindparam("number")
             )
         )
-        self.finish_trial = prepare(
+        self.finish_pending_trial = prepare(
             trials.update()
             .where(
-                trials.c.study_id == bindparam("study_id"), trials.c.number == bindparam("number")
+                trials.c.study_id == bindparam("study_id"),
+                trials.c.number == bindparam("number"),
+                trials.c.state == TrialState.PENDING.value,
+                trials.c.worker_id == bindparam("worker_id"),
             )
             .values(
                 state=bindparam("state"),

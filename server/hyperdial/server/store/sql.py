@@ -288,31 +288,31 @@ class SqlTransaction:
             raise NotFound(f"trial {number} of study {study.name!r} does not exist")
         return found[0]
 
-    def finish_trial(
+    def finish_pending_trial(
         self,
         study: StudyRecord,
         number: int,
+        worker_id: str,
         state: TrialState,
         value: float | None,
         reason: str,
         request_id: str,
         now: float,
-    ) -> Trial:
-        """See `Transaction.finish_trial`."""
+    ) -> Trial | None:
+        """See `Transaction.finish_pending_trial`."""
         found = self._trial_rows(
             study.name,
-            self._sql.finish_trial,
+            self._sql.finish_pending_trial,
             study_id=study.id,
             number=number,
+            worker_id=worker_id,
             state=state.value,
             value=value,
             reason=reason,
             request_id=request_id,
             now=now,
         )
-        if not found:
-            raise NotFound(f"trial {number} of study {study.name!r} does not exist")
-        return found[0]
+        return found[0] if found else None
 
     def add_measurement(
         self, study: StudyRecord, number: int, step: int, value: float, lease_until: float

@@ -5,27 +5,11 @@ from __future__ import annotations
 import json
 import os
 import platform
-import re
-import subprocess
-import sys
 from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
-
-
-def start_server(database: str, *extra: str) -> tuple[subprocess.Popen[str], str]:
-    """`hyperdial server` on a free loopback port; returns the process and its address."""
-    command = [sys.executable, "-m", "hyperdial.server", "--address", "127.0.0.1:0"]
-    command += ["--database", database, "--log-level", "WARNING", *extra]
-    server = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    assert server.stdout is not None
-    match = re.search(r"listening on (\S+)", server.stdout.readline())
-    if match is None:
-        server.kill()
-        raise RuntimeError("the server did not start")
-    return server, match.group(1)
 
 
 def percentile(values: Sequence[float], q: float) -> float:

@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import machine, percentile, report, start_server
+from _common import machine, percentile, report
 
 WINDOW = 1000
 
@@ -57,12 +57,12 @@ def _hyperdial_worker(
 
 def run_hyperdial(clients: int, trials: int, durability: str, mode: str) -> list[dict[str, Any]]:
     from hyperdial.client import Client, float_param
+    from hyperdial.client.local import LocalServer
 
     with tempfile.TemporaryDirectory() as tmp:
-        server, address = start_server(
-            f"sqlite:///{Path(tmp) / 'bench.db'}", "--durability", durability
-        )
-        try:
+        database = f"sqlite:///{Path(tmp) / 'bench.db'}"
+        with LocalServer(database, args=["--durability", durability]) as server:
+            address = server.address
             with Client(address) as client:
                 client.create_study(
                     "overhead",
@@ -83,9 +83,6 @@ def run_hyperdial(clients: int, trials: int, durability: str, mode: str) -> list
             samples = sorted(s for _ in workers for s in out.get())
             for worker in workers:
                 worker.join()
-        finally:
-            server.terminate()
-            server.wait()
     assert len(samples) == trials, f"{len(samples)} trials observed of {trials}"
     windows = [(f"first {WINDOW}", samples[:WINDOW])]
     if trials > WINDOW:

@@ -1,5 +1,6 @@
 """Studies and trials through their whole life, against a real server and SQLite file."""
 
+import signal
 import threading
 import time
 
@@ -174,7 +175,7 @@ def test_the_client_retries_until_the_server_is_back(database_url, server_proces
     with Client(first.address, timeout=5, retry_seconds=20) as client:
         study = client.create_study("retry", X)
         trial = study.next_trial("w")
-        first.stop("SIGKILL")
+        first.stop(signal.SIGKILL)
         restarted: list = []
         timer = threading.Timer(
             1.0, lambda: restarted.append(server_process(database_url, port=first.port))

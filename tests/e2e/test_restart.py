@@ -1,5 +1,7 @@
 """A new server on the same database continues the study: nothing lost, nothing repeated."""
 
+import signal
+
 import pytest
 
 from hyperdial.client import Client, float_param, int_param
@@ -22,7 +24,7 @@ def test_a_grid_study_survives_server_restarts(database_url, server_process, sig
                 acknowledged[trial.id] = (trial.params["a"], trial.params["b"])
             # Leave one trial pending across the restart: the worker resumes it.
             held = study.next_trial("worker")
-        code = server.stop(signal_name)
+        code = server.stop(getattr(signal, signal_name))
         if signal_name == "SIGTERM":
             assert code == 0, "SIGTERM must stop the server cleanly"
         server = server_process(database_url)

@@ -1,5 +1,7 @@
 """The Work stream: the worker-loop requests on one stream, answered in order."""
 
+import signal
+
 import grpc
 import pytest
 
@@ -72,7 +74,7 @@ def test_the_stream_reopens_after_a_server_restart(database_url, server_process)
         client.create_study("reopen", X, max_trials=6)
         study = client.study("reopen", prefetch=True, stream=True)
         trial = study.next_trial("w")
-        first.stop("SIGKILL")
+        first.stop(signal.SIGKILL)
         second = server_process(database_url, port=first.port)
         done = []
         while trial is not None:

@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
-import re
-import subprocess
-import sys
 import time
 from collections.abc import Sequence
 
@@ -19,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from hyperdial.client import Client, Study, float_param
+from hyperdial.client.local import LocalServer
 from hyperdial.trainers.functions import BRANIN_MINIMUM, branin
 
 SPACE = [float_param("x1", -5, 10), float_param("x2", 0, 15)]
@@ -31,18 +29,6 @@ def _work(address: str, study_name: str, worker_id: str) -> None:
         while (trial := study.next_trial(worker_id)) is not None:
             with trial:
                 trial.complete(branin(float(trial.params["x1"]), float(trial.params["x2"])))
-
-
-def _start_server(database: str) -> tuple[subprocess.Popen[str], str]:
-    command = [sys.executable, "-m", "hyperdial.server", "--address", "127.0.0.1:0"]
-    command += ["--database", database, "--log-level", "WARNING"]
-    server = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    assert server.stdout is not None
-    match = re.search(r"listening on (\S+)", server.stdout.readline())
-    if match is None:
-        server.kill()
-        raise SystemExit("the server did not start; see its log above")
-    return server, match.group(1)
 
 
 def _run_study(client: Client, name: str, workers: int, **config: object) -> tuple[Study, float]:
@@ -67,41 +53,41 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args(argv)
     console = Console()
-    server, address = _start_server(args.database)
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    try:
-        with Client(address) as client:
-            table = Table(title=f"Branin (minimum {BRANIN_MINIMUM:.6f}) on {args.database}")
-            table.add_column("study", no_wrap=True)
-            for column in ("trials", "seconds", "best x1", "best x2", "best value", "regret"):
-                table.add_column(column, justify="right")
-            runs = [
-                (
-                    f"branin-random-{stamp}",
-                    {"options": {"sampler": "sobol"}, "max_trials": args.trials},
-                ),
-                (f"branin-grid-{stamp}", {"algorithm": "grid", "options": {"grid_points": 15}}),
-            ]
-            for name, config in runs:
-                console.print(f"running [bold]{name}[/] with {args.workers} workers …")
-                study, seconds = _run_study(client, name, args.workers, **config)
-                (best,) = study.best_trials(1)
-                count = study.info().trial_counts["COMPLETED"]
-                assert best.value is not None
-                table.add_row(
-                    name,
-                    str(count),
-                    f"{seconds:.1f}",
-                    f"{best.params['x1']:.4f}",
-                    f"{best.params['x2']:.4f}",
-                    f"{best.value:.6f}",
-                    f"{best.value - BRANIN_MINIMUM:.2e}",
-                )
-            console.print(table)
-            console.print(f"server at {address}; studies kept in {args.database}")
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    with LocalServer(args.database) as server, Client(server.address) as client:
+        table = Table(title=f"Branin (minimum {BRANIN_MINIMUM:.6f}) on {args.database}")
+        table.add_column("search", no_wrap=True)
+        for column in ("trials", "seconds", "best x1", "best x2", "best value", "regret"):
+            table.add_column(column, justify="right")
+        runs = [
+            (
+                "Sobol random",
+                f"branin-random-{stamp}",
+                {"options": {"sampler": "sobol"}, "max_trials": args.trials},
+            ),
+            (
+                "grid 15x15",
+                f"branin-grid-{stamp}",
+                {"algorithm": "grid", "options": {"grid_points": 15}},
+            ),
+        ]
+        for label, name, config in runs:
+            console.print(f"running [bold]{name}[/] with {args.workers} workers …")
+            study, seconds = _run_study(client, name, args.workers, **config)
+            (best,) = study.best_trials(1)
+            count = study.info().trial_counts["COMPLETED"]
+            assert best.value is not None
+            table.add_row(
+                label,
+                str(count),
+                f"{seconds:.1f}",
+                f"{best.params['x1']:.4f}",
+                f"{best.params['x2']:.4f}",
+                f"{best.value:.6f}",
+                f"{best.value - BRANIN_MINIMUM:.2e}",
+            )
+        console.print(table)
+        console.print(f"server at {server.address}; studies kept in {args.database}")
 
 
 if __name__ == "__main__":

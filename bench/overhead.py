@@ -108,6 +108,50 @@ def run_hyperdial(clients: int, trials: int, durability: str, mode: str) -> list
     return cases
 
 
+def _health_worker(address: str, seconds: float, start: Any, out: Any) -> None:
+    import grpc
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    with grpc.insecure_channel(address) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        request = health_pb2.HealthCheckRequest()
+        stub.Check(request)
+        start.wait()
+        latencies = []
+        end = time.perf_counter() + seconds
+        while (began := time.perf_counter()) < end:
+            stub.Check(request)
+            latencies.append(time.perf_counter() - began)
+    out.put(latencies)
+
+
+def run_floor(clients: int, seconds: float = 4.0) -> dict[str, Any]:
+    """The cost of gRPC itself here: empty health-check round trips against the same server."""
+    from hyperdial.client.local import LocalServer
+
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        LocalServer(f"sqlite:///{Path(tmp) / 'f.db'}") as server,
+    ):
+        start, out = mp.Event(), mp.Queue()
+        workers = [
+            mp.Process(target=_health_worker, args=(server.address, seconds, start, out))
+            for _ in range(clients)
+        ]
+        for worker in workers:
+            worker.start()
+        time.sleep(0.5)
+        start.set()
+        latencies = [v for _ in workers for v in out.get()]
+        for worker in workers:
+            worker.join()
+    return {
+        "clients": clients,
+        "p50_ms": percentile(latencies, 0.5) * 1e3,
+        "rpcs_per_s": len(latencies) / seconds,
+    }
+
+
 def _optuna_worker(url: str, trials: int, start: Any, out: Any) -> None:
     import optuna
 
@@ -174,6 +218,7 @@ def main() -> None:
         for mode in MODES:
             cases += run_hyperdial(clients, trials, durability, mode)
     optuna_runs = [run_optuna(1, optuna_trials), run_optuna(4, optuna_trials)]
+    floor = [run_floor(1), run_floor(16)]
 
     def pick(clients: int, durability: str, mode: str) -> list[dict[str, Any]]:
         return [
@@ -201,6 +246,7 @@ def main() -> None:
         "p50_growth_10k_vs_1k": {
             mode: {"1": growth(1, mode), "16": growth(16, mode)} for mode in MODES
         },
+        "empty_rpc_floor": floor,
         "machine": machine(),
     }
     rows = [
@@ -228,6 +274,19 @@ def main() -> None:
             o["trials_per_s"],
         )
         for o in optuna_runs
+    ]
+    rows += [
+        (
+            "empty RPC",
+            f["clients"],
+            "4 s",
+            "-",
+            "health",
+            f["p50_ms"],
+            "-",
+            f"{f['rpcs_per_s']:.0f} RPC/s",
+        )
+        for f in floor
     ]
     report(
         "Suggest+Observe overhead (random search, SQLite, loopback)",

@@ -126,3 +126,20 @@ def test_hot_statements_use_indexes(tmp_path: Path) -> None:
 def test_memory_databases_are_refused() -> None:
     with pytest.raises(ValueError, match="needs a file"):
         SqlStore("sqlite://")
+
+
+@pytest.mark.parametrize(
+    ("durability", "durable", "level"),
+    [("full", True, 2), ("full", False, 1), ("process", True, 1)],
+)
+def test_durable_writes_commit_with_fsync(tmp_path: Path, durability, durable, level) -> None:
+    """In "full" mode a durable write commits with synchronous=FULL (2): fsync'd."""
+    store = SqlStore(f"sqlite:///{tmp_path / 'sync.db'}", durability=durability)
+    try:
+
+        def synchronous(txn) -> int:
+            return txn._conn.exec_driver_sql("PRAGMA synchronous").scalar()
+
+        assert store.write(synchronous, durable=durable).result() == level
+    finally:
+        store.close()

@@ -10,7 +10,15 @@ from hyperdial.client.local import LocalServer
 def test_the_demo_runs_two_studies_to_the_end(tmp_path) -> None:
     database = f"sqlite:///{tmp_path / 'demo.db'}"
     result = subprocess.run(
-        [sys.executable, "-m", "hyperdial.trainers.demo", "--database", database, "--trials", "30"],
+        [
+            sys.executable,
+            "-m",
+            "hyperdial.trainers.demo",
+            "--database",
+            database,
+            "--trials",
+            "30",
+        ],
         capture_output=True,
         text=True,
         timeout=120,

@@ -22,6 +22,13 @@ DEFAULT_SERVER = "127.0.0.1:50051"
 _GOALS = {"minimize": pb.MINIMIZE, "maximize": pb.MAXIMIZE}
 
 
+def _read(path: str | None) -> bytes | None:
+    if path is None:
+        return None
+    with open(path, "rb") as file:
+        return file.read()
+
+
 class Client:
     """A connection to one server.
 
@@ -35,6 +42,11 @@ class Client:
         address: HOST:PORT; defaults to $HYPERDIAL_SERVER, then 127.0.0.1:50051.
         timeout: deadline of each attempt, in seconds.
         retry_seconds: how long to keep retrying a call the server cannot take.
+        token: bearer token sent with every call; defaults to $HYPERDIAL_TOKEN.
+        tls: connect with TLS (implied by any of the files below); without
+            `tls_ca_file` the system's root certificates verify the server.
+        tls_ca_file: PEM bundle of the CA that signed the server's certificate.
+        tls_cert_file, tls_key_file: this client's certificate and key (mutual TLS).
     """
 
     def __init__(
@@ -43,15 +55,31 @@ class Client:
         *,
         timeout: float = 30.0,
         retry_seconds: float = 60.0,
+        token: str | None = None,
+        tls: bool = False,
+        tls_ca_file: str | None = None,
+        tls_cert_file: str | None = None,
+        tls_key_file: str | None = None,
     ) -> None:
         self.address = address or os.environ.get("HYPERDIAL_SERVER", DEFAULT_SERVER)
         self.timeout = timeout
         self.retry_seconds = retry_seconds
-        # Keepalive pings find a dead connection under a long-lived Work stream.
-        self._channel = grpc.insecure_channel(
-            self.address,
-            options=[("grpc.keepalive_time_ms", 20_000), ("grpc.keepalive_timeout_ms", 10_000)],
+        token = token or os.environ.get("HYPERDIAL_TOKEN")
+        #: Metadata sent with every call (the bearer token, if any).
+        self.metadata: tuple[tuple[str, str], ...] = (
+            (("authorization", f"Bearer {token}"),) if token else ()
         )
+        # Keepalive pings find a dead connection under a long-lived Work stream.
+        options = [("grpc.keepalive_time_ms", 20_000), ("grpc.keepalive_timeout_ms", 10_000)]
+        if tls or tls_ca_file or tls_cert_file or tls_key_file:
+            credentials = grpc.ssl_channel_credentials(
+                root_certificates=_read(tls_ca_file),
+                private_key=_read(tls_key_file),
+                certificate_chain=_read(tls_cert_file),
+            )
+            self._channel = grpc.secure_channel(self.address, credentials, options=options)
+        else:
+            self._channel = grpc.insecure_channel(self.address, options=options)
         self.stub = pb_grpc.HyperdialServiceStub(self._channel)
 
     def call(self, method: Callable[..., Response], request: object) -> Response:
@@ -59,7 +87,7 @@ class Client:
 
         def attempt() -> Response:
             try:
-                return method(request, timeout=self.timeout)
+                return method(request, timeout=self.timeout, metadata=self.metadata)
             except grpc.RpcError as error:
                 raise from_rpc_error(error) from None
 

@@ -35,7 +35,9 @@ class WorkStream:
     def _open(self) -> None:
         self._close_stream()
         self._requests = queue.SimpleQueue()
-        self._responses = self._client.stub.Work(iter(self._requests.get, None))
+        self._responses = self._client.stub.Work(
+            iter(self._requests.get, None), metadata=self._client.metadata
+        )
 
     def _close_stream(self) -> None:
         if self._responses is not None:

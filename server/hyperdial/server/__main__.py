@@ -44,7 +44,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     try:
         asyncio.run(serve(settings))
-    except OSError as error:
+    except (OSError, ValueError) as error:
         sys.exit(f"hyperdial server: {error}")
 
 

@@ -11,6 +11,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from hyperdial.server.config import Settings
+from hyperdial.server.rpc.interceptors import BearerTokenAuth, load_tokens
 from hyperdial.server.rpc.servicer import HyperdialServicer
 from hyperdial.server.service.studies import StudyService
 from hyperdial.server.service.suggesters import SuggesterCache
@@ -39,15 +40,35 @@ class App:
         await asyncio.to_thread(self.store.close)
 
 
+def _server_credentials(settings: Settings) -> grpc.ServerCredentials | None:
+    """TLS credentials from the PEM files in `settings`, or None for plaintext."""
+    if not settings.tls_cert or not settings.tls_key:
+        return None
+    with open(settings.tls_cert, "rb") as cert, open(settings.tls_key, "rb") as key:
+        pair = (key.read(), cert.read())
+    client_ca = None
+    if settings.tls_client_ca:
+        with open(settings.tls_client_ca, "rb") as ca:
+            client_ca = ca.read()
+    return grpc.ssl_server_credentials(
+        [pair], root_certificates=client_ca, require_client_auth=client_ca is not None
+    )
+
+
 async def build(settings: Settings) -> App:
     """Starts a server as `settings` say; the caller owns stopping it."""
+    interceptors = []
+    if settings.auth_token_file:
+        interceptors.append(BearerTokenAuth(load_tokens(settings.auth_token_file)))
+    credentials = _server_credentials(settings)
     store = SqlStore(settings.database, durability=settings.durability)
     servicer = HyperdialServicer(StudyService(store), TrialService(store, SuggesterCache()))
     server = grpc.aio.server(
+        interceptors=interceptors,
         options=[
             ("grpc.max_receive_message_length", settings.max_message_bytes),
             ("grpc.max_send_message_length", settings.max_message_bytes),
-        ]
+        ],
     )
     hyperdial_pb2_grpc.add_HyperdialServiceServicer_to_server(servicer, server)
     health_servicer = health.aio.HealthServicer()
@@ -56,7 +77,10 @@ async def build(settings: Settings) -> App:
         [SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME], server
     )
     try:
-        port = server.add_insecure_port(settings.address)
+        if credentials is None:
+            port = server.add_insecure_port(settings.address)
+        else:
+            port = server.add_secure_port(settings.address, credentials)
     except RuntimeError as error:
         store.close()
         raise OSError(f"cannot listen on {settings.address}: {error}") from error

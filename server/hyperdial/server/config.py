@@ -29,6 +29,10 @@ class Settings:
     grace_seconds: float = 10.0
     log_level: str = "INFO"
     max_message_bytes: int = 16 * 1024 * 1024
+    auth_token_file: str | None = None
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    tls_client_ca: str | None = None
 
     def redacted(self) -> dict[str, object]:
         """The settings with any database password hidden, for the startup log."""
@@ -79,11 +83,45 @@ def parse_settings(
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
         help="(env HYPERDIAL_LOG_LEVEL; default %(default)s)",
     )
+    parser.add_argument(
+        "--auth-token-file",
+        default=env.get("HYPERDIAL_AUTH_TOKEN_FILE"),
+        help="require 'authorization: Bearer <token>' on every RPC but health checks; the "
+        "file holds the accepted tokens, one per line (env HYPERDIAL_AUTH_TOKEN_FILE)",
+    )
+    parser.add_argument(
+        "--tls-cert",
+        default=env.get("HYPERDIAL_TLS_CERT"),
+        help="PEM certificate chain: serve TLS instead of plaintext (with --tls-key)",
+    )
+    parser.add_argument(
+        "--tls-key", default=env.get("HYPERDIAL_TLS_KEY"), help="PEM private key of --tls-cert"
+    )
+    parser.add_argument(
+        "--tls-client-ca",
+        default=env.get("HYPERDIAL_TLS_CLIENT_CA"),
+        help="PEM CA bundle: require client certificates it signed (mutual TLS)",
+    )
+    parser.add_argument(
+        "--max-message-bytes",
+        type=int,
+        default=int(env.get("HYPERDIAL_MAX_MESSAGE_BYTES", defaults.max_message_bytes)),
+        help="largest request or response accepted (default %(default)s)",
+    )
     args = parser.parse_args(argv)
+    if bool(args.tls_cert) != bool(args.tls_key):
+        parser.error("--tls-cert and --tls-key go together")
+    if args.tls_client_ca and not args.tls_cert:
+        parser.error("--tls-client-ca needs --tls-cert and --tls-key")
     return Settings(
         address=args.address,
         database=args.database,
         durability=args.durability,
         grace_seconds=args.grace_seconds,
         log_level=args.log_level,
+        max_message_bytes=args.max_message_bytes,
+        auth_token_file=args.auth_token_file,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+        tls_client_ca=args.tls_client_ca,
     )

@@ -77,12 +77,12 @@ def test_tls_serves_trusting_clients_only(database_url, pki) -> None:
         with Client(server.address, tls_ca_file=pki["ca"], retry_seconds=1) as client:
             client.create_study("secure", X)
             assert client.study("secure").next_trial("w") is not None
-        with Client(server.address, retry_seconds=0.5, timeout=3) as plaintext:
-            with pytest.raises(UnavailableError):
-                plaintext.create_study("nope", X)
-        with Client(server.address, tls=True, retry_seconds=0.5, timeout=3) as untrusting:
-            with pytest.raises(UnavailableError):  # the test CA is not a system root
-                untrusting.create_study("nope", X)
+        plaintext = Client(server.address, retry_seconds=0.5, timeout=3)
+        with plaintext, pytest.raises(UnavailableError):
+            plaintext.create_study("nope", X)
+        untrusting = Client(server.address, tls=True, retry_seconds=0.5, timeout=3)
+        with untrusting, pytest.raises(UnavailableError):  # the test CA is not a system root
+            untrusting.create_study("nope", X)
 
 
 def test_mutual_tls_requires_a_client_certificate(database_url, pki) -> None:
@@ -97,9 +97,9 @@ def test_mutual_tls_requires_a_client_certificate(database_url, pki) -> None:
             tls_key_file=pki["client_key"],
         ) as client:
             client.create_study("mutual", X)
-        with Client(server.address, tls_ca_file=pki["ca"], retry_seconds=0.5, timeout=3) as anon:
-            with pytest.raises(UnavailableError):
-                anon.create_study("nope", X)
+        anonymous = Client(server.address, tls_ca_file=pki["ca"], retry_seconds=0.5, timeout=3)
+        with anonymous, pytest.raises(UnavailableError):
+            anonymous.create_study("nope", X)
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ from hyperdial.client.errors import (
     InternalError,
     InvalidArgumentError,
     NotFoundError,
+    ResourceExhaustedError,
     UnauthenticatedError,
     UnavailableError,
 )
@@ -37,6 +38,7 @@ __all__ = [
     "InternalError",
     "InvalidArgumentError",
     "NotFoundError",
+    "ResourceExhaustedError",
     "Study",
     "Trial",
     "UnauthenticatedError",

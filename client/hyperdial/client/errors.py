@@ -44,6 +44,12 @@ class FailedPreconditionError(HyperdialError):
     code = grpc.StatusCode.FAILED_PRECONDITION
 
 
+class ResourceExhaustedError(HyperdialError):
+    """A server limit is reached (e.g. its number of studies)."""
+
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
 class AbortedError(HyperdialError):
     """A concurrent change won; retried automatically."""
 
@@ -81,6 +87,7 @@ _BY_CODE = {
         NotFoundError,
         AlreadyExistsError,
         FailedPreconditionError,
+        ResourceExhaustedError,
         AbortedError,
         UnavailableError,
         DeadlineExceededError,

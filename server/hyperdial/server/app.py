@@ -62,7 +62,10 @@ async def build(settings: Settings) -> App:
         interceptors.append(BearerTokenAuth(load_tokens(settings.auth_token_file)))
     credentials = _server_credentials(settings)
     store = SqlStore(settings.database, durability=settings.durability)
-    servicer = HyperdialServicer(StudyService(store), TrialService(store, SuggesterCache()))
+    servicer = HyperdialServicer(
+        StudyService(store, settings.limits),
+        TrialService(store, SuggesterCache(), settings.limits),
+    )
     server = grpc.aio.server(
         interceptors=interceptors,
         options=[

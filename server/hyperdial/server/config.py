@@ -10,9 +10,10 @@ import argparse
 import os
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import get_args
 
+from hyperdial.server.service.limits import Limits
 from hyperdial.server.store.base import Durability
 
 DEFAULT_DATABASE = "sqlite:///hyperdial.db"
@@ -33,10 +34,11 @@ class Settings:
     tls_cert: str | None = None
     tls_key: str | None = None
     tls_client_ca: str | None = None
+    limits: Limits = field(default_factory=Limits)
 
     def redacted(self) -> dict[str, object]:
         """The settings with any database password hidden, for the startup log."""
-        shown = dict(self.__dict__)
+        shown = dict(self.__dict__, limits=self.limits.__dict__)
         shown["database"] = _PASSWORD.sub(r"\1***@", self.database)
         return shown
 
@@ -108,7 +110,18 @@ def parse_settings(
         default=int(env.get("HYPERDIAL_MAX_MESSAGE_BYTES", defaults.max_message_bytes)),
         help="largest request or response accepted (default %(default)s)",
     )
+    for name, flag, meaning in _LIMIT_FLAGS:
+        parser.add_argument(
+            flag,
+            type=int,
+            default=int(env.get(_env_name(flag), getattr(defaults.limits, name))),
+            help=f"{meaning} (env {_env_name(flag)}; default %(default)s)",
+        )
     args = parser.parse_args(argv)
+    try:
+        limits = Limits(**{name: getattr(args, name) for name, _, _ in _LIMIT_FLAGS})
+    except ValueError as error:
+        parser.error(str(error))
     if bool(args.tls_cert) != bool(args.tls_key):
         parser.error("--tls-cert and --tls-key go together")
     if args.tls_client_ca and not args.tls_cert:
@@ -124,4 +137,17 @@ def parse_settings(
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
         tls_client_ca=args.tls_client_ca,
+        limits=limits,
     )
+
+
+_LIMIT_FLAGS = (
+    ("max_suggest_count", "--max-suggest-count", "most trials one Suggest may ask for"),
+    ("max_parameters", "--max-parameters", "most parameters in a study's search space"),
+    ("max_studies", "--max-studies", "most studies the server holds"),
+    ("max_name_length", "--max-name-length", "longest study name or worker id (<= 128)"),
+)
+
+
+def _env_name(flag: str) -> str:
+    return "HYPERDIAL_" + flag.removeprefix("--").replace("-", "_").upper()

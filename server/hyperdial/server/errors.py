@@ -32,6 +32,10 @@ class FailedPrecondition(HyperdialError):
     """The request is valid but the state does not allow it (e.g. a finished trial)."""
 
 
+class ResourceExhausted(HyperdialError):
+    """A configured limit is reached (e.g. the number of studies)."""
+
+
 class Conflict(HyperdialError):
     """A concurrent writer won a race; retrying the request is safe."""
 

@@ -6,6 +6,7 @@
 | NotFound            | NOT_FOUND            |
 | AlreadyExists       | ALREADY_EXISTS       |
 | FailedPrecondition  | FAILED_PRECONDITION  |
+| ResourceExhausted   | RESOURCE_EXHAUSTED   |
 | Conflict            | ABORTED (retry)      |
 | Unavailable         | UNAVAILABLE (retry)  |
 | anything else       | INTERNAL with an error id; the traceback goes to the log only |
@@ -31,6 +32,7 @@ from hyperdial.server.errors import (
     HyperdialError,
     InvalidArgument,
     NotFound,
+    ResourceExhausted,
     Unavailable,
 )
 
@@ -41,6 +43,7 @@ STATUS_CODES: dict[type[HyperdialError], grpc.StatusCode] = {
     NotFound: grpc.StatusCode.NOT_FOUND,
     AlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
     FailedPrecondition: grpc.StatusCode.FAILED_PRECONDITION,
+    ResourceExhausted: grpc.StatusCode.RESOURCE_EXHAUSTED,
     Conflict: grpc.StatusCode.ABORTED,
     Unavailable: grpc.StatusCode.UNAVAILABLE,
 }

@@ -16,7 +16,7 @@ T = TypeVar("T")
 
 MAX_PAGE_SIZE = 1000
 DEFAULT_PAGE_SIZE = 100
-_NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")
+_NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
 
 
 async def write(store: Store, op: Callable[[Transaction], T], *, durable: bool) -> T:
@@ -29,11 +29,12 @@ async def read(store: Store, op: Callable[[Transaction], T]) -> T:
     return await asyncio.to_thread(store.read, op)
 
 
-def check_name(field: str, value: str) -> str:
-    """Validates a study name or worker id: 1-128 letters, digits, '_', '.', '-'."""
-    if not _NAME.match(value):
+def check_name(field: str, value: str, max_length: int) -> str:
+    """Validates a study name or worker id: 1 to max_length letters, digits, '_', '.', '-'."""
+    if not (_NAME.match(value) and len(value) <= max_length):
         raise InvalidArgument(
-            field, f"must be 1-128 letters, digits, '_', '.' or '-', got {value[:160]!r}"
+            field,
+            f"must be 1-{max_length} letters, digits, '_', '.' or '-', got {value[:160]!r}",
         )
     return value
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from hyperdial.server.algorithms.base import make_suggester
 from hyperdial.server.domain import Study, StudyConfig
-from hyperdial.server.errors import AlreadyExists, InvalidArgument, NotFound
+from hyperdial.server.errors import AlreadyExists, InvalidArgument, NotFound, ResourceExhausted
 from hyperdial.server.service.common import (
     check_name,
     decode_token,
@@ -18,6 +18,7 @@ from hyperdial.server.service.common import (
     read,
     write,
 )
+from hyperdial.server.service.limits import DEFAULT_LIMITS, Limits
 from hyperdial.server.store.base import Store, StudyRecord, Transaction
 
 
@@ -36,8 +37,11 @@ def _summary(txn: Transaction, record: StudyRecord) -> Study:
 class StudyService:
     """Creates, reads and deletes studies."""
 
-    def __init__(self, store: Store, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, store: Store, limits: Limits = DEFAULT_LIMITS, clock: Callable[[], float] = time.time
+    ) -> None:
         self._store = store
+        self._limits = limits
         self._clock = clock
 
     async def create(self, name: str, config: StudyConfig) -> tuple[Study, bool]:
@@ -50,7 +54,13 @@ class StudyService:
             InvalidArgument: bad name or algorithm options (e.g. too large a grid).
             AlreadyExists: the name is taken by a study with another config.
         """
-        check_name("name", name)
+        check_name("name", name, self._limits.max_name_length)
+        if len(config.space.params) > self._limits.max_parameters:
+            raise InvalidArgument(
+                "config.parameters",
+                f"{len(config.space.params)} parameters; at most "
+                f"{self._limits.max_parameters} are allowed",
+            )
         # Validates the options (and enumerates a grid) before anything is stored.
         try:
             await asyncio.to_thread(make_suggester, config.space, config.algorithm)
@@ -61,6 +71,11 @@ class StudyService:
         def op(txn: Transaction) -> tuple[Study, bool]:
             existing = txn.find_study(name)
             if existing is None:
+                if txn.count_studies() >= self._limits.max_studies:
+                    raise ResourceExhausted(
+                        f"the server holds {self._limits.max_studies} studies, its limit; "
+                        "delete some or raise --max-studies"
+                    )
                 return _summary(txn, txn.create_study(name, config, self._clock())), True
             if existing.config.to_json() != wanted:
                 raise AlreadyExists(

@@ -24,10 +24,10 @@ from hyperdial.server.service.common import (
     read,
     write,
 )
+from hyperdial.server.service.limits import DEFAULT_LIMITS, Limits
 from hyperdial.server.service.suggesters import SuggesterCache
 from hyperdial.server.store.base import NewTrial, Store, StudyRecord, Transaction
 
-MAX_SUGGEST_COUNT = 1000
 # Leases are checked for expiry at most this often per study: the check is cheap but
 # runs on every Suggest, and a trial turning STALE a second late changes nothing.
 EXPIRY_CHECK_SECONDS = 1.0
@@ -76,8 +76,10 @@ class TrialService:
         self,
         store: Store,
         suggesters: SuggesterCache,
+        limits: Limits = DEFAULT_LIMITS,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        self._limits = limits
         self._store = store
         self._suggesters = suggesters
         self._clock = clock
@@ -92,8 +94,8 @@ class TrialService:
         `force_new`. Expired leases turn STALE first: their budget slot comes
         back and, on a grid, their point is handed out again.
         """
-        check_name("worker_id", worker_id)
-        count = _check_count("count", count)
+        check_name("worker_id", worker_id, self._limits.max_name_length)
+        count = _check_count("count", count, self._limits)
 
         def op(txn: Transaction) -> Suggested:
             study = txn.lock_study(study_name)
@@ -160,7 +162,7 @@ class TrialService:
         self, study_name: str, number: int, worker_id: str, step: int, value: float
     ) -> datetime:
         """Records an intermediate value and renews the lease; returns the new lease end."""
-        check_name("worker_id", worker_id)
+        check_name("worker_id", worker_id, self._limits.max_name_length)
         if step < 0:
             raise InvalidArgument("step", f"must be >= 0, got {step}")
         if not math.isfinite(value):
@@ -200,11 +202,11 @@ class TrialService:
         the worker its next trials in the same transaction (a retry gets the
         same ones back, as they are the worker's pending trials by then).
         """
-        check_name("worker_id", worker_id)
+        check_name("worker_id", worker_id, self._limits.max_name_length)
         if len(request_id) > 128:
             raise InvalidArgument("request_id", "must be at most 128 characters")
         if next_count:
-            next_count = _check_count("next_count", next_count)
+            next_count = _check_count("next_count", next_count, self._limits)
 
         def op(txn: Transaction) -> tuple[Trial, Suggested | None]:
             study = txn.lock_study(study_name)
@@ -302,10 +304,10 @@ class TrialService:
         return await read(self._store, op)
 
 
-def _check_count(field: str, count: int) -> int:
+def _check_count(field: str, count: int, limits: Limits) -> int:
     count = count or 1
-    if not 1 <= count <= MAX_SUGGEST_COUNT:
-        raise InvalidArgument(field, f"must be in 0..{MAX_SUGGEST_COUNT}, got {count}")
+    if not 1 <= count <= limits.max_suggest_count:
+        raise InvalidArgument(field, f"must be in 0..{limits.max_suggest_count}, got {count}")
     return count
 
 

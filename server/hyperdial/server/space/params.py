@@ -20,7 +20,6 @@ from hyperdial.server.errors import InvalidArgument
 ParamValue: TypeAlias = float | int | str
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]{0,127}$")
-MAX_PARAMS = 256
 
 
 @dataclass(frozen=True)
@@ -165,8 +164,6 @@ class SearchSpace:
     def __post_init__(self) -> None:
         if not self.params:
             raise InvalidArgument("parameters", "must declare at least one parameter")
-        if len(self.params) > MAX_PARAMS:
-            raise InvalidArgument("parameters", f"at most {MAX_PARAMS} parameters are allowed")
         seen: dict[str, Param] = {}
         for i, param in enumerate(self.params):
             where = f"parameters[{i}]"

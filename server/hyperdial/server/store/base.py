@@ -82,6 +82,10 @@ class Transaction(Protocol):
         """The study, locked against other writers until commit. Raises NotFound."""
         ...
 
+    def count_studies(self) -> int:
+        """How many studies exist."""
+        ...
+
     def list_studies(self, after_id: int, limit: int) -> list[StudyRecord]:
         """Studies with id > after_id, by id."""
         ...

@@ -163,6 +163,10 @@ class SqlTransaction:
             raise NotFound(f"study {name!r} does not exist")
         return study
 
+    def count_studies(self) -> int:
+        """See `Transaction.count_studies`."""
+        return int(self._conn.execute(select(func.count()).select_from(studies)).scalar_one())
+
     def list_studies(self, after_id: int, limit: int) -> list[StudyRecord]:
         """See `Transaction.list_studies`."""
         query = select(studies).where(studies.c.id > after_id).order_by(studies.c.id).limit(limit)

@@ -17,9 +17,9 @@ LIMITS = Limits(max_suggest_count=5, max_parameters=3, max_studies=2, max_name_l
 
 @pytest.fixture
 def limited(database_url):
-    with serve(database_url, Settings(limits=LIMITS, max_message_bytes=64 * 1024)) as server:
-        with Client(server.address, retry_seconds=1) as client:
-            yield client
+    settings = Settings(limits=LIMITS, max_message_bytes=64 * 1024)
+    with serve(database_url, settings) as server, Client(server.address, retry_seconds=1) as client:
+        yield client
 
 
 def test_limits_are_enforced(limited) -> None:

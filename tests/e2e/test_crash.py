@@ -1,0 +1,17 @@
+"""SIGKILL under load: every acknowledged Observe survives, exactly once."""
+
+from bench.crash import crash_round
+
+
+def test_acknowledged_observes_survive_a_sigkill(tmp_path) -> None:
+    database = f"sqlite:///{tmp_path / 'crash.db'}"
+    port = 0
+    for round_number in range(2):
+        logs = tmp_path / f"round-{round_number}"
+        logs.mkdir()
+        result, port = crash_round(database, logs, workers=8, before=1.0, after=1.5, port=port)
+        assert result.acknowledged > 50, result
+        assert result.lost == 0, result
+        assert result.wrong_value == 0, result
+        assert result.acknowledged_twice == 0, result
+        assert result.recovery_seconds < 5, result

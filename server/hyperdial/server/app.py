@@ -11,7 +11,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from hyperdial.server.config import Settings
-from hyperdial.server.rpc.interceptors import BearerTokenAuth, load_tokens
+from hyperdial.server.rpc.interceptors import BearerTokenAuth, MalformedRequests, load_tokens
 from hyperdial.server.rpc.servicer import HyperdialServicer
 from hyperdial.server.service.studies import StudyService
 from hyperdial.server.service.suggesters import SuggesterCache
@@ -57,7 +57,7 @@ def _server_credentials(settings: Settings) -> grpc.ServerCredentials | None:
 
 async def build(settings: Settings) -> App:
     """Starts a server as `settings` say; the caller owns stopping it."""
-    interceptors = []
+    interceptors: list[grpc.aio.ServerInterceptor] = [MalformedRequests()]
     if settings.auth_token_file:
         interceptors.append(BearerTokenAuth(load_tokens(settings.auth_token_file)))
     credentials = _server_credentials(settings)

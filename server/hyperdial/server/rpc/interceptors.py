@@ -1,12 +1,13 @@
-"""Bearer-token authentication for every RPC but the health checks."""
+"""Server interceptors: bearer-token authentication, and INVALID_ARGUMENT for unparsable bytes."""
 
 from __future__ import annotations
 
 import hmac
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import grpc
+from google.protobuf.message import DecodeError
 
 # Load balancers and orchestrators probe health without credentials.
 OPEN_METHOD_PREFIXES = ("/grpc.health.v1.Health/",)
@@ -21,8 +22,10 @@ if TYPE_CHECKING:  # generic only in the type stubs
     Handler = grpc.RpcMethodHandler[Any, Any]
 
 
-def _denying(handler: Handler) -> Handler:
-    """A handler of the same kind as `handler` that answers UNAUTHENTICATED."""
+def _like(
+    handler: Handler, behavior: Any, request_deserializer: Callable[[bytes], Any] | None = None
+) -> Handler:
+    """A handler of the same kind (unary or streaming each way) as `handler`."""
     kinds = {
         (False, False): grpc.unary_unary_rpc_method_handler,
         (False, True): grpc.unary_stream_rpc_method_handler,
@@ -31,10 +34,15 @@ def _denying(handler: Handler) -> Handler:
     }
     make = kinds[(handler.request_streaming, handler.response_streaming)]
     return make(
-        _deny,
-        request_deserializer=handler.request_deserializer,
+        behavior,
+        request_deserializer=request_deserializer or handler.request_deserializer,
         response_serializer=handler.response_serializer,
     )
+
+
+def _denying(handler: Handler) -> Handler:
+    """A handler of the same kind as `handler` that answers UNAUTHENTICATED."""
+    return _like(handler, _deny)
 
 
 class BearerTokenAuth(grpc.aio.ServerInterceptor):
@@ -81,3 +89,83 @@ def load_tokens(path: str) -> list[str]:
     if not tokens:
         raise ValueError(f"{path} holds no token")
     return tokens
+
+
+class _Malformed:
+    """Stands in for a request whose bytes did not parse."""
+
+    def __init__(self, error: DecodeError) -> None:
+        self.message = f"the request is not a valid message of its type: {error}"
+
+
+def _tolerant(deserialize: Callable[[bytes], Any]) -> Callable[[bytes], Any]:
+    def parse(data: bytes) -> Any:
+        try:
+            return deserialize(data)
+        except DecodeError as error:
+            return _Malformed(error)
+
+    return parse
+
+
+async def _checked(
+    requests: AsyncIterator[Any], context: grpc.aio.ServicerContext[Any, Any]
+) -> AsyncIterator[Any]:
+    async for request in requests:
+        if isinstance(request, _Malformed):
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, request.message)
+        yield request
+
+
+class MalformedRequests(grpc.aio.ServerInterceptor):
+    """Answers INVALID_ARGUMENT for bytes that do not parse as the method's request.
+
+    gRPC itself would answer UNKNOWN (e.g. for a string field holding invalid
+    UTF-8): a client's mistake must read as one.
+    """
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler | None]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> Handler | None:
+        """See grpc.aio.ServerInterceptor."""
+        handler = await continuation(handler_call_details)
+        if handler is None or handler.request_deserializer is None:
+            return handler
+        inner: Any = (
+            handler.unary_unary
+            or handler.unary_stream
+            or handler.stream_unary
+            or handler.stream_stream
+        )
+        tolerant = _tolerant(handler.request_deserializer)
+        if handler.request_streaming and handler.response_streaming:
+
+            async def stream_stream(requests: Any, context: Any) -> AsyncIterator[Any]:
+                async for response in inner(_checked(requests, context), context):
+                    yield response
+
+            return _like(handler, stream_stream, tolerant)
+        if handler.request_streaming:
+
+            async def stream_unary(requests: Any, context: Any) -> Any:
+                return await inner(_checked(requests, context), context)
+
+            return _like(handler, stream_unary, tolerant)
+        if handler.response_streaming:
+
+            async def unary_stream(request: Any, context: Any) -> AsyncIterator[Any]:
+                if isinstance(request, _Malformed):
+                    await context.abort(grpc.StatusCode.INVALID_ARGUMENT, request.message)
+                async for response in inner(request, context):
+                    yield response
+
+            return _like(handler, unary_stream, tolerant)
+
+        async def unary_unary(request: Any, context: Any) -> Any:
+            if isinstance(request, _Malformed):
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, request.message)
+            return await inner(request, context)
+
+        return _like(handler, unary_unary, tolerant)

@@ -202,3 +202,37 @@ def test_times_and_leases_are_reported(client) -> None:
     assert listed.finish_time.ToDatetime().timestamp() >= created
     assert not listed.HasField("lease_expire_time")
     assert done.state == "COMPLETED"
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_heartbeats_keep_a_lease_alive_and_report_lost_trials(client, stream) -> None:
+    client.create_study("beats", X, lease_seconds=1)
+    study = client.study("beats", stream=stream)
+    kept, dropped = study.suggest(2, worker_id="w")
+    for _ in range(3):
+        time.sleep(0.5)
+        assert kept.heartbeat()
+    assert study.next_trial("other") is not None  # expires `dropped`, not `kept`
+    assert not dropped.heartbeat()
+    kept.complete(1.0)
+    assert not kept.heartbeat()  # finished: nothing left to renew
+    states = {t.id: t.state for t in study.trials()}
+    assert states[kept.id] == "COMPLETED"
+    assert states[dropped.id] == "STALE"
+    study.close()
+
+
+def test_a_grid_point_that_keeps_going_stale_is_given_up(client) -> None:
+    study = client.create_study(
+        "poison", [int_param("a", 1, 2)], algorithm="grid", lease_seconds=1, max_reissues=2
+    )
+    handed = []
+    for attempt in range(4):  # the first hand-out and two re-issues, then nothing
+        trial = study.suggest(1, worker_id=f"doomed-{attempt}")
+        handed += [t.params["a"] for t in trial]
+        time.sleep(1.1)
+    assert handed.count(1) == 3
+    healthy = study.next_trial("healthy")
+    assert healthy.params["a"] == 2
+    healthy.complete(0.0)
+    assert study.next_trial("healthy") is None

@@ -105,6 +105,7 @@ class Client:
         max_trials: int = 0,
         seed: int = 0,
         lease_seconds: float = 0.0,
+        max_reissues: int = 0,
     ) -> Study:
         """Creates the study, or returns the existing one if it has the same config.
 
@@ -121,6 +122,7 @@ class Client:
             max_trials=max_trials,
             seed=seed,
             lease_seconds=lease_seconds,
+            max_reissues=max_reissues,
         )
         request = pb.CreateStudyRequest(name=name, config=config)
         response = self.call(self.stub.CreateStudy, request)

@@ -56,6 +56,7 @@ class Study:
             "suggest": self.client.stub.Suggest,
             "observe": self.client.stub.Observe,
             "report_progress": self.client.stub.ReportProgress,
+            "heartbeat": self.client.stub.Heartbeat,
         }
         method = methods[kind]
         return self.client.call(method, request)
@@ -174,6 +175,18 @@ class Trial:
         response = self.study._work("report_progress", request)
         self.measurements.append((step, value))
         return bool(response.should_stop)
+
+    def heartbeat(self) -> bool:
+        """Renews the lease without reporting a value; False means the trial is lost.
+
+        Lost: its lease expired (it turned STALE and may be someone else's now)
+        or it is finished. Stop working on it.
+        """
+        request = pb.HeartbeatRequest(
+            study=self.study.name, worker_id=self.worker_id, trial_ids=[self.id]
+        )
+        response = self.study._work("heartbeat", request)
+        return self.id in response.renewed
 
     def _observe(self, **outcome: object) -> None:
         request = pb.ObserveRequest(

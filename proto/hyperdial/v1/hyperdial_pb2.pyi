@@ -437,6 +437,7 @@ class StudyConfig(_message.Message):
     MAX_TRIALS_FIELD_NUMBER: _builtins.int
     SEED_FIELD_NUMBER: _builtins.int
     LEASE_SECONDS_FIELD_NUMBER: _builtins.int
+    MAX_REISSUES_FIELD_NUMBER: _builtins.int
     max_trials: _builtins.int
     """Trial budget: the study finishes once this many trials have been handed
     out (0 = unlimited; a grid study also finishes when its grid is spent).
@@ -447,7 +448,14 @@ class StudyConfig(_message.Message):
     """
     lease_seconds: _builtins.float
     """How long a handed-out trial stays leased to its worker without news
-    (ReportProgress or Observe). 0 takes the server default (600 s).
+    (ReportProgress, Heartbeat or Observe). 0 takes the server default
+    (600 s). An expired lease turns the trial STALE: its budget slot comes
+    back and a grid point is handed out again.
+    """
+    max_reissues: _builtins.int
+    """How many times a grid point whose trial went STALE is handed out again
+    before it is given up (a configuration that kills its workers must not
+    kill them all). 0 takes the default, 3; -1 never hands one out again.
     """
     @_builtins.property
     def parameters(self) -> _containers.RepeatedCompositeFieldContainer[Global___Parameter]:
@@ -470,10 +478,11 @@ class StudyConfig(_message.Message):
         max_trials: _builtins.int = ...,
         seed: _builtins.int = ...,
         lease_seconds: _builtins.float = ...,
+        max_reissues: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["algorithm", b"algorithm", "objective", b"objective"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["algorithm", b"algorithm", "lease_seconds", b"lease_seconds", "max_trials", b"max_trials", "objective", b"objective", "parameters", b"parameters", "seed", b"seed"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["algorithm", b"algorithm", "lease_seconds", b"lease_seconds", "max_reissues", b"max_reissues", "max_trials", b"max_trials", "objective", b"objective", "parameters", b"parameters", "seed", b"seed"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -930,6 +939,72 @@ class ReportProgressRequest(_message.Message):
 Global___ReportProgressRequest: _TypeAlias = ReportProgressRequest  # noqa: Y015
 
 @_typing.final
+class HeartbeatRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STUDY_FIELD_NUMBER: _builtins.int
+    WORKER_ID_FIELD_NUMBER: _builtins.int
+    TRIAL_IDS_FIELD_NUMBER: _builtins.int
+    study: _builtins.str
+    """Name of the study."""
+    worker_id: _builtins.str
+    """The worker whose leases to renew."""
+    @_builtins.property
+    def trial_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
+        """The trials to renew; empty renews all of the worker's PENDING trials."""
+
+    def __init__(
+        self,
+        *,
+        study: _builtins.str = ...,
+        worker_id: _builtins.str = ...,
+        trial_ids: _abc.Iterable[_builtins.int] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["study", b"study", "trial_ids", b"trial_ids", "worker_id", b"worker_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___HeartbeatRequest: _TypeAlias = HeartbeatRequest  # noqa: Y015
+
+@_typing.final
+class HeartbeatResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RENEWED_FIELD_NUMBER: _builtins.int
+    LOST_FIELD_NUMBER: _builtins.int
+    LEASE_EXPIRE_TIME_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def renewed(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
+        """Trials whose lease was renewed."""
+
+    @_builtins.property
+    def lost(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
+        """Requested trials no longer leased to this worker (STALE, finished,
+        another worker's, or unknown): stop working on them.
+        """
+
+    @_builtins.property
+    def lease_expire_time(self) -> _timestamp_pb2.Timestamp:
+        """The renewed leases' end."""
+
+    def __init__(
+        self,
+        *,
+        renewed: _abc.Iterable[_builtins.int] | None = ...,
+        lost: _abc.Iterable[_builtins.int] | None = ...,
+        lease_expire_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["lease_expire_time", b"lease_expire_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lease_expire_time", b"lease_expire_time", "lost", b"lost", "renewed", b"renewed"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___HeartbeatResponse: _TypeAlias = HeartbeatResponse  # noqa: Y015
+
+@_typing.final
 class ReportProgressResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -1192,6 +1267,7 @@ class WorkRequest(_message.Message):
     SUGGEST_FIELD_NUMBER: _builtins.int
     REPORT_PROGRESS_FIELD_NUMBER: _builtins.int
     OBSERVE_FIELD_NUMBER: _builtins.int
+    HEARTBEAT_FIELD_NUMBER: _builtins.int
     sequence: _builtins.int
     """Chosen by the client and echoed in the response, to match the two."""
     @_builtins.property
@@ -1200,6 +1276,8 @@ class WorkRequest(_message.Message):
     def report_progress(self) -> Global___ReportProgressRequest: ...
     @_builtins.property
     def observe(self) -> Global___ObserveRequest: ...
+    @_builtins.property
+    def heartbeat(self) -> Global___HeartbeatRequest: ...
     def __init__(
         self,
         *,
@@ -1207,12 +1285,13 @@ class WorkRequest(_message.Message):
         suggest: Global___SuggestRequest | None = ...,
         report_progress: Global___ReportProgressRequest | None = ...,
         observe: Global___ObserveRequest | None = ...,
+        heartbeat: Global___HeartbeatRequest | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["observe", b"observe", "report_progress", b"report_progress", "request", b"request", "suggest", b"suggest"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["heartbeat", b"heartbeat", "observe", b"observe", "report_progress", b"report_progress", "request", b"request", "suggest", b"suggest"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["observe", b"observe", "report_progress", b"report_progress", "request", b"request", "sequence", b"sequence", "suggest", b"suggest"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["heartbeat", b"heartbeat", "observe", b"observe", "report_progress", b"report_progress", "request", b"request", "sequence", b"sequence", "suggest", b"suggest"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_request: _TypeAlias = _typing.Literal["suggest", "report_progress", "observe"]  # noqa: Y015
+    _WhichOneofReturnType_request: _TypeAlias = _typing.Literal["suggest", "report_progress", "observe", "heartbeat"]  # noqa: Y015
     _WhichOneofArgType_request: _TypeAlias = _typing.Literal["request", b"request"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_request) -> _WhichOneofReturnType_request | None: ...
 
@@ -1259,6 +1338,7 @@ class WorkResponse(_message.Message):
     REPORT_PROGRESS_FIELD_NUMBER: _builtins.int
     OBSERVE_FIELD_NUMBER: _builtins.int
     ERROR_FIELD_NUMBER: _builtins.int
+    HEARTBEAT_FIELD_NUMBER: _builtins.int
     sequence: _builtins.int
     """The request's sequence."""
     @_builtins.property
@@ -1269,6 +1349,8 @@ class WorkResponse(_message.Message):
     def observe(self) -> Global___ObserveResponse: ...
     @_builtins.property
     def error(self) -> Global___WorkError: ...
+    @_builtins.property
+    def heartbeat(self) -> Global___HeartbeatResponse: ...
     def __init__(
         self,
         *,
@@ -1277,12 +1359,13 @@ class WorkResponse(_message.Message):
         report_progress: Global___ReportProgressResponse | None = ...,
         observe: Global___ObserveResponse | None = ...,
         error: Global___WorkError | None = ...,
+        heartbeat: Global___HeartbeatResponse | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["error", b"error", "observe", b"observe", "report_progress", b"report_progress", "response", b"response", "suggest", b"suggest"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["error", b"error", "heartbeat", b"heartbeat", "observe", b"observe", "report_progress", b"report_progress", "response", b"response", "suggest", b"suggest"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["error", b"error", "observe", b"observe", "report_progress", b"report_progress", "response", b"response", "sequence", b"sequence", "suggest", b"suggest"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["error", b"error", "heartbeat", b"heartbeat", "observe", b"observe", "report_progress", b"report_progress", "response", b"response", "sequence", b"sequence", "suggest", b"suggest"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_response: _TypeAlias = _typing.Literal["suggest", "report_progress", "observe", "error"]  # noqa: Y015
+    _WhichOneofReturnType_response: _TypeAlias = _typing.Literal["suggest", "report_progress", "observe", "error", "heartbeat"]  # noqa: Y015
     _WhichOneofArgType_response: _TypeAlias = _typing.Literal["response", b"response"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_response) -> _WhichOneofReturnType_response | None: ...
 

@@ -65,6 +65,11 @@ class HyperdialServiceStub:
                 request_serializer=hyperdial_dot_v1_dot_hyperdial__pb2.ReportProgressRequest.SerializeToString,
                 response_deserializer=hyperdial_dot_v1_dot_hyperdial__pb2.ReportProgressResponse.FromString,
                 _registered_method=True)
+        self.Heartbeat = channel.unary_unary(
+                '/hyperdial.v1.HyperdialService/Heartbeat',
+                request_serializer=hyperdial_dot_v1_dot_hyperdial__pb2.HeartbeatRequest.SerializeToString,
+                response_deserializer=hyperdial_dot_v1_dot_hyperdial__pb2.HeartbeatResponse.FromString,
+                _registered_method=True)
         self.Observe = channel.unary_unary(
                 '/hyperdial.v1.HyperdialService/Observe',
                 request_serializer=hyperdial_dot_v1_dot_hyperdial__pb2.ObserveRequest.SerializeToString,
@@ -140,6 +145,15 @@ class HyperdialServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Heartbeat(self, request, context):
+        """Renews the leases of a worker's PENDING trials without reporting a value
+        (a long epoch, a slow data load). Says which trials are no longer leased
+        to the worker (expired and turned STALE, or finished).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Observe(self, request, context):
         """Records the outcome of a trial: a final value, a failure or an
         infeasible configuration. Idempotent: a retry with the same request_id
@@ -210,6 +224,11 @@ def add_HyperdialServiceServicer_to_server(servicer, server):
                     servicer.ReportProgress,
                     request_deserializer=hyperdial_dot_v1_dot_hyperdial__pb2.ReportProgressRequest.FromString,
                     response_serializer=hyperdial_dot_v1_dot_hyperdial__pb2.ReportProgressResponse.SerializeToString,
+            ),
+            'Heartbeat': grpc.unary_unary_rpc_method_handler(
+                    servicer.Heartbeat,
+                    request_deserializer=hyperdial_dot_v1_dot_hyperdial__pb2.HeartbeatRequest.FromString,
+                    response_serializer=hyperdial_dot_v1_dot_hyperdial__pb2.HeartbeatResponse.SerializeToString,
             ),
             'Observe': grpc.unary_unary_rpc_method_handler(
                     servicer.Observe,
@@ -395,6 +414,33 @@ class HyperdialService:
             '/hyperdial.v1.HyperdialService/ReportProgress',
             hyperdial_dot_v1_dot_hyperdial__pb2.ReportProgressRequest.SerializeToString,
             hyperdial_dot_v1_dot_hyperdial__pb2.ReportProgressResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Heartbeat(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hyperdial.v1.HyperdialService/Heartbeat',
+            hyperdial_dot_v1_dot_hyperdial__pb2.HeartbeatRequest.SerializeToString,
+            hyperdial_dot_v1_dot_hyperdial__pb2.HeartbeatResponse.FromString,
             options,
             channel_credentials,
             insecure,

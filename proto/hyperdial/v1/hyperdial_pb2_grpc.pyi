@@ -73,6 +73,11 @@ class HyperdialServiceStub:
     """Records an intermediate value (e.g. the validation loss after an epoch),
     renews the worker's lease and says whether the trial should stop early.
     """
+    Heartbeat: _grpc.UnaryUnaryMultiCallable[_hyperdial_pb2.HeartbeatRequest, _hyperdial_pb2.HeartbeatResponse]
+    """Renews the leases of a worker's PENDING trials without reporting a value
+    (a long epoch, a slow data load). Says which trials are no longer leased
+    to the worker (expired and turned STALE, or finished).
+    """
     Observe: _grpc.UnaryUnaryMultiCallable[_hyperdial_pb2.ObserveRequest, _hyperdial_pb2.ObserveResponse]
     """Records the outcome of a trial: a final value, a failure or an
     infeasible configuration. Idempotent: a retry with the same request_id
@@ -121,6 +126,11 @@ class HyperdialServiceAsyncStub(HyperdialServiceStub):
     ReportProgress: _aio.UnaryUnaryMultiCallable[_hyperdial_pb2.ReportProgressRequest, _hyperdial_pb2.ReportProgressResponse]  # type: ignore[assignment]
     """Records an intermediate value (e.g. the validation loss after an epoch),
     renews the worker's lease and says whether the trial should stop early.
+    """
+    Heartbeat: _aio.UnaryUnaryMultiCallable[_hyperdial_pb2.HeartbeatRequest, _hyperdial_pb2.HeartbeatResponse]  # type: ignore[assignment]
+    """Renews the leases of a worker's PENDING trials without reporting a value
+    (a long epoch, a slow data load). Says which trials are no longer leased
+    to the worker (expired and turned STALE, or finished).
     """
     Observe: _aio.UnaryUnaryMultiCallable[_hyperdial_pb2.ObserveRequest, _hyperdial_pb2.ObserveResponse]  # type: ignore[assignment]
     """Records the outcome of a trial: a final value, a failure or an
@@ -203,6 +213,17 @@ class HyperdialServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_hyperdial_pb2.ReportProgressResponse, _abc.Awaitable[_hyperdial_pb2.ReportProgressResponse]]:
         """Records an intermediate value (e.g. the validation loss after an epoch),
         renews the worker's lease and says whether the trial should stop early.
+        """
+
+    @_abc_1.abstractmethod
+    def Heartbeat(
+        self,
+        request: _hyperdial_pb2.HeartbeatRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_hyperdial_pb2.HeartbeatResponse, _abc.Awaitable[_hyperdial_pb2.HeartbeatResponse]]:
+        """Renews the leases of a worker's PENDING trials without reporting a value
+        (a long epoch, a slow data load). Says which trials are no longer leased
+        to the worker (expired and turned STALE, or finished).
         """
 
     @_abc_1.abstractmethod

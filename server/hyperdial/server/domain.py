@@ -27,6 +27,7 @@ from hyperdial.server.space import (
 
 OptionValue: TypeAlias = float | int | str | bool
 DEFAULT_LEASE_SECONDS = 600.0
+DEFAULT_MAX_REISSUES = 3
 
 
 class Goal(enum.Enum):
@@ -83,8 +84,13 @@ class StudyConfig:
     max_trials: int = 0
     seed: int = 0
     lease_seconds: float = DEFAULT_LEASE_SECONDS
+    max_reissues: int = DEFAULT_MAX_REISSUES
 
     def __post_init__(self) -> None:
+        if not 0 <= self.max_reissues <= 1000:
+            raise InvalidArgument(
+                "max_reissues", f"must be -1 (never) or 0..1000, got {self.max_reissues}"
+            )
         if self.max_trials < 0:
             raise InvalidArgument("max_trials", f"must be >= 0, got {self.max_trials}")
         if not 0 <= self.seed < 2**63:
@@ -107,6 +113,7 @@ class StudyConfig:
                 "max_trials": self.max_trials,
                 "seed": self.seed,
                 "lease_seconds": self.lease_seconds,
+                "max_reissues": self.max_reissues,
             },
             sort_keys=True,
             separators=(",", ":"),
@@ -123,6 +130,7 @@ class StudyConfig:
             max_trials=data["max_trials"],
             seed=data["seed"],
             lease_seconds=data["lease_seconds"],
+            max_reissues=data["max_reissues"],
         )
 
 

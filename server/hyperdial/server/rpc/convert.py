@@ -15,6 +15,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from hyperdial.server.domain import (
     DEFAULT_LEASE_SECONDS,
+    DEFAULT_MAX_REISSUES,
     AlgorithmConfig,
     Goal,
     Objective,
@@ -127,6 +128,13 @@ def _param(message: pb.Parameter) -> Param:
     raise InvalidArgument("domain", "set one of float_range, int_range or categorical")
 
 
+def _max_reissues(number: int) -> int:
+    """The API's 0 means the default and -1 means never; the domain stores the count."""
+    if number == 0:
+        return DEFAULT_MAX_REISSUES
+    return 0 if number == -1 else number
+
+
 def study_config_from_proto(message: pb.StudyConfig) -> StudyConfig:
     """A validated StudyConfig; errors name `config.…` fields."""
     try:
@@ -151,6 +159,7 @@ def study_config_from_proto(message: pb.StudyConfig) -> StudyConfig:
             max_trials=message.max_trials,
             seed=message.seed,
             lease_seconds=message.lease_seconds or DEFAULT_LEASE_SECONDS,
+            max_reissues=_max_reissues(message.max_reissues),
         )
     except InvalidArgument as error:
         raise error.within("config") from None
@@ -201,6 +210,7 @@ def study_config_to_proto(config: StudyConfig) -> pb.StudyConfig:
         max_trials=config.max_trials,
         seed=config.seed,
         lease_seconds=config.lease_seconds,
+        max_reissues=config.max_reissues if config.max_reissues else -1,
     )
 
 

@@ -77,6 +77,13 @@ class HyperdialServicer(pb_grpc.HyperdialServiceServicer):
         return await self._report_progress(request)
 
     @map_errors
+    async def Heartbeat(  # noqa: N802
+        self, request: pb.HeartbeatRequest, context: Context
+    ) -> pb.HeartbeatResponse:
+        """See the .proto."""
+        return await self._heartbeat(request)
+
+    @map_errors
     async def Observe(self, request: pb.ObserveRequest, context: Context) -> pb.ObserveResponse:  # noqa: N802
         """See the .proto."""
         return await self._observe(request)
@@ -99,10 +106,15 @@ class HyperdialServicer(pb_grpc.HyperdialServiceServicer):
                 return pb.WorkResponse(
                     sequence=request.sequence, observe=await self._observe(request.observe)
                 )
+            if kind == "heartbeat":
+                answer_heartbeat = await self._heartbeat(request.heartbeat)
+                return pb.WorkResponse(sequence=request.sequence, heartbeat=answer_heartbeat)
             if kind == "report_progress":
                 answer = await self._report_progress(request.report_progress)
                 return pb.WorkResponse(sequence=request.sequence, report_progress=answer)
-            raise InvalidArgument("request", "set one of suggest, report_progress or observe")
+            raise InvalidArgument(
+                "request", "set one of suggest, report_progress, heartbeat or observe"
+            )
         except Exception as error:
             code, message, field = describe(error, f"Work.{kind}")
             failure = pb.WorkError(code=code.value[0], message=message, field=field)
@@ -121,6 +133,14 @@ class HyperdialServicer(pb_grpc.HyperdialServiceServicer):
             request.study, request.trial_id, request.worker_id, request.step, request.value
         )
         response = pb.ReportProgressResponse(should_stop=False)
+        response.lease_expire_time.FromDatetime(lease_end)
+        return response
+
+    async def _heartbeat(self, request: pb.HeartbeatRequest) -> pb.HeartbeatResponse:
+        renewed, lost, lease_end = await self._trials.heartbeat(
+            request.study, request.worker_id, list(request.trial_ids)
+        )
+        response = pb.HeartbeatResponse(renewed=renewed, lost=lost)
         response.lease_expire_time.FromDatetime(lease_end)
         return response
 

@@ -137,7 +137,8 @@ class TrialService:
         suggester = self._suggesters.get(study)
         new: list[NewTrial] = []
         if suggester.reissues_stale and wanted:
-            new += [NewTrial(p.params, p.grid_index) for p in txn.take_requeued(study.id, wanted)]
+            requeued = txn.take_requeued(study.id, wanted, config.max_reissues)
+            new += [NewTrial(p.params, p.grid_index) for p in requeued]
         requeue_drained = len(new) < wanted
         batch = suggester.suggest(
             config.space, History(draws=study.draws), wanted - len(new), config.seed
@@ -157,6 +158,37 @@ class TrialService:
                 state=state,
             )
         return Suggested(tuple(trials), state is StudyState.FINISHED)
+
+    async def heartbeat(
+        self, study_name: str, worker_id: str, numbers: Sequence[int]
+    ) -> tuple[list[int], list[int], datetime]:
+        """Renews the worker's PENDING trials (all, or those in `numbers`).
+
+        Returns:
+            The renewed trial numbers, the requested ones no longer leased to
+            the worker, and the new lease end.
+        """
+        check_name("worker_id", worker_id, self._limits.max_name_length)
+        if len(numbers) > self._limits.max_suggest_count:
+            raise InvalidArgument(
+                "trial_ids", f"at most {self._limits.max_suggest_count} trials at once"
+            )
+
+        def op(txn: Transaction) -> tuple[list[int], list[int], datetime]:
+            now = self._clock()
+            study = txn.lock_study(study_name)
+            held = {
+                t.number
+                for t in txn.pending_trials(study, worker_id, self._limits.max_suggest_count)
+            }
+            renewed = sorted(held & set(numbers)) if numbers else sorted(held)
+            lease_until = _lease_until(study, now)
+            if renewed:
+                txn.renew_leases(study.id, renewed, lease_until)
+            lost = sorted(set(numbers) - held)
+            return renewed, lost, datetime.fromtimestamp(lease_until, UTC)
+
+        return await write(self._store, op, durable=False)
 
     async def report_progress(
         self, study_name: str, number: int, worker_id: str, step: int, value: float

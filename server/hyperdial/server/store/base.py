@@ -116,8 +116,12 @@ class Transaction(Protocol):
         """Turns PENDING trials whose lease ended before `now` STALE; returns how many."""
         ...
 
-    def take_requeued(self, study_id: int, limit: int) -> list[RequeuedPoint]:
-        """Claims up to `limit` grid points of STALE trials not yet handed out again."""
+    def take_requeued(self, study_id: int, limit: int, max_reissues: int) -> list[RequeuedPoint]:
+        """Claims up to `limit` grid points of STALE trials not yet handed out again.
+
+        A point whose trials went STALE more than `max_reissues` times is
+        claimed but not returned: it is given up.
+        """
         ...
 
     def insert_trials(

@@ -67,6 +67,7 @@ trials = Table(
     Index("ix_trials_worker", "study_id", "worker_id", "state", "number"),
     Index("ix_trials_lease", "study_id", "state", "lease_expires_at"),
     Index("ix_trials_value", "study_id", "state", "value"),
+    Index("ix_trials_grid", "study_id", "grid_index", "state"),
 )
 
 measurements = Table(

@@ -220,7 +220,7 @@ class SqlTransaction:
         """See `Transaction.expire_leases`."""
         return int(self._run(self._sql.expire_leases, study_id=study_id, now=now).rowcount)
 
-    def take_requeued(self, study_id: int, limit: int) -> list[RequeuedPoint]:
+    def take_requeued(self, study_id: int, limit: int, max_reissues: int) -> list[RequeuedPoint]:
         """See `Transaction.take_requeued`."""
         query = (
             select(trials.c.id, trials.c.params_json, trials.c.grid_index)
@@ -238,7 +238,19 @@ class SqlTransaction:
             self._conn.execute(
                 trials.update().where(trials.c.id.in_([r.id for r in rows])).values(requeued=True)
             )
-        return [RequeuedPoint(json.loads(r.params_json), r.grid_index) for r in rows]
+        return [
+            RequeuedPoint(json.loads(r.params_json), r.grid_index)
+            for r in rows
+            if self._stale_count(study_id, r.grid_index) <= max_reissues
+        ]
+
+    def _stale_count(self, study_id: int, grid_index: int) -> int:
+        query = select(func.count()).where(
+            trials.c.study_id == study_id,
+            trials.c.grid_index == grid_index,
+            trials.c.state == TrialState.STALE.value,
+        )
+        return int(self._conn.execute(query).scalar_one())
 
     def insert_trials(
         self,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -117,6 +118,17 @@ async def _checked(
         yield request
 
 
+async def _responses(result: Any) -> AsyncIterator[Any]:
+    """The responses of a streaming behavior: an async generator, or a coroutine that
+    writes with `context.write` (or aborts, like the authentication denial).
+    """
+    if inspect.isawaitable(result):
+        await result
+        return
+    async for response in result:
+        yield response
+
+
 class MalformedRequests(grpc.aio.ServerInterceptor):
     """Answers INVALID_ARGUMENT for bytes that do not parse as the method's request.
 
@@ -143,7 +155,7 @@ class MalformedRequests(grpc.aio.ServerInterceptor):
         if handler.request_streaming and handler.response_streaming:
 
             async def stream_stream(requests: Any, context: Any) -> AsyncIterator[Any]:
-                async for response in inner(_checked(requests, context), context):
+                async for response in _responses(inner(_checked(requests, context), context)):
                     yield response
 
             return _like(handler, stream_stream, tolerant)
@@ -158,7 +170,7 @@ class MalformedRequests(grpc.aio.ServerInterceptor):
             async def unary_stream(request: Any, context: Any) -> AsyncIterator[Any]:
                 if isinstance(request, _Malformed):
                     await context.abort(grpc.StatusCode.INVALID_ARGUMENT, request.message)
-                async for response in inner(request, context):
+                async for response in _responses(inner(request, context)):
                     yield response
 
             return _like(handler, unary_stream, tolerant)

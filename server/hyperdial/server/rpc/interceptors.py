@@ -119,8 +119,10 @@ async def _checked(
 
 
 async def _responses(result: Any) -> AsyncIterator[Any]:
-    """The responses of a streaming behavior: an async generator, or a coroutine that
-    writes with `context.write` (or aborts, like the authentication denial).
+    """The responses of a streaming behavior, whichever form it takes.
+
+    An async generator yields them; a coroutine writes them with
+    `context.write` (or aborts, like the authentication denial).
     """
     if inspect.isawaitable(result):
         await result

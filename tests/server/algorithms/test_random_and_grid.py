@@ -90,3 +90,14 @@ def test_shuffled_grid_is_a_seeded_permutation() -> None:
     assert order != list(range(10))
     again = [s.params["a"] for s in grid.suggest(space, History(0), 10, seed=1).suggestions]
     assert again == order
+
+
+def test_shuffling_a_huge_grid_is_refused_plain_order_is_not() -> None:
+    space = SearchSpace(tuple(IntParam(f"p{i}", 0, 99, grid_points=100) for i in range(4)))
+    with pytest.raises(InvalidArgument) as caught:
+        make_suggester(space, AlgorithmConfig("grid", {"shuffle": True}))
+    assert caught.value.field == "algorithm.options.shuffle"
+    grid = make_suggester(space, AlgorithmConfig("grid", {}))
+    batch = grid.suggest(space, History(10**8 - 1), 5, seed=0)
+    assert batch.finished
+    assert [dict(s.params) for s in batch.suggestions] == [{f"p{i}": 99 for i in range(4)}]

@@ -2,7 +2,7 @@ import pytest
 
 from hyperdial.server.errors import InvalidArgument
 from hyperdial.server.space import CategoricalParam, Condition, FloatParam, IntParam, SearchSpace
-from hyperdial.server.space.grid import enumerate_grid, param_grid
+from hyperdial.server.space.grid import Grid, param_grid
 
 
 def test_numeric_ranges_are_evenly_spaced() -> None:
@@ -31,21 +31,40 @@ def test_full_factorial_with_conditions_has_no_duplicates() -> None:
             CategoricalParam("opt", ("adam", "sgd")),
         )
     )
-    points = enumerate_grid(space, 5)
+    grid = Grid(space, 5)
+    points = [grid.point(i) for i in range(grid.size)]
     # layers=1: 2 points (opt); layers=2,3: 2 units x 2 opt each.
     assert len(points) == 2 + 4 + 4
     assert len({tuple(sorted(p.items())) for p in points}) == len(points)
     assert all(("units_2" in p) == (p["layers"] >= 2) for p in points)
 
 
+def test_factorial_grids_are_indexed_without_listing() -> None:
+    space = SearchSpace(tuple(IntParam(f"p{i}", 0, 99, grid_points=100) for i in range(4)))
+    grid = Grid(space, 5)
+    assert grid.size == 100**4
+    assert grid.point(0) == {"p0": 0, "p1": 0, "p2": 0, "p3": 0}
+    assert grid.point(1) == {"p0": 0, "p1": 0, "p2": 0, "p3": 1}
+    assert grid.point(1_02_03_04) == {"p0": 1, "p1": 2, "p2": 3, "p3": 4}
+    assert grid.point(grid.size - 1) == {"p0": 99, "p1": 99, "p2": 99, "p3": 99}
+
+
 def test_too_large_grids_are_refused() -> None:
-    space = SearchSpace(tuple(IntParam(f"p{i}", 0, 100) for i in range(4)))
-    with pytest.raises(InvalidArgument, match="more than 100000 points"):
-        enumerate_grid(space, 100)
+    space = SearchSpace(tuple(IntParam(f"p{i}", 0, 100) for i in range(5)))
+    with pytest.raises(InvalidArgument, match="more than 1000000000"):
+        Grid(space, 100)
+    conditional = SearchSpace(
+        (
+            IntParam("a", 0, 999, grid_points=1000),
+            IntParam("b", 0, 999, condition=Condition("a", min=1)),
+        )
+    )
+    with pytest.raises(InvalidArgument, match="conditional parameters may hold at most 100000"):
+        Grid(conditional, 1000)
 
 
 def test_bad_point_count_names_the_parameter() -> None:
     space = SearchSpace((FloatParam("x", 0, 1), FloatParam("y", 0, 1, grid_points=20_000)))
     with pytest.raises(InvalidArgument) as caught:
-        enumerate_grid(space, 5)
+        Grid(space, 5)
     assert caught.value.field == "parameters[1].grid_points"

@@ -8,15 +8,20 @@ import numpy as np
 
 from hyperdial.server.algorithms.base import History, Options, SuggestBatch, Suggestion
 from hyperdial.server.domain import OptionValue
-from hyperdial.server.space import ParamValue, SearchSpace
-from hyperdial.server.space.grid import enumerate_grid
+from hyperdial.server.errors import InvalidArgument
+from hyperdial.server.space import SearchSpace
+from hyperdial.server.space.grid import Grid
+
+MAX_SHUFFLED_POINTS = 1_000_000
 
 
 class GridSuggester:
     """Hands out grid point n as the n-th draw; finished once every point is out.
 
-    The grid is enumerated once, at construction, so CreateStudy refuses a grid
-    that is too large and each Suggest only indexes into it.
+    The grid is sized (and, with conditions, listed) at construction, so
+    CreateStudy refuses a grid that is too large and each Suggest only indexes
+    into it. `shuffle` hands points out in a seeded random order, kept as one
+    permutation (at most `MAX_SHUFFLED_POINTS`).
     """
 
     reissues_stale = True
@@ -26,26 +31,28 @@ class GridSuggester:
         default_points = reader.int("grid_points", 5, 1, 10_000)
         self.shuffle = reader.bool("shuffle", False)
         reader.finish()
-        self.points: tuple[dict[str, ParamValue], ...] = enumerate_grid(space, default_points)
+        self.grid = Grid(space, default_points)
+        if self.shuffle and self.grid.size > MAX_SHUFFLED_POINTS:
+            raise InvalidArgument(
+                "algorithm.options.shuffle",
+                f"shuffling needs a grid of at most {MAX_SHUFFLED_POINTS} points, "
+                f"this one has {self.grid.size}",
+            )
         self._orders: dict[int, np.ndarray] = {}
 
-    def _order(self, seed: int) -> np.ndarray:
-        """The order points are handed out in; a shuffled order is computed once per seed."""
+    def _index(self, draw: int, seed: int) -> int:
+        """The grid index of the n-th draw; a shuffled order is computed once per seed."""
+        if not self.shuffle:
+            return draw
         order = self._orders.get(seed)
         if order is None:
-            size = len(self.points)
-            order = (
-                np.random.default_rng(seed).permutation(size) if self.shuffle else np.arange(size)
-            )
+            order = np.random.default_rng(seed).permutation(self.grid.size)
             self._orders[seed] = order
-        return order
+        return int(order[draw])
 
     def suggest(self, space: SearchSpace, history: History, count: int, seed: int) -> SuggestBatch:
         """Returns the next `count` grid points after `history.draws`."""
-        order = self._order(seed)
-        end = min(history.draws + count, len(self.points))
-        picks = tuple(
-            Suggestion(self.points[int(order[i])], grid_index=int(order[i]))
-            for i in range(history.draws, end)
-        )
-        return SuggestBatch(picks, finished=end >= len(self.points))
+        end = min(history.draws + count, self.grid.size)
+        indices = [self._index(draw, seed) for draw in range(history.draws, end)]
+        picks = tuple(Suggestion(self.grid.point(i), grid_index=i) for i in indices)
+        return SuggestBatch(picks, finished=end >= self.grid.size)

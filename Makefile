@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.stamp-install
 
-.PHONY: venv demo test lint proto proto-check bench-overhead clean
+.PHONY: venv demo test lint proto proto-check bench-overhead bench-crash bench-load clean
 
 # torch==2.13.0 first: it is the CPU build on this platform, so nothing later asks
 # for a multi-GB CUDA build (pyproject caps torch at that version).
@@ -41,6 +41,12 @@ proto-check: venv
 
 bench-overhead: venv
 	$(PY) bench/overhead.py
+
+bench-crash: venv
+	$(PY) bench/crash.py
+
+bench-load: venv
+	$(PY) bench/load.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

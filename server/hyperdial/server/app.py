@@ -57,9 +57,10 @@ def _server_credentials(settings: Settings) -> grpc.ServerCredentials | None:
 
 async def build(settings: Settings) -> App:
     """Starts a server as `settings` say; the caller owns stopping it."""
+    # Authentication first: it sees the (guarded) handler and denies per call's metadata.
     interceptors: list[grpc.aio.ServerInterceptor] = [MalformedRequests()]
     if settings.auth_token_file:
-        interceptors.append(BearerTokenAuth(load_tokens(settings.auth_token_file)))
+        interceptors.insert(0, BearerTokenAuth(load_tokens(settings.auth_token_file)))
     credentials = _server_credentials(settings)
     store = SqlStore(settings.database, durability=settings.durability)
     servicer = HyperdialServicer(

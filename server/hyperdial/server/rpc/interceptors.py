@@ -135,8 +135,12 @@ class MalformedRequests(grpc.aio.ServerInterceptor):
     """Answers INVALID_ARGUMENT for bytes that do not parse as the method's request.
 
     gRPC itself would answer UNKNOWN (e.g. for a string field holding invalid
-    UTF-8): a client's mistake must read as one.
+    UTF-8): a client's mistake must read as one. Each method's handler is
+    wrapped once and reused.
     """
+
+    def __init__(self) -> None:
+        self._wrapped: dict[Handler, Handler] = {}
 
     async def intercept_service(
         self,
@@ -147,39 +151,48 @@ class MalformedRequests(grpc.aio.ServerInterceptor):
         handler = await continuation(handler_call_details)
         if handler is None or handler.request_deserializer is None:
             return handler
-        inner: Any = (
-            handler.unary_unary
-            or handler.unary_stream
-            or handler.stream_unary
-            or handler.stream_stream
-        )
-        tolerant = _tolerant(handler.request_deserializer)
-        if handler.request_streaming and handler.response_streaming:
+        wrapped = self._wrapped.get(handler)
+        if wrapped is None:
+            wrapped = self._wrapped[handler] = _guarded(handler)
+        return wrapped
 
-            async def stream_stream(requests: Any, context: Any) -> AsyncIterator[Any]:
-                async for response in _responses(inner(_checked(requests, context), context)):
-                    yield response
 
-            return _like(handler, stream_stream, tolerant)
-        if handler.request_streaming:
+def _guarded(handler: Handler) -> Handler:
+    """`handler` with a deserializer that never raises and behaviors that refuse _Malformed."""
+    assert handler.request_deserializer is not None
+    inner: Any = (
+        handler.unary_unary
+        or handler.unary_stream
+        or handler.stream_unary
+        or handler.stream_stream
+    )
+    tolerant = _tolerant(handler.request_deserializer)
+    if handler.request_streaming and handler.response_streaming:
 
-            async def stream_unary(requests: Any, context: Any) -> Any:
-                return await inner(_checked(requests, context), context)
+        async def stream_stream(requests: Any, context: Any) -> AsyncIterator[Any]:
+            async for response in _responses(inner(_checked(requests, context), context)):
+                yield response
 
-            return _like(handler, stream_unary, tolerant)
-        if handler.response_streaming:
+        return _like(handler, stream_stream, tolerant)
+    if handler.request_streaming:
 
-            async def unary_stream(request: Any, context: Any) -> AsyncIterator[Any]:
-                if isinstance(request, _Malformed):
-                    await context.abort(grpc.StatusCode.INVALID_ARGUMENT, request.message)
-                async for response in _responses(inner(request, context)):
-                    yield response
+        async def stream_unary(requests: Any, context: Any) -> Any:
+            return await inner(_checked(requests, context), context)
 
-            return _like(handler, unary_stream, tolerant)
+        return _like(handler, stream_unary, tolerant)
+    if handler.response_streaming:
 
-        async def unary_unary(request: Any, context: Any) -> Any:
+        async def unary_stream(request: Any, context: Any) -> AsyncIterator[Any]:
             if isinstance(request, _Malformed):
                 await context.abort(grpc.StatusCode.INVALID_ARGUMENT, request.message)
-            return await inner(request, context)
+            async for response in _responses(inner(request, context)):
+                yield response
 
-        return _like(handler, unary_unary, tolerant)
+        return _like(handler, unary_stream, tolerant)
+
+    async def unary_unary(request: Any, context: Any) -> Any:
+        if isinstance(request, _Malformed):
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, request.message)
+        return await inner(request, context)
+
+    return _like(handler, unary_unary, tolerant)

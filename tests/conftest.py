@@ -1,4 +1,4 @@
-"""Shared fixtures: a real SQLite file, a real server on a loopback port, a client."""
+"""Shared fixtures: real databases (an SQLite file; a PostgreSQL schema), real servers, clients."""
 
 from __future__ import annotations
 
@@ -6,15 +6,25 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.helpers import ServerProcess
+from tests.helpers import ServerProcess, postgres_schema
 
 from hyperdial.client import Client
 from hyperdial.server.testing import RunningServer, serve
 
 
 @pytest.fixture
-def database_url(tmp_path: Path) -> str:
+def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'hyperdial.db'}"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Each backend in turn: an SQLite file, or a fresh PostgreSQL schema dropped afterwards."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'hyperdial.db'}"
+        return
+    with postgres_schema() as url:
+        yield url
 
 
 @pytest.fixture

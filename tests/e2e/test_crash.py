@@ -3,8 +3,8 @@
 from bench.crash import crash_round
 
 
-def test_acknowledged_observes_survive_a_sigkill(tmp_path) -> None:
-    database = f"sqlite:///{tmp_path / 'crash.db'}"
+def test_acknowledged_observes_survive_a_sigkill(database_url, tmp_path) -> None:
+    database = database_url
     port = 0
     for round_number in range(2):
         logs = tmp_path / f"round-{round_number}"

@@ -16,9 +16,9 @@ LIMITS = Limits(max_suggest_count=5, max_parameters=3, max_studies=2, max_name_l
 
 
 @pytest.fixture
-def limited(database_url):
+def limited(sqlite_url):
     settings = Settings(limits=LIMITS, max_message_bytes=64 * 1024)
-    with serve(database_url, settings) as server, Client(server.address) as client:
+    with serve(sqlite_url, settings) as server, Client(server.address) as client:
         yield client
 
 

@@ -71,9 +71,9 @@ def pki(tmp_path_factory) -> dict[str, str]:
     return files
 
 
-def test_tls_serves_trusting_clients_only(database_url, pki) -> None:
+def test_tls_serves_trusting_clients_only(sqlite_url, pki) -> None:
     settings = Settings(tls_cert=pki["server_cert"], tls_key=pki["server_key"])
-    with serve(database_url, settings) as server:
+    with serve(sqlite_url, settings) as server:
         with Client(server.address, tls_ca_file=pki["ca"], retry_seconds=1) as client:
             client.create_study("secure", X)
             assert client.study("secure").next_trial("w") is not None
@@ -85,11 +85,11 @@ def test_tls_serves_trusting_clients_only(database_url, pki) -> None:
             untrusting.create_study("nope", X)
 
 
-def test_mutual_tls_requires_a_client_certificate(database_url, pki) -> None:
+def test_mutual_tls_requires_a_client_certificate(sqlite_url, pki) -> None:
     settings = Settings(
         tls_cert=pki["server_cert"], tls_key=pki["server_key"], tls_client_ca=pki["ca"]
     )
-    with serve(database_url, settings) as server:
+    with serve(sqlite_url, settings) as server:
         with Client(
             server.address,
             tls_ca_file=pki["ca"],
@@ -103,10 +103,10 @@ def test_mutual_tls_requires_a_client_certificate(database_url, pki) -> None:
 
 
 @pytest.fixture
-def token_server(database_url, tmp_path):
+def token_server(sqlite_url, tmp_path):
     tokens = tmp_path / "tokens"
     tokens.write_text("# accepted tokens\nalpha-secret\n\nbeta-secret\n")
-    with serve(database_url, Settings(auth_token_file=str(tokens))) as server:
+    with serve(sqlite_url, Settings(auth_token_file=str(tokens))) as server:
         yield server
 
 

@@ -18,8 +18,8 @@ def _refused(address: str) -> bool:
         return False
 
 
-def test_sigterm_finishes_in_flight_work_then_exits_cleanly(database_url, server_process) -> None:
-    server = server_process(database_url)  # --grace-seconds 2
+def test_sigterm_finishes_in_flight_work_then_exits_cleanly(sqlite_url, server_process) -> None:
+    server = server_process(sqlite_url)  # --grace-seconds 2
     with Client(server.address, retry_seconds=0.5) as client:
         client.create_study("drain", [float_param("x", 0, 1)])
         study = client.study("drain", stream=True)
@@ -31,7 +31,7 @@ def test_sigterm_finishes_in_flight_work_then_exits_cleanly(database_url, server
         trial.complete(0.5)  # …while the open stream is still served
         study.close()
     assert server.process.wait(timeout=15) == 0
-    restarted = server_process(database_url)
+    restarted = server_process(sqlite_url)
     with Client(restarted.address) as client:
         (stored,) = client.study("drain").trials()
         assert (stored.state, stored.value) == ("COMPLETED", 0.5)

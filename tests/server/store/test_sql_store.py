@@ -17,14 +17,14 @@ CONFIG = StudyConfig(SearchSpace((FloatParam("x", 0, 1),)), Objective("loss", Go
 
 
 @pytest.fixture
-def store(tmp_path: Path):
-    opened = SqlStore(f"sqlite:///{tmp_path / 'store.db'}")
+def store(database_url: str):
+    opened = SqlStore(database_url)
     yield opened
     opened.close()
 
 
-def test_writes_are_visible_to_a_new_store_on_the_same_file(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'durable.db'}"
+def test_writes_are_visible_to_a_new_store_on_the_same_database(database_url: str) -> None:
+    url = database_url
     first = SqlStore(url)
     study = first.write(lambda txn: txn.create_study("s", CONFIG, 1.0), durable=True).result()
     first.write(

@@ -33,7 +33,7 @@ from hyperdial.server.domain import (
     Trial,
     TrialState,
 )
-from hyperdial.server.errors import NotFound, Unavailable
+from hyperdial.server.errors import Conflict, HyperdialError, NotFound, Unavailable
 from hyperdial.server.store.base import (
     Durability,
     NewTrial,
@@ -59,6 +59,8 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 512
+# PostgreSQL: serialization failure, deadlock detected. Both mean "try again".
+_RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
 _parse_config = lru_cache(maxsize=1024)(StudyConfig.from_json)
 
 
@@ -116,6 +118,10 @@ class SqlTransaction:
     def _trial_rows(self, study_name: str, statement: Prepared, **values: Any) -> list[Trial]:
         rows = self._run(statement, **values).fetchall()
         return [_trial(study_name, dict(zip(TRIAL_COLUMNS, row, strict=True))) for row in rows]
+
+    def execute_raw(self, sql: str) -> None:
+        """Runs a statement without parameters (session settings)."""
+        self._cursor.execute(sql)
 
     def savepoint(self, name: str, action: str) -> None:
         """Runs SAVEPOINT / RELEASE / ROLLBACK TO for the writer's per-op isolation."""
@@ -496,14 +502,18 @@ class SqlStore:
         A batch of one op needs no savepoint: if it fails, the transaction is
         rolled back whole.
         """
+        durable = self.durability == "full" and any(w.durable for w in batch)
         if self.backend == "sqlite":
-            durable = self.durability == "full" and any(w.durable for w in batch)
             self._set_synchronous(conn, "FULL" if durable else "NORMAL")
         isolate = len(batch) > 1
         outcomes: list[tuple[bool, Any]] = []
         try:
             with conn.begin() as transaction:
                 txn = SqlTransaction(conn, self._statements)
+                if self.backend == "postgresql" and not durable:
+                    # The commit may return before the WAL is flushed: safe for a crash of
+                    # this server, which is all a non-durable write promises.
+                    txn.execute_raw("SET LOCAL synchronous_commit TO OFF")
                 for write in batch:
                     if isolate:
                         txn.savepoint("op", "begin")
@@ -520,8 +530,13 @@ class SqlStore:
                     if isolate:
                         txn.savepoint("op", "release")
         except SQLAlchemyError as error:
-            log.exception("database commit failed for a batch of %d writes", len(batch))
-            failure = Unavailable(f"database write failed: {type(error).__name__}")
+            failure: HyperdialError
+            if getattr(error.orig, "sqlstate", None) in _RETRYABLE_SQLSTATES:
+                log.warning("batch of %d writes lost a race (%s); retryable", len(batch), error)
+                failure = Conflict("a concurrent writer won; retry the request")
+            else:
+                log.exception("database commit failed for a batch of %d writes", len(batch))
+                failure = Unavailable(f"database write failed: {type(error).__name__}")
             for write in batch:
                 write.future.set_exception(failure)
             return

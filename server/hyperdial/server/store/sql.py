@@ -531,7 +531,8 @@ class SqlStore:
                         txn.savepoint("op", "release")
         except SQLAlchemyError as error:
             failure: HyperdialError
-            if getattr(error.orig, "sqlstate", None) in _RETRYABLE_SQLSTATES:
+            sqlstate = getattr(getattr(error, "orig", None), "sqlstate", None)
+            if isinstance(sqlstate, str) and sqlstate in _RETRYABLE_SQLSTATES:
                 log.warning("batch of %d writes lost a race (%s); retryable", len(batch), error)
                 failure = Conflict("a concurrent writer won; retry the request")
             else:

@@ -71,7 +71,11 @@ class Transaction(Protocol):
     """Reads and writes inside one transaction; see the module docstring."""
 
     def create_study(self, name: str, config: StudyConfig, now: float) -> StudyRecord:
-        """Inserts a study; the caller has checked the name is free."""
+        """Inserts a study; the caller has checked the name is free.
+
+        Raises Conflict if another writer took the name meanwhile (the caller's
+        client retries, and then finds that study).
+        """
         ...
 
     def find_study(self, name: str) -> StudyRecord | None:

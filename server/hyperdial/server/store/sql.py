@@ -22,7 +22,7 @@ from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event, func, select
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from hyperdial.server.domain import (
@@ -143,7 +143,11 @@ class SqlTransaction:
             "trial_count": 0,
             "budget_used": 0,
         }
-        inserted = self._conn.execute(studies.insert().values(values)).inserted_primary_key
+        try:
+            inserted = self._conn.execute(studies.insert().values(values)).inserted_primary_key
+        except IntegrityError:
+            # Another replica created the same name since this transaction looked.
+            raise Conflict(f"study {name!r} was created concurrently; retry") from None
         assert inserted is not None
         study_id = int(inserted[0])
         return StudyRecord(

@@ -1,4 +1,8 @@
-"""Tables of the SQL store (SQLAlchemy Core).
+"""Tables of the SQL store (SQLAlchemy Core), as the newest migration leaves them.
+
+The migrations in `migrations/versions` create and change the tables; this
+module describes the result for building statements, and a test checks that
+the two agree.
 
 Times are stored as float seconds since the epoch (UTC): portable across
 SQLite and PostgreSQL and cheap to compare in the lease index. Every query on
@@ -22,8 +26,6 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-
-SCHEMA_VERSION = 1
 
 metadata = MetaData()
 
@@ -76,10 +78,4 @@ measurements = Table(
     Column("trial_id", Integer, ForeignKey("trials.id", ondelete="CASCADE"), primary_key=True),
     Column("step", BigInteger, primary_key=True),
     Column("value", Float, nullable=False),
-)
-
-schema_info = Table(
-    "schema_info",
-    metadata,
-    Column("version", Integer, primary_key=True),
 )

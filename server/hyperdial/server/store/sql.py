@@ -20,7 +20,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Connection, Engine, create_engine, event, func, select
+import alembic.command
+import alembic.config
+from sqlalchemy import Connection, Engine, create_engine, event, func, inspect, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
@@ -46,19 +48,13 @@ from hyperdial.server.store.prepared import (
     Prepared,
     Statements,
 )
-from hyperdial.server.store.schema import (
-    SCHEMA_VERSION,
-    measurements,
-    metadata,
-    schema_info,
-    studies,
-    trials,
-)
+from hyperdial.server.store.schema import measurements, studies, trials
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 512
+_MIGRATION_LOCK = 0x68797065  # any constant; the advisory lock that serializes migrations
 # PostgreSQL: serialization failure, deadlock detected. Both mean "try again".
 _RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
 _parse_config = lru_cache(maxsize=1024)(StudyConfig.from_json)
@@ -434,7 +430,7 @@ class SqlStore:
         else:
             self._read_engine = create_engine(url, pool_size=8, pool_pre_ping=True)
             self._write_engine = create_engine(url, pool_size=1, pool_pre_ping=True)
-        self._create_schema()
+        self._migrate()
         dialect = self._write_engine.dialect
         self._statements = Statements(dialect, lock_rows=self.backend != "sqlite")
         self._read_statements = Statements(dialect, lock_rows=False)
@@ -445,16 +441,19 @@ class SqlStore:
         )
         self._writer.start()
 
-    def _create_schema(self) -> None:
+    def _migrate(self) -> None:
+        """Brings the database to the newest schema revision, creating it when empty."""
+        config = alembic.config.Config()
+        config.set_main_option("script_location", "hyperdial.server.store:migrations")
         with self._write_engine.begin() as conn:
-            metadata.create_all(conn)
-            version = conn.execute(select(func.max(schema_info.c.version))).scalar()
-            if version is None:
-                conn.execute(schema_info.insert().values(version=SCHEMA_VERSION))
-            elif version != SCHEMA_VERSION:
-                raise RuntimeError(
-                    f"database schema version {version}, this server needs {SCHEMA_VERSION}"
-                )
+            if self.backend == "postgresql":
+                # Replicas starting together migrate one after the other.
+                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
+            tables = set(inspect(conn).get_table_names())
+            config.attributes["connection"] = conn
+            if "schema_info" in tables and "alembic_version" not in tables:
+                alembic.command.stamp(config, "0001")  # made before migrations existed
+            alembic.command.upgrade(config, "head")
 
     def write(self, op: Callable[[SqlTransaction], T], *, durable: bool) -> Future[T]:
         """See `Store.write`."""

@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.stamp-install
 
-.PHONY: venv demo test lint proto proto-check bench-overhead bench-crash bench-load clean
+.PHONY: venv demo test lint proto proto-check bench-overhead bench-crash bench-load bench-replicas clean
 
 # torch==2.13.0 first: it is the CPU build on this platform, so nothing later asks
 # for a multi-GB CUDA build (pyproject caps torch at that version).
@@ -44,6 +44,9 @@ bench-overhead: venv
 
 bench-crash: venv
 	$(PY) bench/crash.py
+
+bench-replicas: venv
+	$(PY) bench/replicas.py
 
 bench-load: venv
 	$(PY) bench/load.py

@@ -1,0 +1,29 @@
+"""The Kubernetes manifests parse and wire what the server needs (no cluster runs here)."""
+
+import yaml
+
+from tests.helpers import REPO
+
+
+def _documents(name: str) -> list[dict]:
+    return [d for d in yaml.safe_load_all((REPO / "deploy" / "k8s" / name).read_text()) if d]
+
+
+def test_server_deployment_runs_three_replicas_with_grpc_health_probes() -> None:
+    deployment, service = _documents("server.yaml")
+    assert deployment["kind"] == "Deployment"
+    assert deployment["spec"]["replicas"] == 3
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    assert container["readinessProbe"]["grpc"]["service"] == "hyperdial.v1.HyperdialService"
+    assert container["livenessProbe"]["grpc"]["port"] == 50051
+    env = {e["name"]: e for e in container["env"]}
+    assert env["HYPERDIAL_DATABASE"]["valueFrom"]["secretKeyRef"]["name"] == "hyperdial-db"
+    assert "--address" in container["args"]
+    assert service["kind"] == "Service"
+    assert service["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]
+
+
+def test_trainer_job_runs_in_parallel() -> None:
+    (job,) = _documents("trainer-job.yaml")
+    assert job["kind"] == "Job"
+    assert job["spec"]["parallelism"] >= 2

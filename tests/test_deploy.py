@@ -1,7 +1,6 @@
 """The Kubernetes manifests parse and wire what the server needs (no cluster runs here)."""
 
 import yaml
-
 from tests.helpers import REPO
 
 

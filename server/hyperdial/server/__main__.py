@@ -20,6 +20,8 @@ async def serve(settings: Settings) -> None:
     host = settings.address.rsplit(":", 1)[0]
     # The bound port goes to stdout so scripts can start the server on port 0.
     print(f"hyperdial server listening on {host}:{app.port}", flush=True)
+    if app.metrics_port is not None:
+        log.info("metrics at http://%s:%d/metrics", settings.metrics_address, app.metrics_port)
     log.info("settings: %s", settings.redacted())
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -5,13 +5,20 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from wsgiref.simple_server import WSGIServer
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from hyperdial.server.config import Settings
-from hyperdial.server.rpc.interceptors import BearerTokenAuth, MalformedRequests, load_tokens
+from hyperdial.server.metrics import ServerMetrics, StudySnapshot
+from hyperdial.server.rpc.interceptors import (
+    BearerTokenAuth,
+    MalformedRequests,
+    RpcMetrics,
+    load_tokens,
+)
 from hyperdial.server.rpc.servicer import HyperdialServicer
 from hyperdial.server.service.studies import StudyService
 from hyperdial.server.service.suggesters import SuggesterCache
@@ -32,11 +39,17 @@ class App:
     health: health.aio.HealthServicer
     store: SqlStore
     port: int
+    metrics: ServerMetrics
+    metrics_http: WSGIServer | None = None
+    metrics_port: int | None = None
 
     async def stop(self, grace_seconds: float) -> None:
         """Reports NOT_SERVING, lets in-flight RPCs finish, then closes the store."""
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace_seconds)
+        if self.metrics_http is not None:
+            self.metrics_http.shutdown()
+            self.metrics_http.server_close()
         await asyncio.to_thread(self.store.close)
 
 
@@ -57,15 +70,20 @@ def _server_credentials(settings: Settings) -> grpc.ServerCredentials | None:
 
 async def build(settings: Settings) -> App:
     """Starts a server as `settings` say; the caller owns stopping it."""
-    # Authentication first: it sees the (guarded) handler and denies per call's metadata.
-    interceptors: list[grpc.aio.ServerInterceptor] = [MalformedRequests()]
+    metrics = ServerMetrics(per_study=settings.metrics_per_study)
+    # Metrics outermost (every answer counts, refusals too); authentication next: it sees
+    # the guarded handler and denies per call's metadata.
+    interceptors: list[grpc.aio.ServerInterceptor] = [RpcMetrics(metrics), MalformedRequests()]
     if settings.auth_token_file:
-        interceptors.insert(0, BearerTokenAuth(load_tokens(settings.auth_token_file)))
+        interceptors.insert(1, BearerTokenAuth(load_tokens(settings.auth_token_file)))
     credentials = _server_credentials(settings)
-    store = SqlStore(settings.database, durability=settings.durability)
+    store = SqlStore(
+        settings.database, durability=settings.durability, on_commit=metrics.write_batch.observe
+    )
+    metrics.watch_studies(lambda: _snapshots(store))
     servicer = HyperdialServicer(
         StudyService(store, settings.limits),
-        TrialService(store, SuggesterCache(), settings.limits),
+        TrialService(store, SuggesterCache(), settings.limits, metrics=metrics),
     )
     server = grpc.aio.server(
         interceptors=interceptors,
@@ -91,4 +109,16 @@ async def build(settings: Settings) -> App:
     await server.start()
     for name in ("", SERVICE_NAME):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    return App(server=server, health=health_servicer, store=store, port=port)
+    app = App(server=server, health=health_servicer, store=store, port=port, metrics=metrics)
+    if settings.metrics_port is not None:
+        app.metrics_http, app.metrics_port = metrics.serve(
+            settings.metrics_address, settings.metrics_port
+        )
+    return app
+
+
+def _snapshots(store: SqlStore) -> list[StudySnapshot]:
+    rows = store.read(lambda txn: txn.study_snapshots())
+    return [
+        StudySnapshot(r.name, r.algorithm, r.active, r.trial_counts, r.best_value) for r in rows
+    ]

@@ -35,6 +35,9 @@ class Settings:
     tls_key: str | None = None
     tls_client_ca: str | None = None
     limits: Limits = field(default_factory=Limits)
+    metrics_port: int | None = None
+    metrics_address: str = "127.0.0.1"
+    metrics_per_study: bool = True
 
     def redacted(self) -> dict[str, object]:
         """The settings with any database password hidden, for the startup log."""
@@ -117,6 +120,24 @@ def parse_settings(
             default=int(env.get(_env_name(flag), getattr(defaults.limits, name))),
             help=f"{meaning} (env {_env_name(flag)}; default %(default)s)",
         )
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        default=_optional_int(env.get("HYPERDIAL_METRICS_PORT")),
+        help="serve Prometheus metrics at http://ADDRESS:PORT/metrics (0 picks a port and "
+        "prints it; default off; env HYPERDIAL_METRICS_PORT)",
+    )
+    parser.add_argument(
+        "--metrics-address",
+        default=env.get("HYPERDIAL_METRICS_ADDRESS", defaults.metrics_address),
+        help="where /metrics listens (default %(default)s; 0.0.0.0 in a container)",
+    )
+    parser.add_argument(
+        "--no-metrics-per-study",
+        dest="metrics_per_study",
+        action="store_false",
+        help="drop the study label from metrics (for servers with very many studies)",
+    )
     args = parser.parse_args(argv)
     try:
         limits = Limits(**{name: getattr(args, name) for name, _, _ in _LIMIT_FLAGS})
@@ -138,7 +159,14 @@ def parse_settings(
         tls_key=args.tls_key,
         tls_client_ca=args.tls_client_ca,
         limits=limits,
+        metrics_port=args.metrics_port,
+        metrics_address=args.metrics_address,
+        metrics_per_study=args.metrics_per_study,
     )
+
+
+def _optional_int(text: str | None) -> int | None:
+    return None if text in (None, "") else int(text)
 
 
 _LIMIT_FLAGS = (

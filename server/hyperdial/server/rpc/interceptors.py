@@ -1,14 +1,17 @@
-"""Server interceptors: bearer-token authentication, and INVALID_ARGUMENT for unparsable bytes."""
+"""Server interceptors: bearer tokens, INVALID_ARGUMENT for unparsable bytes, RPC metrics."""
 
 from __future__ import annotations
 
 import hmac
 import inspect
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import grpc
 from google.protobuf.message import DecodeError
+
+from hyperdial.server.metrics import ServerMetrics
 
 # Load balancers and orchestrators probe health without credentials.
 OPEN_METHOD_PREFIXES = ("/grpc.health.v1.Health/",)
@@ -196,3 +199,70 @@ def _guarded(handler: Handler) -> Handler:
         return await inner(request, context)
 
     return _like(handler, unary_unary, tolerant)
+
+
+class RpcMetrics(grpc.aio.ServerInterceptor):
+    """Counts every RPC by method and status code and times it (a Work stream counts once)."""
+
+    def __init__(self, metrics: ServerMetrics) -> None:
+        self._metrics = metrics
+        self._wrapped: dict[Handler, Handler] = {}
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler | None]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> Handler | None:
+        """See grpc.aio.ServerInterceptor."""
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return handler
+        wrapped = self._wrapped.get(handler)
+        if wrapped is None:
+            method = handler_call_details.method.rsplit("/", 1)[-1]
+            wrapped = self._wrapped[handler] = self._timed(handler, method)
+        return wrapped
+
+    def _timed(self, handler: Handler, method: str) -> Handler:
+        metrics = self._metrics
+        inner: Any = (
+            handler.unary_unary
+            or handler.unary_stream
+            or handler.stream_unary
+            or handler.stream_stream
+        )
+
+        def record(context: Any, began: float, failed: bool) -> None:
+            code = context.code() if failed else None
+            name = (
+                code.name if isinstance(code, grpc.StatusCode) else ("UNKNOWN" if failed else "OK")
+            )
+            metrics.rpcs.labels(method, name).inc()
+            metrics.rpc_seconds.labels(method).observe(time.perf_counter() - began)
+
+        if handler.response_streaming:
+
+            async def streaming(request: Any, context: Any) -> AsyncIterator[Any]:
+                began, failed = time.perf_counter(), False
+                try:
+                    async for response in _responses(inner(request, context)):
+                        yield response
+                except BaseException:
+                    failed = True
+                    raise
+                finally:
+                    record(context, began, failed)
+
+            return _like(handler, streaming)
+
+        async def unary(request: Any, context: Any) -> Any:
+            began, failed = time.perf_counter(), False
+            try:
+                return await inner(request, context)
+            except BaseException:
+                failed = True
+                raise
+            finally:
+                record(context, began, failed)
+
+        return _like(handler, unary)

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from hyperdial.server.algorithms.base import History
 from hyperdial.server.domain import StudyState, Trial, TrialState
 from hyperdial.server.errors import FailedPrecondition, InvalidArgument, NotFound
+from hyperdial.server.metrics import ServerMetrics
 from hyperdial.server.service.common import (
     check_name,
     decode_token,
@@ -78,7 +79,9 @@ class TrialService:
         suggesters: SuggesterCache,
         limits: Limits = DEFAULT_LIMITS,
         clock: Callable[[], float] = time.time,
+        metrics: ServerMetrics | None = None,
     ) -> None:
+        self._metrics = metrics
         self._limits = limits
         self._store = store
         self._suggesters = suggesters
@@ -140,9 +143,19 @@ class TrialService:
             requeued = txn.take_requeued(study.id, wanted, config.max_reissues)
             new += [NewTrial(p.params, p.grid_index) for p in requeued]
         requeue_drained = len(new) < wanted
+        started = time.perf_counter()
         batch = suggester.suggest(
             config.space, History(draws=study.draws), wanted - len(new), config.seed
         )
+        if self._metrics is not None:
+            algorithm = config.algorithm.name
+            self._metrics.suggestion_seconds.labels(algorithm).observe(
+                time.perf_counter() - started
+            )
+            if new or batch.suggestions:
+                label = self._metrics.study_label(study.name)
+                handed = len(new) + len(batch.suggestions)
+                self._metrics.suggestions.labels(label, algorithm).inc(handed)
         new += [NewTrial(dict(s.params), s.grid_index) for s in batch.suggestions]
         budget_used += len(new)
         spent = bool(config.max_trials) and budget_used >= config.max_trials
@@ -274,6 +287,10 @@ class TrialService:
             self._clock(),
         )
         if finished is not None:
+            if self._metrics is not None:
+                label = self._metrics.study_label(study.name)
+                algorithm = study.config.algorithm.name
+                self._metrics.observations.labels(label, algorithm, outcome.state.value).inc()
             return finished
         study_name = study.name
         trial = txn.get_trial(study, number)

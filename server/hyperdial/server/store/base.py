@@ -52,6 +52,17 @@ class StudyRecord:
 
 
 @dataclass(frozen=True)
+class StudySnapshotRow:
+    """A study's progress in one row: for gauges read at scrape time."""
+
+    name: str
+    algorithm: str
+    active: bool
+    trial_counts: dict[str, int]
+    best_value: float | None
+
+
+@dataclass(frozen=True)
 class NewTrial:
     """A trial to insert."""
 
@@ -84,6 +95,10 @@ class Transaction(Protocol):
 
     def lock_study(self, name: str) -> StudyRecord:
         """The study, locked against other writers until commit. Raises NotFound."""
+        ...
+
+    def study_snapshots(self) -> list[StudySnapshotRow]:
+        """Every study with its trial counts by state and best value (for metrics)."""
         ...
 
     def count_studies(self) -> int:

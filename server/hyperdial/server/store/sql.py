@@ -41,6 +41,7 @@ from hyperdial.server.store.base import (
     NewTrial,
     RequeuedPoint,
     StudyRecord,
+    StudySnapshotRow,
 )
 from hyperdial.server.store.prepared import (
     STUDY_COLUMNS,
@@ -168,6 +169,36 @@ class SqlTransaction:
         if study is None:
             raise NotFound(f"study {name!r} does not exist")
         return study
+
+    def study_snapshots(self) -> list[StudySnapshotRow]:
+        """See `Transaction.study_snapshots`; one grouped scan of the trials index."""
+        counts: dict[int, dict[str, int]] = {}
+        grouped = select(trials.c.study_id, trials.c.state, func.count()).group_by(
+            trials.c.study_id, trials.c.state
+        )
+        for study_id, state, count in self._conn.execute(grouped):
+            counts.setdefault(study_id, {})[state] = count
+        completed = trials.c.state == TrialState.COMPLETED.value
+        extremes = (
+            select(trials.c.study_id, func.min(trials.c.value), func.max(trials.c.value))
+            .where(completed)
+            .group_by(trials.c.study_id)
+        )
+        best = {row[0]: (row[1], row[2]) for row in self._conn.execute(extremes)}
+        rows = []
+        for study in self.list_studies(0, 1 << 62):
+            low, high = best.get(study.id, (None, None))
+            minimize = study.config.objective.goal is Goal.MINIMIZE
+            rows.append(
+                StudySnapshotRow(
+                    name=study.name,
+                    algorithm=study.config.algorithm.name,
+                    active=study.state is StudyState.ACTIVE,
+                    trial_counts=counts.get(study.id, {}),
+                    best_value=low if minimize else high,
+                )
+            )
+        return rows
 
     def count_studies(self) -> int:
         """See `Transaction.count_studies`."""
@@ -408,12 +439,20 @@ class SqlStore:
         durability: "full" fsyncs every commit that holds a durable write
             (power-loss safe); "process" leaves flushing to the OS (safe when
             the server process dies, not when the machine does).
+        on_commit: called with the number of writes in each committed batch.
     """
 
-    def __init__(self, url: str, *, durability: Durability = "full") -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        durability: Durability = "full",
+        on_commit: Callable[[int], None] | None = None,
+    ) -> None:
         parsed = make_url(url)
         self.backend = parsed.get_backend_name()
         self.durability: Durability = durability
+        self._on_commit = on_commit  # told each committed batch's size (metrics)
         if self.backend == "sqlite":
             database = parsed.database or ""
             if database in ("", ":memory:") or database.startswith("file::memory:"):
@@ -544,6 +583,8 @@ class SqlStore:
             for write in batch:
                 write.future.set_exception(failure)
             return
+        if self._on_commit is not None:
+            self._on_commit(len(batch))
         for write, (ok, outcome) in zip(batch, outcomes, strict=True):
             if ok:
                 write.future.set_result(outcome)

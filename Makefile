@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.stamp-install
 
-.PHONY: venv demo test lint proto proto-check bench-overhead bench-crash bench-load bench-replicas clean
+.PHONY: venv system-deps demo test lint proto proto-check bench-overhead bench-crash bench-load bench-replicas clean
 
 # torch==2.13.0 first: it is the CPU build on this platform, so nothing later asks
 # for a multi-GB CUDA build (pyproject caps torch at that version).
@@ -21,8 +21,16 @@ venv: $(STAMP)
 demo: venv
 	$(VENV)/bin/hyperdial demo
 
+# Debian's prometheus for the dashboard test (tests/e2e/test_prometheus.py); that test
+# skips, saying why, where the package cannot be installed.
+system-deps:
+	@command -v prometheus >/dev/null || { \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	     --no-install-recommends prometheus) >/dev/null 2>&1 \
+	  || echo "warning: could not install Debian's prometheus; its test will be skipped" >&2; }
+
 ## make test: the whole test suite
-test: venv
+test: venv system-deps
 	$(PY) -m pytest -q
 
 lint: venv

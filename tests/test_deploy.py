@@ -26,3 +26,15 @@ def test_trainer_job_runs_in_parallel() -> None:
     (job,) = _documents("trainer-job.yaml")
     assert job["kind"] == "Job"
     assert job["spec"]["parallelism"] >= 2
+
+
+def test_compose_wires_the_dashboard_and_the_scrape_config() -> None:
+    compose = yaml.safe_load((REPO / "deploy" / "docker-compose.yml").read_text())
+    services = compose["services"]
+    assert "--metrics-port" in services["server"]["command"]
+    scrape = yaml.safe_load((REPO / "deploy" / "prometheus" / "prometheus.yml").read_text())
+    (job,) = scrape["scrape_configs"]
+    assert job["static_configs"][0]["targets"] == ["server:9464"]
+    mounts = " ".join(services["grafana"]["volumes"])
+    assert "dashboards" in mounts
+    assert "provisioning" in mounts

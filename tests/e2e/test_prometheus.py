@@ -1,0 +1,101 @@
+"""Every PromQL query of the dashboard, run by a real Prometheus scraping a real server."""
+
+import json
+import shutil
+import socket
+import subprocess
+import threading
+import time
+import urllib.parse
+import urllib.request
+
+import pytest
+import yaml
+from tests.helpers import REPO
+
+from hyperdial.client import Client, InvalidArgumentError, float_param
+from hyperdial.server.config import Settings
+from hyperdial.server.testing import serve
+
+PROMETHEUS = shutil.which("prometheus")
+DASHBOARD = REPO / "deploy" / "grafana" / "dashboards" / "hyperdial.json"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _query(port: int, expr: str) -> dict:
+    url = f"http://127.0.0.1:{port}/api/v1/query?" + urllib.parse.urlencode({"query": expr})
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def _dashboard_queries() -> list[str]:
+    dashboard = json.loads(DASHBOARD.read_text())
+    return [t["expr"] for panel in dashboard["panels"] for t in panel["targets"]]
+
+
+def _traffic(address: str, stop: threading.Event) -> None:
+    with Client(address, retry_seconds=1) as client:
+        study = client.create_study("dashboard", [float_param("x", 0, 1)], goal="minimize")
+        while not stop.is_set():
+            trial = study.next_trial("w")
+            trial.report(0, 1.0)
+            trial.complete(float(trial.params["x"]))
+            with pytest.raises(InvalidArgumentError):
+                study.suggest(-1, worker_id="w")
+            time.sleep(0.02)
+
+
+@pytest.mark.skipif(
+    PROMETHEUS is None,
+    reason="Debian's prometheus package is not installed; `make test` installs it",
+)
+def test_every_dashboard_query_returns_data(sqlite_url, tmp_path) -> None:
+    assert len(_dashboard_queries()) >= 8
+    with serve(sqlite_url, Settings(metrics_port=0)) as server:
+        stop = threading.Event()
+        driver = threading.Thread(target=_traffic, args=(server.address, stop))
+        driver.start()
+        config = yaml.safe_load((REPO / "deploy" / "prometheus" / "prometheus.yml").read_text())
+        config["global"]["scrape_interval"] = "1s"
+        (job,) = config["scrape_configs"]
+        job["static_configs"] = [{"targets": [f"127.0.0.1:{server.app.metrics_port}"]}]
+        (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
+        port = _free_port()
+        prometheus = subprocess.Popen(
+            [
+                str(PROMETHEUS),
+                f"--config.file={tmp_path / 'prometheus.yml'}",
+                f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+                "--log.level=warn",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                assert prometheus.poll() is None, prometheus.stderr.read().decode()
+                try:
+                    scrapes = _query(port, 'count_over_time(up{job="hyperdial-server"}[1m])')
+                    samples = scrapes["data"]["result"]
+                    if samples and float(samples[0]["value"][1]) >= 5:
+                        break
+                except OSError:
+                    pass
+                assert time.monotonic() < deadline, "Prometheus never scraped the server"
+                time.sleep(0.5)
+            for expr in _dashboard_queries():
+                answer = _query(port, expr)
+                assert answer["status"] == "success", (expr, answer)
+                assert answer["data"]["result"], f"no data for {expr}"
+        finally:
+            stop.set()
+            driver.join()
+            prometheus.terminate()
+            prometheus.wait(timeout=30)

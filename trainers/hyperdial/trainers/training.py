@@ -1,0 +1,193 @@
+"""Training with early stopping on the validation loss, restoring the best weights.
+
+Training parameters (a parameter the study does not tune takes the default):
+
+| name | default | meaning |
+|---|---|---|
+| `learning_rate` | 1e-3 | optimizer step size |
+| `optimizer` | `adam` | `adam`, `adamw` or `sgd` (with `momentum`) |
+| `momentum` | 0.9 | SGD momentum |
+| `weight_decay` | 0.0 | L2 penalty (decoupled for `adamw`) |
+| `batch_size` | 64 | examples per step |
+| `epochs` | 15 | at most this many epochs |
+| `patience` | 3 | stop after this many epochs without a better validation loss |
+
+The score is the best validation loss (cross-entropy for classification, mean
+squared error for regression); the weights of that epoch are restored.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from hyperdial.trainers.data import Dataset, Part
+from hyperdial.trainers.early_stopping import EarlyStopping
+from hyperdial.trainers.models import MODEL_PARAMS, ParamValue, build_model
+
+TRAINING_PARAMS = frozenset(
+    {"learning_rate", "optimizer", "momentum", "weight_decay", "batch_size", "epochs", "patience"}
+)
+# Called after each epoch with (epoch, validation loss, validation accuracy or nan);
+# returning True stops training (the server's stopping rule said so).
+EpochCallback = Callable[[int, float, float], bool]
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """The training half of a trial's parameters, validated."""
+
+    learning_rate: float = 1e-3
+    optimizer: str = "adam"
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    batch_size: int = 64
+    epochs: int = 15
+    patience: int = 3
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, ParamValue]) -> TrainingConfig:
+        """Reads the known names; an unknown parameter is an error (a typo must not pass)."""
+        unknown = sorted(
+            name
+            for name in params
+            if name not in TRAINING_PARAMS
+            and name not in MODEL_PARAMS
+            and not name.startswith("units_")
+        )
+        if unknown:
+            raise ValueError(f"unknown parameter {unknown[0]!r} for the trainer")
+        config = cls(
+            learning_rate=float(params.get("learning_rate", cls.learning_rate)),
+            optimizer=str(params.get("optimizer", cls.optimizer)),
+            momentum=float(params.get("momentum", cls.momentum)),
+            weight_decay=float(params.get("weight_decay", cls.weight_decay)),
+            batch_size=int(params.get("batch_size", cls.batch_size)),
+            epochs=int(params.get("epochs", cls.epochs)),
+            patience=int(params.get("patience", cls.patience)),
+        )
+        if config.optimizer not in ("adam", "adamw", "sgd"):
+            raise ValueError(f"optimizer must be adam, adamw or sgd, got {config.optimizer!r}")
+        if not (config.learning_rate > 0 and config.batch_size >= 1 and config.epochs >= 1):
+            raise ValueError("learning_rate, batch_size and epochs must be positive")
+        if config.weight_decay < 0:
+            raise ValueError(f"weight_decay must be >= 0, got {config.weight_decay}")
+        return config
+
+    def optimizer_for(self, model: nn.Module) -> torch.optim.Optimizer:
+        """The optimizer, with weight decay applied as L2 regularization."""
+        parameters = model.parameters()
+        if self.optimizer == "sgd":
+            return torch.optim.SGD(
+                parameters,
+                lr=self.learning_rate,
+                momentum=self.momentum,
+                weight_decay=self.weight_decay,
+            )
+        kind = torch.optim.AdamW if self.optimizer == "adamw" else torch.optim.Adam
+        return kind(parameters, lr=self.learning_rate, weight_decay=self.weight_decay)
+
+
+@dataclass
+class FitResult:
+    """What a training run achieved; `model` holds the best epoch's weights."""
+
+    model: nn.Module
+    best_loss: float
+    best_accuracy: float  # nan for regression
+    best_epoch: int
+    epochs: int
+    seconds: float
+    samples_per_second: float
+    stopped_by_server: bool
+
+
+def pick_device(requested: str = "auto") -> torch.device:
+    """`auto`: CUDA when present, else the CPU."""
+    if requested == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda asked for, but CUDA is not available")
+    return torch.device(requested)
+
+
+def evaluate(model: nn.Module, part: Part, classification: bool) -> tuple[float, float]:
+    """(loss, accuracy) on a whole part; accuracy is nan for regression."""
+    model.eval()
+    with torch.no_grad():
+        output = model(part.x)
+        if classification:
+            loss = nn.functional.cross_entropy(output, part.y).item()
+            accuracy = (output.argmax(dim=1) == part.y).float().mean().item()
+            return loss, accuracy
+        return nn.functional.mse_loss(output.squeeze(1), part.y).item(), math.nan
+
+
+def fit(
+    dataset: Dataset,
+    params: Mapping[str, ParamValue],
+    *,
+    device: torch.device | None = None,
+    seed: int = 0,
+    on_epoch: EpochCallback | None = None,
+    train: Part | None = None,
+) -> FitResult:
+    """Trains a model for the trial `params`, early-stopping on the validation loss.
+
+    `train` overrides the training part (the final retrain uses train + validation).
+    Deterministic on the CPU for a given seed.
+    """
+    config = TrainingConfig.from_params(params)
+    device = device or pick_device()
+    torch.manual_seed(seed)
+    classification = dataset.task == "classification"
+    outputs = dataset.classes if classification else 1
+    model = build_model(params, dataset.train.x.shape[1], outputs, dataset.image_shape).to(device)
+    optimizer = config.optimizer_for(model)
+    part = train or dataset.train
+    x, y = part.x.to(device), part.y.to(device)
+    validation = Part(dataset.validation.x.to(device), dataset.validation.y.to(device))
+    loss_of = nn.functional.cross_entropy if classification else _mse
+    order = torch.Generator(device="cpu").manual_seed(seed)
+    stopper = EarlyStopping(patience=config.patience)
+    best_state = copy.deepcopy(model.state_dict())
+    best_accuracy = math.nan
+    started, seen, stopped_by_server, epoch = time.perf_counter(), 0, False, 0
+    for epoch in range(config.epochs):
+        model.train()
+        for batch in torch.randperm(len(x), generator=order).split(config.batch_size):
+            batch = batch.to(device)
+            optimizer.zero_grad(set_to_none=True)
+            loss_of(model(x[batch]), y[batch]).backward()
+            optimizer.step()
+            seen += len(batch)
+        loss, accuracy = evaluate(model, validation, classification)
+        if stopper.update(loss):
+            best_state, best_accuracy = copy.deepcopy(model.state_dict()), accuracy
+        if on_epoch is not None and on_epoch(epoch, loss, accuracy):
+            stopped_by_server = True
+            break
+        if stopper.should_stop:
+            break
+    model.load_state_dict(best_state)
+    seconds = time.perf_counter() - started
+    return FitResult(
+        model=model,
+        best_loss=stopper.best,
+        best_accuracy=best_accuracy,
+        best_epoch=stopper.best_epoch,
+        epochs=epoch + 1,
+        seconds=seconds,
+        samples_per_second=seen / seconds if seconds else math.inf,
+        stopped_by_server=stopped_by_server,
+    )
+
+
+def _mse(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    return nn.functional.mse_loss(output.squeeze(1), target)

@@ -1,0 +1,65 @@
+"""Trainer processes against a real server: they finish a study together, failures included."""
+
+import signal
+import subprocess
+import sys
+import time
+
+from hyperdial.client import categorical, float_param, int_param
+from hyperdial.v1 import hyperdial_pb2 as pb
+
+
+def _trainer(address: str, worker: str) -> subprocess.Popen:
+    command = [sys.executable, "-m", "hyperdial.trainers", "--server", address]
+    command += ["--study", "digits-mlp", "--device", "cpu", "--worker-id", worker]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+SPACE = [
+    float_param("learning_rate", 1e-3, 1e-2, log=True),
+    int_param("units", 16, 64, log=True),
+    float_param("dropout", 0.0, 0.3),
+    # A value the trainer refuses: those trials fail with the reason, the workers go on.
+    categorical("activation", ["relu", "tanh", "sigmoidish"]),
+    int_param("epochs", 2, 3),
+]
+
+
+def test_two_trainers_finish_a_study_without_duplicates(server, client) -> None:
+    study = client.create_study("digits-mlp", SPACE, metric="val_loss", max_trials=8, seed=3)
+    trainers = [_trainer(server.address, f"trainer-{i}") for i in range(2)]
+    for trainer in trainers:
+        assert trainer.wait(timeout=240) == 0, trainer.stderr.read()
+    trials = list(study.trials())
+    assert len(trials) == 8
+    assert {t.state for t in trials} <= {"COMPLETED", "FAILED"}
+    for trial in trials:
+        if trial.params["activation"] == "sigmoidish":
+            assert trial.state == "FAILED"
+            assert "activation must be one of" in trial.reason
+        else:
+            assert trial.state == "COMPLETED"
+            assert 0 < trial.value < 3  # a cross-entropy on 10 classes
+            assert [step for step, _ in trial.measurements] == []  # listed without curves
+    (best,) = study.best_trials(1)
+    assert best.measurements  # the learning curve was reported epoch by epoch
+    assert {t.worker_id for t in trials} <= {"trainer-0", "trainer-1"}
+
+
+def test_sigterm_fails_the_running_trial_and_exits(server, client) -> None:
+    space = [float_param("learning_rate", 1e-3, 1e-2, log=True), int_param("epochs", 200, 201)]
+    study = client.create_study("digits-mlp", space, max_trials=5)
+    trainer = _trainer(server.address, "stopped")
+    deadline = time.monotonic() + 60
+    while not _reported(client, study.name):  # training has begun
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    trainer.send_signal(signal.SIGTERM)
+    assert trainer.wait(timeout=60) == 0
+    (trial,) = study.trials()
+    assert (trial.state, trial.reason) == ("FAILED", "the worker was stopped")
+
+
+def _reported(client, study: str) -> bool:
+    request = pb.ListTrialsRequest(study=study, include_measurements=True)
+    return any(t.measurements for t in client.stub.ListTrials(request).trials)

@@ -1,0 +1,56 @@
+"""`hyperdial trainer`: train a study's trials on this machine until the study is finished."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+
+from hyperdial.client import Client, HyperdialError, default_worker_id
+from hyperdial.trainers.data import dataset_names, load_dataset
+from hyperdial.trainers.training import pick_device
+from hyperdial.trainers.worker import Worker
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of `hyperdial trainer` and `python -m hyperdial.trainers`."""
+    parser = argparse.ArgumentParser(prog="hyperdial trainer", description=__doc__)
+    parser.add_argument("--server", default=os.environ.get("HYPERDIAL_SERVER", "127.0.0.1:50051"))
+    parser.add_argument("--study", required=True)
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    parser.add_argument("--worker-id", default=None, help="default: host-pid")
+    parser.add_argument("--dataset", choices=dataset_names(), default="digits")
+    parser.add_argument("--seed", type=int, default=0, help="split and training seed")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    device = pick_device(args.device)
+    dataset = load_dataset(args.dataset, seed=args.seed)
+    with Client(args.server) as client:
+        try:
+            worker = Worker(
+                client,
+                args.study,
+                args.worker_id or default_worker_id(),
+                dataset,
+                device,
+                seed=args.seed,
+            )
+        except HyperdialError as error:
+            sys.exit(f"hyperdial trainer: {error.message}")
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: worker.stop.set())
+        logging.info("training study %s on %s (%s)", args.study, device, args.dataset)
+        summary = worker.run()
+    logging.info(
+        "done: %d completed, %d failed, %d pruned",
+        summary.completed,
+        summary.failed,
+        summary.pruned,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -6,7 +6,14 @@ import time
 
 import pytest
 
-from hyperdial.client import Client, FailedPreconditionError, categorical, float_param, int_param
+from hyperdial.client import (
+    Client,
+    FailedPreconditionError,
+    InvalidArgumentError,
+    categorical,
+    float_param,
+    int_param,
+)
 from hyperdial.v1 import hyperdial_pb2 as pb
 
 X = [float_param("x", -5, 5)]
@@ -236,3 +243,31 @@ def test_a_grid_point_that_keeps_going_stale_is_given_up(client) -> None:
     assert healthy.params["a"] == 2
     healthy.complete(0.0)
     assert study.next_trial("healthy") is None
+
+
+def test_the_median_rule_stops_a_bad_trial_which_ends_pruned(client) -> None:
+    from hyperdial.client import median_stopping
+
+    study = client.create_study("median", X, stopping=median_stopping(min_trials=3))
+    for _ in range(3):
+        trial = study.next_trial("w")
+        for step, loss in enumerate([1.0, 0.6, 0.4]):
+            assert trial.report(step, loss) is False
+        trial.complete(0.4)
+    good = study.next_trial("w")
+    assert good.report(0, 0.9) is False
+    good.complete(0.9)
+    bad = study.next_trial("w")
+    assert bad.report(0, 1.5) is True  # worse than the median at step 0 (1.0)
+    bad.prune()
+    states = [t.state for t in study.trials()]
+    assert states == ["COMPLETED"] * 4 + ["PRUNED"]
+    assert study.info().config.stopping.median.min_trials == 3
+
+
+def test_bad_stopping_rules_name_the_field(client) -> None:
+    from hyperdial.client import successive_halving
+
+    with pytest.raises(InvalidArgumentError) as caught:
+        client.create_study("halving", X, stopping=successive_halving(reduction_factor=1))
+    assert caught.value.field == "config.stopping.successive_halving.reduction_factor"

@@ -25,7 +25,14 @@ from hyperdial.client.errors import (
     UnauthenticatedError,
     UnavailableError,
 )
-from hyperdial.client.params import categorical, condition, float_param, int_param
+from hyperdial.client.params import (
+    categorical,
+    condition,
+    float_param,
+    int_param,
+    median_stopping,
+    successive_halving,
+)
 from hyperdial.client.study import Study, Trial, default_worker_id
 
 __all__ = [
@@ -48,4 +55,6 @@ __all__ = [
     "default_worker_id",
     "float_param",
     "int_param",
+    "median_stopping",
+    "successive_halving",
 ]

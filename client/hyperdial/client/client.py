@@ -106,6 +106,7 @@ class Client:
         seed: int = 0,
         lease_seconds: float = 0.0,
         max_reissues: int = 0,
+        stopping: pb.StoppingRule | None = None,
     ) -> Study:
         """Creates the study, or returns the existing one if it has the same config.
 
@@ -123,6 +124,7 @@ class Client:
             seed=seed,
             lease_seconds=lease_seconds,
             max_reissues=max_reissues,
+            stopping=stopping,
         )
         request = pb.CreateStudyRequest(name=name, config=config)
         response = self.call(self.stub.CreateStudy, request)

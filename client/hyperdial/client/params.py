@@ -108,6 +108,24 @@ def categorical(
     )
 
 
+def median_stopping(min_trials: int = 5, warmup_steps: int = 0) -> pb.StoppingRule:
+    """Stop trials whose best value so far is worse than the median of the others' at a step."""
+    return pb.StoppingRule(
+        median=pb.MedianStopping(min_trials=min_trials, warmup_steps=warmup_steps)
+    )
+
+
+def successive_halving(
+    min_step: int = 1, reduction_factor: int = 3, min_trials: int = 0
+) -> pb.StoppingRule:
+    """Keep the best 1/reduction_factor of trials at steps min_step * factor**k (ASHA)."""
+    return pb.StoppingRule(
+        successive_halving=pb.SuccessiveHalving(
+            min_step=min_step, reduction_factor=reduction_factor, min_trials=min_trials
+        )
+    )
+
+
 def options_to_proto(options: Mapping[str, OptionValue]) -> dict[str, pb.Value]:
     """Algorithm options as typed Values."""
     return {name: to_value(value) for name, value in options.items()}

@@ -438,6 +438,7 @@ class StudyConfig(_message.Message):
     SEED_FIELD_NUMBER: _builtins.int
     LEASE_SECONDS_FIELD_NUMBER: _builtins.int
     MAX_REISSUES_FIELD_NUMBER: _builtins.int
+    STOPPING_FIELD_NUMBER: _builtins.int
     max_trials: _builtins.int
     """Trial budget: the study finishes once this many trials have been handed
     out (0 = unlimited; a grid study also finishes when its grid is spent).
@@ -469,6 +470,10 @@ class StudyConfig(_message.Message):
     def algorithm(self) -> Global___Algorithm:
         """How to search."""
 
+    @_builtins.property
+    def stopping(self) -> Global___StoppingRule:
+        """Server-side early stopping on the values of ReportProgress; unset: none."""
+
     def __init__(
         self,
         *,
@@ -479,14 +484,110 @@ class StudyConfig(_message.Message):
         seed: _builtins.int = ...,
         lease_seconds: _builtins.float = ...,
         max_reissues: _builtins.int = ...,
+        stopping: Global___StoppingRule | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["algorithm", b"algorithm", "objective", b"objective"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["algorithm", b"algorithm", "objective", b"objective", "stopping", b"stopping"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["algorithm", b"algorithm", "lease_seconds", b"lease_seconds", "max_reissues", b"max_reissues", "max_trials", b"max_trials", "objective", b"objective", "parameters", b"parameters", "seed", b"seed"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["algorithm", b"algorithm", "lease_seconds", b"lease_seconds", "max_reissues", b"max_reissues", "max_trials", b"max_trials", "objective", b"objective", "parameters", b"parameters", "seed", b"seed", "stopping", b"stopping"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___StudyConfig: _TypeAlias = StudyConfig  # noqa: Y015
+
+@_typing.final
+class StoppingRule(_message.Message):
+    """Stops unpromising trials early: ReportProgress answers should_stop = true
+    and the worker ends the trial as pruned.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MEDIAN_FIELD_NUMBER: _builtins.int
+    SUCCESSIVE_HALVING_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def median(self) -> Global___MedianStopping: ...
+    @_builtins.property
+    def successive_halving(self) -> Global___SuccessiveHalving: ...
+    def __init__(
+        self,
+        *,
+        median: Global___MedianStopping | None = ...,
+        successive_halving: Global___SuccessiveHalving | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["median", b"median", "rule", b"rule", "successive_halving", b"successive_halving"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["median", b"median", "rule", b"rule", "successive_halving", b"successive_halving"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_rule: _TypeAlias = _typing.Literal["median", "successive_halving"]  # noqa: Y015
+    _WhichOneofArgType_rule: _TypeAlias = _typing.Literal["rule", b"rule"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_rule) -> _WhichOneofReturnType_rule | None: ...
+
+Global___StoppingRule: _TypeAlias = StoppingRule  # noqa: Y015
+
+@_typing.final
+class MedianStopping(_message.Message):
+    """Stops a trial whose best value so far is worse than the median of the
+    other trials' values at the same step.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MIN_TRIALS_FIELD_NUMBER: _builtins.int
+    WARMUP_STEPS_FIELD_NUMBER: _builtins.int
+    min_trials: _builtins.int
+    """Other trials that must have reported the step before anyone is stopped
+    at it (0 means 5).
+    """
+    warmup_steps: _builtins.int
+    """No trial is stopped before this step."""
+    def __init__(
+        self,
+        *,
+        min_trials: _builtins.int = ...,
+        warmup_steps: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["min_trials", b"min_trials", "warmup_steps", b"warmup_steps"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MedianStopping: _TypeAlias = MedianStopping  # noqa: Y015
+
+@_typing.final
+class SuccessiveHalving(_message.Message):
+    """Asynchronous successive halving (ASHA): at each rung (steps min_step,
+    min_step * factor, min_step * factor^2, ...) a trial goes on only if its value
+    is in the best 1/factor of the values recorded at that rung.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MIN_STEP_FIELD_NUMBER: _builtins.int
+    REDUCTION_FACTOR_FIELD_NUMBER: _builtins.int
+    MIN_TRIALS_FIELD_NUMBER: _builtins.int
+    min_step: _builtins.int
+    """The first rung (0 means 1)."""
+    reduction_factor: _builtins.int
+    """How many times fewer trials go on at each rung (0 means 3; at least 2)."""
+    min_trials: _builtins.int
+    """Other trials that must have reached a rung before anyone is stopped there
+    (0 means reduction_factor).
+    """
+    def __init__(
+        self,
+        *,
+        min_step: _builtins.int = ...,
+        reduction_factor: _builtins.int = ...,
+        min_trials: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["min_step", b"min_step", "min_trials", b"min_trials", "reduction_factor", b"reduction_factor"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SuccessiveHalving: _TypeAlias = SuccessiveHalving  # noqa: Y015
 
 @_typing.final
 class Study(_message.Message):

@@ -75,6 +75,36 @@ class AlgorithmConfig:
 
 
 @dataclass(frozen=True)
+class StoppingConfig:
+    """Server-side early stopping: `rule` is "median" or "successive_halving"."""
+
+    rule: str
+    min_trials: int = 5
+    warmup_steps: int = 0
+    min_step: int = 1
+    reduction_factor: int = 3
+
+    def __post_init__(self) -> None:
+        if self.rule not in ("median", "successive_halving"):
+            raise InvalidArgument("stopping", "set median or successive_halving")
+        if self.min_trials < 1:
+            raise InvalidArgument("stopping.min_trials", f"must be >= 1, got {self.min_trials}")
+        if self.warmup_steps < 0:
+            raise InvalidArgument(
+                "stopping.median.warmup_steps", f"must be >= 0, got {self.warmup_steps}"
+            )
+        if self.min_step < 1:
+            raise InvalidArgument(
+                "stopping.successive_halving.min_step", f"must be >= 1, got {self.min_step}"
+            )
+        if self.reduction_factor < 2:
+            raise InvalidArgument(
+                "stopping.successive_halving.reduction_factor",
+                f"must be >= 2, got {self.reduction_factor}",
+            )
+
+
+@dataclass(frozen=True)
 class StudyConfig:
     """Everything that defines a study; immutable once the study exists."""
 
@@ -85,6 +115,7 @@ class StudyConfig:
     seed: int = 0
     lease_seconds: float = DEFAULT_LEASE_SECONDS
     max_reissues: int = DEFAULT_MAX_REISSUES
+    stopping: StoppingConfig | None = None
 
     def __post_init__(self) -> None:
         if not 0 <= self.max_reissues <= 1000:
@@ -114,6 +145,7 @@ class StudyConfig:
                 "seed": self.seed,
                 "lease_seconds": self.lease_seconds,
                 "max_reissues": self.max_reissues,
+                "stopping": None if self.stopping is None else self.stopping.__dict__,
             },
             sort_keys=True,
             separators=(",", ":"),
@@ -131,6 +163,7 @@ class StudyConfig:
             seed=data["seed"],
             lease_seconds=data["lease_seconds"],
             max_reissues=data["max_reissues"],
+            stopping=None if data["stopping"] is None else StoppingConfig(**data["stopping"]),
         )
 
 

@@ -20,6 +20,7 @@ from hyperdial.server.domain import (
     Goal,
     Objective,
     OptionValue,
+    StoppingConfig,
     Study,
     StudyConfig,
     Trial,
@@ -135,6 +136,41 @@ def _max_reissues(number: int) -> int:
     return 0 if number == -1 else number
 
 
+def _stopping(message: pb.StudyConfig) -> StoppingConfig | None:
+    if not message.HasField("stopping"):
+        return None
+    kind = message.stopping.WhichOneof("rule")
+    if kind == "median":
+        median = message.stopping.median
+        return StoppingConfig(
+            "median", min_trials=median.min_trials or 5, warmup_steps=median.warmup_steps
+        )
+    if kind == "successive_halving":
+        halving = message.stopping.successive_halving
+        factor = halving.reduction_factor or 3
+        return StoppingConfig(
+            "successive_halving",
+            min_trials=halving.min_trials or factor,
+            min_step=halving.min_step or 1,
+            reduction_factor=factor,
+        )
+    raise InvalidArgument("stopping", "set median or successive_halving")
+
+
+def _stopping_to_proto(config: StoppingConfig | None) -> pb.StoppingRule | None:
+    if config is None:
+        return None
+    if config.rule == "median":
+        median = pb.MedianStopping(min_trials=config.min_trials, warmup_steps=config.warmup_steps)
+        return pb.StoppingRule(median=median)
+    halving = pb.SuccessiveHalving(
+        min_step=config.min_step,
+        reduction_factor=config.reduction_factor,
+        min_trials=config.min_trials,
+    )
+    return pb.StoppingRule(successive_halving=halving)
+
+
 def study_config_from_proto(message: pb.StudyConfig) -> StudyConfig:
     """A validated StudyConfig; errors name `config.…` fields."""
     try:
@@ -160,6 +196,7 @@ def study_config_from_proto(message: pb.StudyConfig) -> StudyConfig:
             seed=message.seed,
             lease_seconds=message.lease_seconds or DEFAULT_LEASE_SECONDS,
             max_reissues=_max_reissues(message.max_reissues),
+            stopping=_stopping(message),
         )
     except InvalidArgument as error:
         raise error.within("config") from None
@@ -211,6 +248,7 @@ def study_config_to_proto(config: StudyConfig) -> pb.StudyConfig:
         seed=config.seed,
         lease_seconds=config.lease_seconds,
         max_reissues=config.max_reissues if config.max_reissues else -1,
+        stopping=_stopping_to_proto(config.stopping),
     )
 
 

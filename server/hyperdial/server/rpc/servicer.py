@@ -129,10 +129,10 @@ class HyperdialServicer(pb_grpc.HyperdialServiceServicer):
     async def _report_progress(
         self, request: pb.ReportProgressRequest
     ) -> pb.ReportProgressResponse:
-        lease_end = await self._trials.report_progress(
+        should_stop, lease_end = await self._trials.report_progress(
             request.study, request.trial_id, request.worker_id, request.step, request.value
         )
-        response = pb.ReportProgressResponse(should_stop=False)
+        response = pb.ReportProgressResponse(should_stop=should_stop)
         response.lease_expire_time.FromDatetime(lease_end)
         return response
 

@@ -27,6 +27,7 @@ from hyperdial.server.service.common import (
 )
 from hyperdial.server.service.limits import DEFAULT_LIMITS, Limits
 from hyperdial.server.service.suggesters import SuggesterCache
+from hyperdial.server.stopping.rules import make_rule
 from hyperdial.server.store.base import NewTrial, Store, StudyRecord, Transaction
 
 # Leases are checked for expiry at most this often per study: the check is cheap but
@@ -205,15 +206,20 @@ class TrialService:
 
     async def report_progress(
         self, study_name: str, number: int, worker_id: str, step: int, value: float
-    ) -> datetime:
-        """Records an intermediate value and renews the lease; returns the new lease end."""
+    ) -> tuple[bool, datetime]:
+        """Records an intermediate value and renews the lease.
+
+        Returns:
+            Whether the study's stopping rule says the trial should stop, and
+            the new lease end.
+        """
         check_name("worker_id", worker_id, self._limits.max_name_length)
         if step < 0:
             raise InvalidArgument("step", f"must be >= 0, got {step}")
         if not math.isfinite(value):
             raise InvalidArgument("value", f"must be a finite number, got {value}")
 
-        def op(txn: Transaction) -> datetime:
+        def op(txn: Transaction) -> tuple[bool, datetime]:
             now = self._clock()
             study = txn.lock_study(study_name)
             trial = txn.get_trial(study, number)
@@ -225,7 +231,16 @@ class TrialService:
                 )
             lease_until = _lease_until(study, now)
             txn.add_measurement(study, number, step, value, lease_until)
-            return datetime.fromtimestamp(lease_until, UTC)
+            rule = make_rule(study.config.stopping)
+            stop = False
+            if rule is not None and rule.decides_at(step):
+                stop = rule.should_stop(
+                    study.config.objective.goal,
+                    step,
+                    txn.measurements(study, number),
+                    txn.values_at_step(study, step, exclude=number),
+                )
+            return stop, datetime.fromtimestamp(lease_until, UTC)
 
         return await write(self._store, op, durable=False)
 

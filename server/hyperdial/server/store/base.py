@@ -187,6 +187,10 @@ class Transaction(Protocol):
         """A trial's intermediate values by step."""
         ...
 
+    def values_at_step(self, study: StudyRecord, step: int, exclude: int) -> list[float]:
+        """Every other trial's value at `step` (trial number `exclude` left out)."""
+        ...
+
     def list_trials(
         self,
         study: StudyRecord,

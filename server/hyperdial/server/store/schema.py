@@ -78,4 +78,7 @@ measurements = Table(
     Column("trial_id", Integer, ForeignKey("trials.id", ondelete="CASCADE"), primary_key=True),
     Column("step", BigInteger, primary_key=True),
     Column("value", Float, nullable=False),
+    # Lets stopping rules read every trial's value at a step through one index.
+    Column("study_id", Integer, nullable=True),
+    Index("ix_measurements_step", "study_id", "step", "value"),
 )

@@ -380,7 +380,11 @@ class SqlTransaction:
                 measurements.c.trial_id == trial_id, measurements.c.step == step
             )
         )
-        self._conn.execute(measurements.insert().values(trial_id=trial_id, step=step, value=value))
+        self._conn.execute(
+            measurements.insert().values(
+                trial_id=trial_id, step=step, value=value, study_id=study.id
+            )
+        )
         self._run(self._sql.renew_lease, trial_id=trial_id, until=lease_until)
 
     def measurements(self, study: StudyRecord, number: int) -> tuple[Measurement, ...]:
@@ -392,6 +396,19 @@ class SqlTransaction:
             .order_by(measurements.c.step)
         )
         return tuple(Measurement(step, value) for step, value in self._conn.execute(query))
+
+    def values_at_step(self, study: StudyRecord, step: int, exclude: int) -> list[float]:
+        """See `Transaction.values_at_step`."""
+        query = (
+            select(measurements.c.value)
+            .join(trials, trials.c.id == measurements.c.trial_id)
+            .where(
+                measurements.c.study_id == study.id,
+                measurements.c.step == step,
+                trials.c.number != exclude,
+            )
+        )
+        return [value for (value,) in self._conn.execute(query)]
 
     def list_trials(
         self,

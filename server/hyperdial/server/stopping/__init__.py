@@ -1,0 +1,1 @@
+"""Server-side early stopping rules over intermediate values."""

@@ -137,10 +137,12 @@ def fit(
     seed: int = 0,
     on_epoch: EpochCallback | None = None,
     train: Part | None = None,
+    restore_best: bool = True,
 ) -> FitResult:
     """Trains a model for the trial `params`, early-stopping on the validation loss.
 
-    `train` overrides the training part (the final retrain uses train + validation).
+    `train` overrides the training part and `restore_best=False` keeps the last
+    epoch's weights: the final retrain on train + validation uses both.
     Deterministic on the CPU for a given seed.
     """
     config = TrainingConfig.from_params(params)
@@ -175,7 +177,8 @@ def fit(
             break
         if stopper.should_stop:
             break
-    model.load_state_dict(best_state)
+    if restore_best:
+        model.load_state_dict(best_state)
     seconds = time.perf_counter() - started
     return FitResult(
         model=model,

@@ -1,0 +1,46 @@
+"""The final retrain: best configuration on train + validation, scored once on the test split."""
+
+import json
+
+import pytest
+import torch
+
+from hyperdial.client import float_param
+from hyperdial.trainers.data import load_dataset
+from hyperdial.trainers.final import retrain
+from hyperdial.trainers.models import build_model
+from hyperdial.trainers.training import evaluate, fit
+
+
+def test_retrain_writes_a_model_that_reproduces_its_test_score(client, tmp_path) -> None:
+    study = client.create_study("final", [float_param("learning_rate", 1e-3, 1e-2, log=True)])
+    digits = load_dataset("digits", seed=0)
+    for _ in range(2):  # two real trials, reported as a trainer would
+        trial = study.next_trial("w")
+        result = fit(
+            digits,
+            {**trial.params, "epochs": 4, "hidden_layers": 1},
+            device=torch.device("cpu"),
+            on_epoch=lambda epoch, loss, accuracy, t=trial: t.report(epoch, loss),
+        )
+        trial.complete(result.best_loss)
+    client_study = client.study("final")
+    (best,) = client_study.best_trials(1)
+    report = retrain(client, "final", "digits", tmp_path, device="cpu")
+    assert report.trial == best.id
+    assert report.epochs == min(best.measurements, key=lambda m: m[1])[0] + 1
+    assert report.test_accuracy > 0.85
+    written = json.loads((tmp_path / "report.json").read_text())
+    assert written["test_loss"] == pytest.approx(report.test_loss)
+    assert "test accuracy" in (tmp_path / "report.md").read_text()
+    model = build_model(report.params, 64, 10, digits.image_shape)
+    model.load_state_dict(torch.load(tmp_path / "model.pt"))
+    loss, accuracy = evaluate(model, digits.test, classification=True)
+    assert loss == pytest.approx(report.test_loss, rel=1e-6)
+    assert accuracy == pytest.approx(report.test_accuracy)
+
+
+def test_retrain_needs_a_completed_trial(client, tmp_path) -> None:
+    client.create_study("empty", [float_param("learning_rate", 1e-3, 1e-2, log=True)])
+    with pytest.raises(ValueError, match="no completed trial"):
+        retrain(client, "empty", "digits", tmp_path, device="cpu")

@@ -1,0 +1,128 @@
+"""`hyperdial retrain`: the final step of a study, scored once on the held-out test split.
+
+Takes the best trial, trains its configuration on train + validation for as
+many epochs as its best validation epoch needed, scores it on the test split
+(never seen while tuning), and writes `model.pt`, `report.json` and `report.md`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+from hyperdial.client import Client, HyperdialError
+from hyperdial.trainers.data import Part, dataset_names, load_dataset
+from hyperdial.trainers.training import evaluate, fit, pick_device
+
+
+@dataclass(frozen=True)
+class Report:
+    """What the retrain produced."""
+
+    study: str
+    trial: int
+    dataset: str
+    params: dict[str, float | int | str]
+    validation_loss: float
+    epochs: int
+    test_loss: float
+    test_accuracy: float
+    seconds: float
+    seed: int
+
+
+def retrain(
+    client: Client,
+    study: str,
+    dataset_name: str,
+    output: Path,
+    *,
+    seed: int = 0,
+    device: str = "auto",
+) -> Report:
+    """Retrains the study's best configuration and scores it on the test split."""
+    best_trials = client.study(study).best_trials(1)
+    if not best_trials:
+        raise ValueError(f"study {study!r} has no completed trial to retrain")
+    (best,) = best_trials
+    assert best.value is not None
+    curve = best.measurements
+    epochs = min(curve, key=lambda m: m[1])[0] + 1 if curve else int(best.params.get("epochs", 15))
+    params = {**best.params, "epochs": epochs, "patience": epochs}
+    dataset = load_dataset(dataset_name, seed=seed)
+    combined = Part(
+        torch.cat([dataset.train.x, dataset.validation.x]),
+        torch.cat([dataset.train.y, dataset.validation.y]),
+    )
+    started = time.perf_counter()
+    result = fit(
+        dataset, params, device=pick_device(device), seed=seed, train=combined, restore_best=False
+    )
+    model = result.model.cpu()
+    test_loss, test_accuracy = evaluate(model, dataset.test, dataset.task == "classification")
+    report = Report(
+        study=study,
+        trial=best.id,
+        dataset=dataset_name,
+        params=params,
+        validation_loss=best.value,
+        epochs=result.epochs,
+        test_loss=test_loss,
+        test_accuracy=test_accuracy,
+        seconds=time.perf_counter() - started,
+        seed=seed,
+    )
+    output.mkdir(parents=True, exist_ok=True)
+    torch.save(model.state_dict(), output / "model.pt")
+    (output / "report.json").write_text(json.dumps(asdict(report), indent=2) + "\n")
+    (output / "report.md").write_text(_markdown(report))
+    return report
+
+
+def _markdown(report: Report) -> str:
+    accuracy = "n/a" if math.isnan(report.test_accuracy) else f"{report.test_accuracy:.4f}"
+    rows = "\n".join(f"| `{name}` | {value} |" for name, value in sorted(report.params.items()))
+    return (
+        f"# Final model of study `{report.study}`\n\n"
+        f"Best trial {report.trial}, retrained on train + validation of `{report.dataset}` "
+        f"for {report.epochs} epochs ({report.seconds:.1f} s), scored once on the test split.\n\n"
+        f"| | |\n|---|---|\n| validation loss (tuning) | {report.validation_loss:.4f} |\n"
+        f"| test loss | {report.test_loss:.4f} |\n| test accuracy | {accuracy} |\n\n"
+        f"| parameter | value |\n|---|---|\n{rows}\n"
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of `hyperdial retrain`."""
+    parser = argparse.ArgumentParser(prog="hyperdial retrain", description=__doc__)
+    parser.add_argument("--server", default=os.environ.get("HYPERDIAL_SERVER", "127.0.0.1:50051"))
+    parser.add_argument("--study", required=True)
+    parser.add_argument("--output", type=Path, required=True)
+    parser.add_argument("--dataset", choices=dataset_names(), default="digits")
+    parser.add_argument("--seed", type=int, default=0, help="the split seed used while tuning")
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    args = parser.parse_args(argv)
+    with Client(args.server) as client:
+        try:
+            report = retrain(
+                client, args.study, args.dataset, args.output, seed=args.seed, device=args.device
+            )
+        except (HyperdialError, ValueError) as error:
+            sys.exit(f"hyperdial retrain: {error}")
+    print(
+        f"validation loss {report.validation_loss:.4f}; test loss {report.test_loss:.4f}, "
+        f"test accuracy {report.test_accuracy:.4f}; written to {args.output}"
+    )
+
+
+if __name__ == "__main__":
+    main()

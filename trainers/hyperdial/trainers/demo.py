@@ -1,93 +1,95 @@
-"""`hyperdial demo`: a real study end to end on the default SQLite store.
+"""`hyperdial demo`: tune a neural network end to end on the default SQLite store.
 
-Starts `hyperdial server` on a free loopback port with ./hyperdial.db, runs two
-worker processes that minimize the Branin function with random (Sobol) search
-and then with grid search, and prints the best trials and their regret.
+Starts `hyperdial server` on a free loopback port with ./hyperdial.db, creates a
+study over the MLP-on-digits space (learning rate, hidden layers, neurons,
+batch size, dropout, weight decay) with Sobol random search and the median
+stopping rule, runs two `hyperdial trainer` processes until the budget is
+spent, shows the best trials, then retrains the best configuration and scores
+it once on the held-out test split.
 """
 
 from __future__ import annotations
 
 import argparse
-import multiprocessing
+import subprocess
+import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
-from hyperdial.client import Client, Study, float_param
+from hyperdial.client import Client, float_param, int_param, median_stopping
 from hyperdial.client.local import LocalServer
-from hyperdial.trainers.functions import BRANIN_MINIMUM, branin
+from hyperdial.trainers.final import retrain
 
-SPACE = [float_param("x1", -5, 10), float_param("x2", 0, 15)]
-
-
-def _work(address: str, study_name: str, worker_id: str) -> None:
-    """One worker: suggest → evaluate → observe until the study is finished."""
-    with Client(address) as client:
-        study = client.study(study_name, prefetch=True)
-        while (trial := study.next_trial(worker_id)) is not None:
-            with trial:
-                trial.complete(branin(float(trial.params["x1"]), float(trial.params["x2"])))
-
-
-def _run_study(client: Client, name: str, workers: int, **config: object) -> tuple[Study, float]:
-    study = client.create_study(name, SPACE, goal="minimize", metric="branin", **config)  # type: ignore[arg-type]
-    started = time.perf_counter()
-    processes = [
-        multiprocessing.Process(target=_work, args=(client.address, name, f"demo-worker-{i}"))
-        for i in range(workers)
-    ]
-    for process in processes:
-        process.start()
-    for process in processes:
-        process.join()
-    return study, time.perf_counter() - started
+SPACE = [
+    float_param("learning_rate", 1e-4, 1e-1, log=True),
+    int_param("hidden_layers", 1, 4),
+    int_param("units", 16, 256, log=True),
+    int_param("batch_size", 16, 256, log=True),
+    float_param("dropout", 0.0, 0.5),
+    float_param("weight_decay", 1e-6, 1e-2, log=True),
+]
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Runs the demo; `--database` picks another store."""
     parser = argparse.ArgumentParser(prog="hyperdial demo", description=__doc__)
     parser.add_argument("--database", default="sqlite:///hyperdial.db")
-    parser.add_argument("--trials", type=int, default=200, help="random-search budget")
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--trials", type=int, default=20)
+    parser.add_argument("--trainers", type=int, default=2)
+    parser.add_argument("--output", type=Path, default=None, help="default: ./demo-<time>")
     args = parser.parse_args(argv)
     console = Console()
     stamp = time.strftime("%Y%m%d-%H%M%S")
+    name = f"mlp-digits-{stamp}"
+    output = args.output or Path(f"demo-{stamp}")
     with LocalServer(args.database) as server, Client(server.address) as client:
-        table = Table(title=f"Branin (minimum {BRANIN_MINIMUM:.6f}) on {args.database}")
-        table.add_column("search", no_wrap=True)
-        for column in ("trials", "seconds", "best x1", "best x2", "best value", "regret"):
-            table.add_column(column, justify="right")
-        runs = [
-            (
-                "Sobol random",
-                f"branin-random-{stamp}",
-                {"options": {"sampler": "sobol"}, "max_trials": args.trials},
-            ),
-            (
-                "grid 15x15",
-                f"branin-grid-{stamp}",
-                {"algorithm": "grid", "options": {"grid_points": 15}},
-            ),
+        study = client.create_study(
+            name,
+            SPACE,
+            goal="minimize",
+            metric="val_loss",
+            options={"sampler": "sobol"},
+            max_trials=args.trials,
+            stopping=median_stopping(min_trials=5, warmup_steps=2),
+        )
+        console.print(
+            f"study [bold]{name}[/]: {args.trials} trials, {args.trainers} trainers on "
+            f"{server.address}, store {args.database}"
+        )
+        started = time.perf_counter()
+        command = [sys.executable, "-m", "hyperdial.trainers", "--server", server.address]
+        trainers = [
+            subprocess.Popen(
+                [*command, "--study", name, "--worker-id", f"demo-trainer-{i}"],
+                stderr=subprocess.DEVNULL,
+            )
+            for i in range(args.trainers)
         ]
-        for label, name, config in runs:
-            console.print(f"running [bold]{name}[/] with {args.workers} workers …")
-            study, seconds = _run_study(client, name, args.workers, **config)
-            (best,) = study.best_trials(1)
-            count = study.info().trial_counts["COMPLETED"]
-            assert best.value is not None
+        for trainer in trainers:
+            trainer.wait()
+        console.print(f"tuning took {time.perf_counter() - started:.0f} s")
+        counts = study.info().trial_counts
+        table = Table(title=f"best of {sum(counts.values())} trials ({dict(counts)})")
+        for column in ("trial", "val loss", "lr", "layers", "units", "batch", "dropout", "L2"):
+            table.add_column(column, justify="right")
+        for trial in study.best_trials(5):
+            cells = [trial.params[p.name] for p in SPACE]
             table.add_row(
-                label,
-                str(count),
-                f"{seconds:.1f}",
-                f"{best.params['x1']:.4f}",
-                f"{best.params['x2']:.4f}",
-                f"{best.value:.6f}",
-                f"{best.value - BRANIN_MINIMUM:.2e}",
+                str(trial.id),
+                f"{trial.value:.4f}",
+                *(f"{v:.3g}" if isinstance(v, float) else str(v) for v in cells),
             )
         console.print(table)
-        console.print(f"server at {server.address}; studies kept in {args.database}")
+        report = retrain(client, name, "digits", output)
+    console.print(
+        f"best trial {report.trial}: validation accuracy {report.validation_accuracy:.4f}, "
+        f"test accuracy [bold]{report.test_accuracy:.4f}[/] (retrained on train + validation "
+        f"for {report.epochs} epochs); model and report in {output}/"
+    )
 
 
 if __name__ == "__main__":

@@ -47,7 +47,12 @@ def test_two_trainers_finish_a_study_without_duplicates(server, client) -> None:
 
 
 def test_sigterm_fails_the_running_trial_and_exits(server, client) -> None:
-    space = [float_param("learning_rate", 1e-3, 1e-2, log=True), int_param("epochs", 200, 201)]
+    # Long enough that the first trial is still training when the signal comes.
+    space = [
+        float_param("learning_rate", 1e-3, 1e-2, log=True),
+        int_param("epochs", 500, 501),
+        int_param("patience", 500, 501),
+    ]
     study = client.create_study("digits-mlp", space, max_trials=5)
     trainer = _trainer(server.address, "stopped")
     deadline = time.monotonic() + 60

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from hyperdial.client import Client, HyperdialError, default_worker_id
 from hyperdial.trainers.data import dataset_names, load_dataset
+from hyperdial.trainers.metrics import TrainerMetrics
 from hyperdial.trainers.training import pick_device
 from hyperdial.trainers.worker import Worker
 
@@ -24,10 +25,21 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--worker-id", default=None, help="default: host-pid")
     parser.add_argument("--dataset", choices=dataset_names(), default="digits")
     parser.add_argument("--seed", type=int, default=0, help="split and training seed")
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        default=None,
+        help="serve Prometheus metrics at http://ADDRESS:PORT/metrics (0 picks a port)",
+    )
+    parser.add_argument("--metrics-address", default="127.0.0.1")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     device = pick_device(args.device)
     dataset = load_dataset(args.dataset, seed=args.seed)
+    metrics = TrainerMetrics(device.type)
+    if args.metrics_port is not None:
+        _, port = metrics.serve(args.metrics_address, args.metrics_port)
+        logging.info("metrics at http://%s:%d/metrics", args.metrics_address, port)
     with Client(args.server) as client:
         try:
             worker = Worker(
@@ -37,6 +49,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                 dataset,
                 device,
                 seed=args.seed,
+                metrics=metrics,
             )
         except HyperdialError as error:
             sys.exit(f"hyperdial trainer: {error.message}")

@@ -11,13 +11,15 @@ from __future__ import annotations
 import logging
 import math
 import threading
+import time
 from dataclasses import dataclass
 
 import torch
 
 from hyperdial.client import Client, Trial
 from hyperdial.trainers.data import Dataset
-from hyperdial.trainers.training import fit
+from hyperdial.trainers.metrics import TrainerMetrics
+from hyperdial.trainers.training import FitResult, fit
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +45,9 @@ class Worker:
         device: torch.device,
         *,
         seed: int = 0,
+        metrics: TrainerMetrics | None = None,
     ) -> None:
+        self._metrics = metrics
         self._study = client.study(study, prefetch=True)
         self._worker_id = worker_id
         self._dataset = dataset
@@ -59,13 +63,23 @@ class Worker:
             if trial is None:
                 log.info("study %s is finished", self._study.name)
                 break
-            self._train(trial, summary)
+            started = time.perf_counter()
+            outcome, result = self._train(trial)
+            setattr(summary, outcome, getattr(summary, outcome) + 1)
+            if self._metrics is not None:
+                self._metrics.finished(outcome, time.perf_counter() - started)
+                if result is not None:
+                    self._metrics.samples_per_second.set(result.samples_per_second)
         return summary
 
-    def _train(self, trial: Trial, summary: Summary) -> None:
+    def _train(self, trial: Trial) -> tuple[str, FitResult | None]:
+        """Trains and observes one trial; returns its outcome and the training result."""
         log.info("trial %d: %s", trial.id, trial.params)
 
         def on_epoch(epoch: int, loss: float, accuracy: float) -> bool:
+            if self._metrics is not None:
+                self._metrics.epochs.inc()
+                self._metrics.samples.inc(len(self._dataset.train.y))
             should_stop = trial.report(epoch, loss)
             log.info(
                 "trial %d epoch %d: val_loss %.4f val_acc %.4f", trial.id, epoch, loss, accuracy
@@ -88,28 +102,27 @@ class Worker:
             error = f"{type(failure).__name__}: {failure}"
         if self.stop.is_set():  # checked first: a signal may also interrupt a call
             self._study.prefetch = False  # leaving: lease nothing more
-            self._fail(trial, summary, "the worker was stopped")
-        elif result is None:
-            self._fail(trial, summary, error)
-        elif result.stopped_by_server:
+            return self._fail(trial, "the worker was stopped"), result
+        if result is None:
+            return self._fail(trial, error), result
+        if result.stopped_by_server:
             trial.prune(f"stopped by the server after {result.epochs} epochs")
-            summary.pruned += 1
-        elif not math.isfinite(result.best_loss):
-            self._fail(trial, summary, "the validation loss never became finite")
-        else:
-            trial.complete(result.best_loss)
-            summary.completed += 1
-            log.info(
-                "trial %d: best val_loss %.4f (val_acc %.4f) at epoch %d of %d",
-                trial.id,
-                result.best_loss,
-                result.best_accuracy,
-                result.best_epoch,
-                result.epochs,
-            )
+            return "pruned", result
+        if not math.isfinite(result.best_loss):
+            return self._fail(trial, "the validation loss never became finite"), result
+        trial.complete(result.best_loss)
+        log.info(
+            "trial %d: best val_loss %.4f (val_acc %.4f) at epoch %d of %d",
+            trial.id,
+            result.best_loss,
+            result.best_accuracy,
+            result.best_epoch,
+            result.epochs,
+        )
+        return "completed", result
 
     @staticmethod
-    def _fail(trial: Trial, summary: Summary, reason: str) -> None:
+    def _fail(trial: Trial, reason: str) -> str:
         log.warning("trial %d failed: %s", trial.id, reason)
         trial.fail(reason)
-        summary.failed += 1
+        return "failed"

@@ -33,8 +33,13 @@ def test_compose_wires_the_dashboard_and_the_scrape_config() -> None:
     services = compose["services"]
     assert "--metrics-port" in services["server"]["command"]
     scrape = yaml.safe_load((REPO / "deploy" / "prometheus" / "prometheus.yml").read_text())
-    (job,) = scrape["scrape_configs"]
-    assert job["static_configs"][0]["targets"] == ["server:9464"]
+    jobs = {
+        job["job_name"]: job["static_configs"][0]["targets"] for job in scrape["scrape_configs"]
+    }
+    assert jobs["hyperdial-server"] == ["server:9464"]
+    assert jobs["hyperdial-trainers"] == ["trainer-1:9465", "trainer-2:9465"]
+    assert "trainer" in services["trainer-1"]["command"]
+    assert services["trainer-2"]["command"] == services["trainer-1"]["command"]
     mounts = " ".join(services["grafana"]["volumes"])
     assert "dashboards" in mounts
     assert "provisioning" in mounts

@@ -2,8 +2,10 @@
 
 import json
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 import urllib.parse
@@ -13,7 +15,7 @@ import pytest
 import yaml
 from tests.helpers import REPO
 
-from hyperdial.client import Client, InvalidArgumentError, float_param
+from hyperdial.client import Client, InvalidArgumentError, float_param, int_param
 from hyperdial.server.config import Settings
 from hyperdial.server.testing import serve
 
@@ -55,15 +57,35 @@ def _traffic(address: str, stop: threading.Event) -> None:
     reason="Debian's prometheus package is not installed; `make test` installs it",
 )
 def test_every_dashboard_query_returns_data(sqlite_url, tmp_path) -> None:
-    assert len(_dashboard_queries()) >= 8
+    assert len(_dashboard_queries()) >= 12
     with serve(sqlite_url, Settings(metrics_port=0)) as server:
         stop = threading.Event()
         driver = threading.Thread(target=_traffic, args=(server.address, stop))
         driver.start()
+        with Client(server.address) as client:
+            client.create_study(
+                "trainer-dashboard",
+                [float_param("learning_rate", 1e-3, 1e-2, log=True), int_param("epochs", 2, 3)],
+                max_trials=1000,
+            )
+        trainer_port = _free_port()
+        trainer = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "hyperdial.trainers", "--server", server.address),
+                *("--study", "trainer-dashboard", "--device", "cpu"),
+                *("--metrics-port", str(trainer_port)),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         config = yaml.safe_load((REPO / "deploy" / "prometheus" / "prometheus.yml").read_text())
         config["global"]["scrape_interval"] = "1s"
-        (job,) = config["scrape_configs"]
-        job["static_configs"] = [{"targets": [f"127.0.0.1:{server.app.metrics_port}"]}]
+        targets = {
+            "hyperdial-server": f"127.0.0.1:{server.app.metrics_port}",
+            "hyperdial-trainers": f"127.0.0.1:{trainer_port}",
+        }
+        for job in config["scrape_configs"]:
+            job["static_configs"] = [{"targets": [targets[job["job_name"]]]}]
         (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
         port = _free_port()
         prometheus = subprocess.Popen(
@@ -82,9 +104,8 @@ def test_every_dashboard_query_returns_data(sqlite_url, tmp_path) -> None:
             while True:
                 assert prometheus.poll() is None, prometheus.stderr.read().decode()
                 try:
-                    scrapes = _query(port, 'count_over_time(up{job="hyperdial-server"}[1m])')
-                    samples = scrapes["data"]["result"]
-                    if samples and float(samples[0]["value"][1]) >= 5:
+                    scrapes = _query(port, "min(sum_over_time(up[1m]))")["data"]["result"]
+                    if scrapes and float(scrapes[0]["value"][1]) >= 5:  # every target up 5x
                         break
                 except OSError:
                     pass
@@ -97,5 +118,7 @@ def test_every_dashboard_query_returns_data(sqlite_url, tmp_path) -> None:
         finally:
             stop.set()
             driver.join()
+            trainer.send_signal(signal.SIGTERM)
+            trainer.wait(timeout=60)
             prometheus.terminate()
             prometheus.wait(timeout=30)

@@ -1,4 +1,5 @@
-# hyperdial server image: build the wheel, install it with CPU torch into a slim runtime.
+# hyperdial image (server and trainers): build the wheel, install it with CPU torch into a
+# slim runtime, run as a non-root user, keep the database on the /data volume.
 # (Built and checked in CI by the container issue; no container engine runs on the
 # development machines, so the install steps mirror the Makefile's.)
 ARG PYTHON_IMAGE=python:3.11-slim
@@ -13,17 +14,18 @@ COPY trainers trainers
 RUN pip install --no-cache-dir build && python -m build --wheel --outdir /wheels
 
 FROM ${PYTHON_IMAGE} AS runtime
-# TORCH_INDEX: a package index serving CPU builds of torch, so the image never carries a
-# multi-GB CUDA build; empty takes torch from the default index.
-ARG TORCH_INDEX=""
+# CPU torch by default, so the image never carries a multi-GB CUDA build. For GPU trainers:
+#   docker build --build-arg TORCH_INDEX=https://download.pytorch.org/whl/cu124 -t hyperdial:cuda .
+# (those wheels bring the CUDA runtime; the host provides the driver).
+ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu
 RUN useradd --create-home --uid 10001 hyperdial && mkdir /data && chown hyperdial /data
 COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir torch==2.13.0 ${TORCH_INDEX:+--index-url "$TORCH_INDEX"} \
-    && pip install --no-cache-dir "$(ls /wheels/*.whl)[server]" \
+    && pip install --no-cache-dir "$(ls /wheels/*.whl)[server,trainers]" \
     && rm -rf /wheels
 USER hyperdial
 VOLUME /data
-EXPOSE 50051
+EXPOSE 50051 9464 9465
 ENV HYPERDIAL_ADDRESS=0.0.0.0:50051 \
     HYPERDIAL_DATABASE=sqlite:////data/hyperdial.db
 HEALTHCHECK --interval=10s --timeout=3s --retries=3 CMD python -c "import grpc, sys; \

@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.stamp-install
 
-.PHONY: venv system-deps demo test lint proto proto-check bench-overhead bench-crash bench-load bench-replicas clean
+.PHONY: venv system-deps demo test lint proto proto-check bench-overhead bench-crash bench-load bench-replicas bench-trainer bench-pruning clean
 
 # torch==2.13.0 first: it is the CPU build on this platform, so nothing later asks
 # for a multi-GB CUDA build (pyproject caps torch at that version).
@@ -52,6 +52,12 @@ bench-overhead: venv
 
 bench-crash: venv
 	$(PY) bench/crash.py
+
+bench-trainer: venv
+	$(PY) bench/trainer_throughput.py
+
+bench-pruning: venv
+	$(PY) bench/pruning.py
 
 bench-replicas: venv
 	$(PY) bench/replicas.py

@@ -28,6 +28,8 @@ class TrainerMetrics:
             ["device", "outcome"],
             registry=self.registry,
         )
+        for outcome in ("completed", "failed", "pruned"):  # exported as 0 from the start
+            self.trials.labels(device, outcome)
         self.trial_seconds = Histogram(
             "hyperdial_trainer_trial_seconds",
             "Wall time per trial.",

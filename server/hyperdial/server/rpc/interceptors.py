@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 import hmac
 import inspect
 import time
@@ -42,6 +43,42 @@ def _like(
         request_deserializer=request_deserializer or handler.request_deserializer,
         response_serializer=handler.response_serializer,
     )
+
+
+def _behavior(handler: Handler) -> Any:
+    """The one function that serves `handler`'s kind of call."""
+    return (
+        handler.unary_unary
+        or handler.unary_stream
+        or handler.stream_unary
+        or handler.stream_stream
+    )
+
+
+class _WrappingInterceptor(grpc.aio.ServerInterceptor):
+    """Wraps each method's handler once (by `wrap`) and reuses the wrapper for every call."""
+
+    def __init__(self) -> None:
+        self._wrapped: dict[Handler, Handler] = {}
+
+    @abc.abstractmethod
+    def wrap(self, handler: Handler, method: str) -> Handler:
+        """The wrapper for `handler`, which serves `method` (e.g. "Suggest")."""
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler | None]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> Handler | None:
+        """See grpc.aio.ServerInterceptor."""
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return handler
+        wrapped = self._wrapped.get(handler)
+        if wrapped is None:
+            method = handler_call_details.method.rsplit("/", 1)[-1]
+            wrapped = self._wrapped[handler] = self.wrap(handler, method)
+        return wrapped
 
 
 def _denying(handler: Handler) -> Handler:
@@ -134,41 +171,22 @@ async def _responses(result: Any) -> AsyncIterator[Any]:
         yield response
 
 
-class MalformedRequests(grpc.aio.ServerInterceptor):
+class MalformedRequests(_WrappingInterceptor):
     """Answers INVALID_ARGUMENT for bytes that do not parse as the method's request.
 
     gRPC itself would answer UNKNOWN (e.g. for a string field holding invalid
-    UTF-8): a client's mistake must read as one. Each method's handler is
-    wrapped once and reused.
+    UTF-8): a client's mistake must read as one.
     """
 
-    def __init__(self) -> None:
-        self._wrapped: dict[Handler, Handler] = {}
-
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler | None]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> Handler | None:
-        """See grpc.aio.ServerInterceptor."""
-        handler = await continuation(handler_call_details)
-        if handler is None or handler.request_deserializer is None:
-            return handler
-        wrapped = self._wrapped.get(handler)
-        if wrapped is None:
-            wrapped = self._wrapped[handler] = _guarded(handler)
-        return wrapped
+    def wrap(self, handler: Handler, method: str) -> Handler:
+        """See `_WrappingInterceptor.wrap`."""
+        return handler if handler.request_deserializer is None else _guarded(handler)
 
 
 def _guarded(handler: Handler) -> Handler:
     """`handler` with a deserializer that never raises and behaviors that refuse _Malformed."""
     assert handler.request_deserializer is not None
-    inner: Any = (
-        handler.unary_unary
-        or handler.unary_stream
-        or handler.stream_unary
-        or handler.stream_stream
-    )
+    inner = _behavior(handler)
     tolerant = _tolerant(handler.request_deserializer)
     if handler.request_streaming and handler.response_streaming:
 
@@ -201,36 +219,20 @@ def _guarded(handler: Handler) -> Handler:
     return _like(handler, unary_unary, tolerant)
 
 
-class RpcMetrics(grpc.aio.ServerInterceptor):
+class RpcMetrics(_WrappingInterceptor):
     """Counts every RPC by method and status code and times it (a Work stream counts once)."""
 
     def __init__(self, metrics: ServerMetrics) -> None:
+        super().__init__()
         self._metrics = metrics
-        self._wrapped: dict[Handler, Handler] = {}
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler | None]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> Handler | None:
-        """See grpc.aio.ServerInterceptor."""
-        handler = await continuation(handler_call_details)
-        if handler is None:
-            return handler
-        wrapped = self._wrapped.get(handler)
-        if wrapped is None:
-            method = handler_call_details.method.rsplit("/", 1)[-1]
-            wrapped = self._wrapped[handler] = self._timed(handler, method)
-        return wrapped
+    def wrap(self, handler: Handler, method: str) -> Handler:
+        """See `_WrappingInterceptor.wrap`."""
+        return self._timed(handler, method)
 
     def _timed(self, handler: Handler, method: str) -> Handler:
         metrics = self._metrics
-        inner: Any = (
-            handler.unary_unary
-            or handler.unary_stream
-            or handler.stream_unary
-            or handler.stream_stream
-        )
+        inner = _behavior(handler)
 
         def record(context: Any, began: float, failed: bool) -> None:
             code = context.code() if failed else None

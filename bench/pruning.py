@@ -73,7 +73,8 @@ def main() -> None:
     runs = []
     with (
         tempfile.TemporaryDirectory() as tmp,
-        LocalServer(f"sqlite:///{Path(tmp) / 'p.db'}") as server,Client(server.address) as client
+        LocalServer(f"sqlite:///{Path(tmp) / 'p.db'}") as server,
+        Client(server.address) as client,
     ):
         for seed in range(args.seeds):
             for rule in RULES:

@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.stamp-install
 
-.PHONY: venv system-deps demo test lint proto proto-check bench-overhead bench-crash bench-load bench-replicas bench-trainer bench-pruning clean
+.PHONY: venv system-deps demo test lint proto proto-check bench-overhead bench-crash bench-load bench-replicas bench-trainer bench-pruning bench-bayes bench-quality bench-parallel clean
 
 # torch==2.13.0 first: it is the CPU build on this platform, so nothing later asks
 # for a multi-GB CUDA build (pyproject caps torch at that version).
@@ -58,6 +58,15 @@ bench-trainer: venv
 
 bench-pruning: venv
 	$(PY) bench/pruning.py
+
+bench-bayes: venv
+	$(PY) bench/bayes_latency.py
+
+bench-quality: venv
+	$(PY) bench/quality.py
+
+bench-parallel: venv
+	$(PY) bench/parallel.py
 
 bench-replicas: venv
 	$(PY) bench/replicas.py

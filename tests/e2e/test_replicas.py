@@ -44,3 +44,40 @@ def test_three_replicas_hand_out_each_grid_point_once(server_process) -> None:
     for trial in stored:
         assert trial.state == "COMPLETED"
         assert trial.value == trial.params["a"] * 100 + trial.params["b"]
+
+
+def test_two_replicas_share_a_bayes_study_without_duplicates(server_process) -> None:
+    with postgres_schema() as url:
+        replicas = [server_process(url) for _ in range(2)]
+        space = [float_param("x", -1, 1), int_param("n", 1, 3)]
+        with Client(replicas[0].address) as client:
+            client.create_study(
+                "bayes",
+                space,
+                algorithm="bayes",
+                options={"initial_trials": 3, "restarts": 2, "raw_samples": 64},
+                max_trials=12,
+            )
+        handed: list[tuple[int, float, int]] = []
+        lock = threading.Lock()
+
+        def work(index: int) -> None:
+            with Client(replicas[index % 2].address, timeout=60, retry_seconds=30) as client:
+                study = client.study("bayes")
+                while (trial := study.next_trial(f"client-{index}")) is not None:
+                    with lock:
+                        handed.append((trial.id, trial.params["x"], trial.params["n"]))
+                    trial.complete(trial.params["x"] ** 2 + trial.params["n"])
+
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        with Client(replicas[1].address) as client:
+            stored = list(client.study("bayes").trials())
+        for replica in replicas:
+            replica.stop()
+    assert sorted(t[0] for t in handed) == list(range(1, 13))
+    assert len({(x, n) for _, x, n in handed}) == 12
+    assert len(stored) == 12

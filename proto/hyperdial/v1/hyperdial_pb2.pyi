@@ -403,9 +403,14 @@ class Algorithm(_message.Message):
     NAME_FIELD_NUMBER: _builtins.int
     OPTIONS_FIELD_NUMBER: _builtins.int
     name: _builtins.str
-    """"random" (default when empty) or "grid".
+    """"random" (default when empty), "grid" or "bayes".
      random options: sampler = "uniform" (default) | "sobol".
      grid options:   grid_points = int (default 5), shuffle = bool.
+     bayes options:  initial_trials = int (default max(5, 2 * parameters + 1)),
+                     acquisition = "qlognei" (default) | "ucb", ucb_beta = number,
+                     restarts = int, raw_samples = int, max_fit_points = int,
+                     max_model_points = int, precompute = bool (default true).
+     StudyConfig.seed seeds every algorithm.
     """
     @_builtins.property
     def options(self) -> _containers.MessageMap[_builtins.str, Global___Value]:

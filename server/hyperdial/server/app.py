@@ -20,6 +20,7 @@ from hyperdial.server.rpc.interceptors import (
     load_tokens,
 )
 from hyperdial.server.rpc.servicer import HyperdialServicer
+from hyperdial.server.service.compute import ComputePool
 from hyperdial.server.service.studies import StudyService
 from hyperdial.server.service.suggesters import SuggesterCache
 from hyperdial.server.service.trials import TrialService
@@ -38,6 +39,7 @@ class App:
     server: grpc.aio.Server
     health: health.aio.HealthServicer
     store: SqlStore
+    trials: TrialService
     port: int
     metrics: ServerMetrics
     metrics_http: WSGIServer | None = None
@@ -47,6 +49,7 @@ class App:
         """Reports NOT_SERVING, lets in-flight RPCs finish, then closes the store."""
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace_seconds)
+        await self.trials.close()
         if self.metrics_http is not None:
             self.metrics_http.shutdown()
             self.metrics_http.server_close()
@@ -81,10 +84,14 @@ async def build(settings: Settings) -> App:
         settings.database, durability=settings.durability, on_commit=metrics.write_batch.observe
     )
     metrics.watch_studies(lambda: _snapshots(store))
-    servicer = HyperdialServicer(
-        StudyService(store, settings.limits),
-        TrialService(store, SuggesterCache(), settings.limits, metrics=metrics),
+    trials = TrialService(
+        store,
+        SuggesterCache(),
+        settings.limits,
+        metrics=metrics,
+        compute=ComputePool(settings.compute_workers),
     )
+    servicer = HyperdialServicer(StudyService(store, settings.limits), trials)
     server = grpc.aio.server(
         interceptors=interceptors,
         options=[
@@ -109,7 +116,14 @@ async def build(settings: Settings) -> App:
     await server.start()
     for name in ("", SERVICE_NAME):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    app = App(server=server, health=health_servicer, store=store, port=port, metrics=metrics)
+    app = App(
+        server=server,
+        health=health_servicer,
+        store=store,
+        trials=trials,
+        port=port,
+        metrics=metrics,
+    )
     if settings.metrics_port is not None:
         app.metrics_http, app.metrics_port = metrics.serve(
             settings.metrics_address, settings.metrics_port

@@ -38,6 +38,7 @@ class Settings:
     metrics_port: int | None = None
     metrics_address: str = "127.0.0.1"
     metrics_per_study: bool = True
+    compute_workers: int = 0
 
     def redacted(self) -> dict[str, object]:
         """The settings with any database password hidden, for the startup log."""
@@ -81,6 +82,13 @@ def parse_settings(
         type=float,
         default=float(env.get("HYPERDIAL_GRACE_SECONDS", defaults.grace_seconds)),
         help="on SIGTERM, time given to in-flight RPCs (default %(default)s)",
+    )
+    parser.add_argument(
+        "--compute-workers",
+        type=int,
+        default=int(env.get("HYPERDIAL_COMPUTE_WORKERS", defaults.compute_workers)),
+        help="processes fitting bayes models, off the RPC threads; 0 = min(4, CPUs - 1), "
+        "at least 1 (env HYPERDIAL_COMPUTE_WORKERS; default %(default)s)",
     )
     parser.add_argument(
         "--log-level",
@@ -162,6 +170,7 @@ def parse_settings(
         metrics_port=args.metrics_port,
         metrics_address=args.metrics_address,
         metrics_per_study=args.metrics_per_study,
+        compute_workers=args.compute_workers,
     )
 
 

@@ -18,6 +18,14 @@ from hyperdial.server.space import ParamValue, SearchSpace
 
 
 @dataclass(frozen=True)
+class Observed:
+    """A completed trial's configuration and final value."""
+
+    params: Mapping[str, ParamValue]
+    value: float
+
+
+@dataclass(frozen=True)
 class History:
     """What a suggester may know of the study.
 
@@ -25,9 +33,17 @@ class History:
         draws: how many fresh suggestions this study has drawn so far. Random
             search derives the n-th draw from (seed, n); grid search hands out
             grid point n. Re-issued trials do not count.
+        completed, infeasible, pending: the study's trials by state, filled in
+            only for suggesters that set `learns = True` (reading them costs a
+            query per suggestion). FAILED, PRUNED and STALE trials are left out.
+        maximize: the objective's direction.
     """
 
     draws: int
+    completed: tuple[Observed, ...] = ()
+    infeasible: tuple[Mapping[str, ParamValue], ...] = ()
+    pending: tuple[Mapping[str, ParamValue], ...] = ()
+    maximize: bool = False
 
 
 @dataclass(frozen=True)
@@ -52,9 +68,17 @@ class Suggester(Protocol):
     `reissues_stale` asks the service to hand the configuration of a trial whose
     worker vanished (STALE) out again before drawing new ones: a grid must
     cover every point, while random search simply draws afresh.
+
+    `learns` marks a suggester that models the observed trials: the service
+    gives it the full `History` and runs it in its compute pool, off the RPC
+    threads and outside any transaction, one computation per study at a time;
+    with `precompute` the next suggestion is computed as soon as trials are
+    handed out, with them pending, so the next Suggest finds it ready.
     """
 
     reissues_stale: bool
+    learns: bool
+    precompute: bool
 
     def suggest(self, space: SearchSpace, history: History, count: int, seed: int) -> SuggestBatch:
         """Returns up to `count` new configurations after `history`."""
@@ -67,6 +91,7 @@ SuggesterFactory = Callable[[SearchSpace, Mapping[str, OptionValue]], Suggester]
 _REGISTRY: Mapping[str, str] = {
     "random": "hyperdial.server.algorithms.random:RandomSuggester",
     "grid": "hyperdial.server.algorithms.grid:GridSuggester",
+    "bayes": "hyperdial.server.algorithms.bayes:BayesSuggester",
 }
 
 
@@ -109,6 +134,15 @@ class Options:
         if not low <= value <= high:
             raise InvalidArgument(self._field(name), f"must be in {low}..{high}, got {value}")
         return value
+
+    def float(self, name: str, default: float, low: float, high: float) -> float:
+        """A number in [low, high]."""
+        value = self._options.pop(name, default)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise InvalidArgument(self._field(name), f"must be a number, got {value!r}")
+        if not low <= value <= high:
+            raise InvalidArgument(self._field(name), f"must be in {low}..{high}, got {value}")
+        return float(value)
 
     def bool(self, name: str, default: bool) -> bool:
         """A boolean option."""

@@ -25,6 +25,8 @@ class GridSuggester:
     """
 
     reissues_stale = True
+    learns = False
+    precompute = False
 
     def __init__(self, space: SearchSpace, options: Mapping[str, OptionValue]) -> None:
         reader = Options(options)

@@ -25,10 +25,23 @@ def _uniform(seed: int, draw: int, dims: int) -> list[float]:
     return [rng.random() for _ in range(dims)]
 
 
+def sobol_points(dims: int, seed: int, start: int, count: int) -> list[list[float]]:
+    """Points start .. start + count - 1 of the scrambled Sobol sequence seeded `seed`."""
+    engine = qmc.Sobol(dims, scramble=True, seed=seed)
+    if start:  # scipy's fast_forward(0) overflows
+        engine.fast_forward(start)
+    with warnings.catch_warnings():
+        # Trials arrive one Suggest at a time; the sequence as a whole stays balanced.
+        warnings.filterwarnings("ignore", "The balance properties", UserWarning)
+        return [list(map(float, row)) for row in engine.random(count)]
+
+
 class RandomSuggester:
     """Uniform in the encoded space (log scales respected); `sampler="sobol"` for Sobol."""
 
     reissues_stale = False
+    learns = False
+    precompute = False
 
     def __init__(self, space: SearchSpace, options: Mapping[str, OptionValue]) -> None:
         reader = Options(options)
@@ -41,13 +54,7 @@ class RandomSuggester:
         if count <= 0:
             return SuggestBatch(())
         if self.sampler == "sobol":
-            engine = qmc.Sobol(dims, scramble=True, seed=seed)
-            if history.draws:  # scipy's fast_forward(0) overflows
-                engine.fast_forward(history.draws)
-            with warnings.catch_warnings():
-                # Trials arrive one Suggest at a time; the sequence as a whole stays balanced.
-                warnings.filterwarnings("ignore", "The balance properties", UserWarning)
-                points = engine.random(count)
+            points = sobol_points(dims, seed, history.draws, count)
         else:
             points = [_uniform(seed, history.draws + k, dims) for k in range(count)]
         return SuggestBatch(tuple(Suggestion(decode(space, row)) for row in points))

@@ -13,9 +13,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-from hyperdial.server.algorithms.base import History
-from hyperdial.server.domain import StudyState, Trial, TrialState
-from hyperdial.server.errors import FailedPrecondition, InvalidArgument, NotFound
+from hyperdial.server.algorithms.base import History, Observed, SuggestBatch
+from hyperdial.server.domain import Goal, StudyState, Trial, TrialState
+from hyperdial.server.errors import Conflict, FailedPrecondition, InvalidArgument, NotFound
 from hyperdial.server.metrics import ServerMetrics
 from hyperdial.server.service.common import (
     check_name,
@@ -24,6 +24,12 @@ from hyperdial.server.service.common import (
     page_size,
     read,
     write,
+)
+from hyperdial.server.service.compute import (
+    ComputePool,
+    Precomputed,
+    StudyComputations,
+    held_across_replicas,
 )
 from hyperdial.server.service.limits import DEFAULT_LIMITS, Limits
 from hyperdial.server.service.suggesters import SuggesterCache
@@ -35,6 +41,10 @@ from hyperdial.server.store.base import NewTrial, Store, StudyRecord, Transactio
 EXPIRY_CHECK_SECONDS = 1.0
 MAX_REASON_LENGTH = 4096
 MAX_BEST = 1000
+# A learned suggestion is recomputed when another trial was handed out meanwhile; this
+# many times at most before the caller is told to retry.
+MAX_COMPUTE_ATTEMPTS = 5
+_HISTORY_STATES = (TrialState.COMPLETED, TrialState.INFEASIBLE, TrialState.PENDING)
 
 
 @dataclass(frozen=True)
@@ -67,8 +77,33 @@ class Outcome:
         return trial.state is self.state and trial.value == self.value
 
 
+@dataclass(frozen=True)
+class Planned:
+    """A learning suggester must compute `wanted` trials outside the transaction."""
+
+    study_id: int
+    wanted: int
+
+
 def _lease_until(study: StudyRecord, now: float) -> float:
     return now + study.config.lease_seconds
+
+
+def _history(txn: Transaction, study_name: str) -> tuple[StudyRecord, History]:
+    """The study and what a learning suggester needs of its trials."""
+    study = _find(txn, study_name)
+    trials = txn.list_trials(study, _HISTORY_STATES, 0, 2**62)
+    return study, History(
+        draws=study.draws,
+        completed=tuple(
+            Observed(t.params, t.value)
+            for t in trials
+            if t.state is TrialState.COMPLETED and t.value is not None
+        ),
+        infeasible=tuple(t.params for t in trials if t.state is TrialState.INFEASIBLE),
+        pending=tuple(t.params for t in trials if t.state is TrialState.PENDING),
+        maximize=study.config.objective.goal is Goal.MAXIMIZE,
+    )
 
 
 class TrialService:
@@ -81,8 +116,11 @@ class TrialService:
         limits: Limits = DEFAULT_LIMITS,
         clock: Callable[[], float] = time.time,
         metrics: ServerMetrics | None = None,
+        compute: ComputePool | None = None,
     ) -> None:
         self._metrics = metrics
+        self._compute = compute or ComputePool()
+        self._computations = StudyComputations()
         self._limits = limits
         self._store = store
         self._suggesters = suggesters
@@ -101,15 +139,21 @@ class TrialService:
         check_name("worker_id", worker_id, self._limits.max_name_length)
         count = _check_count("count", count, self._limits)
 
-        def op(txn: Transaction) -> Suggested:
+        def op(txn: Transaction) -> Suggested | Planned:
             study = txn.lock_study(study_name)
             return self._suggest(txn, study, worker_id, count, force_new=force_new)
 
-        return await write(self._store, op, durable=False)
+        planned = await write(self._store, op, durable=False)
+        return await self._complete(study_name, worker_id, planned)
+
+    async def close(self) -> None:
+        """Stops background computations and the compute pool."""
+        await self._computations.close()
+        self._compute.close()
 
     def _suggest(
         self, txn: Transaction, study: StudyRecord, worker_id: str, count: int, *, force_new: bool
-    ) -> Suggested:
+    ) -> Suggested | Planned:
         now = self._clock()
         lease_until = _lease_until(study, now)
         if not force_new:
@@ -119,17 +163,11 @@ class TrialService:
                 expires = datetime.fromtimestamp(lease_until, UTC)
                 resumed = tuple(replace(t, lease_expires_at=expires) for t in mine)
                 return Suggested(resumed, study.state is StudyState.FINISHED)
-        return self._hand_out(txn, study, worker_id, count, now, lease_until)
+        return self._hand_out(txn, study, worker_id, count, now)
 
     def _hand_out(
-        self,
-        txn: Transaction,
-        study: StudyRecord,
-        worker_id: str,
-        count: int,
-        now: float,
-        lease_until: float,
-    ) -> Suggested:
+        self, txn: Transaction, study: StudyRecord, worker_id: str, count: int, now: float
+    ) -> Suggested | Planned:
         config = study.config
         budget_used = study.budget_used
         if now >= self._next_expiry_check.get(study.id, 0.0):
@@ -144,25 +182,52 @@ class TrialService:
             requeued = txn.take_requeued(study.id, wanted, config.max_reissues)
             new += [NewTrial(p.params, p.grid_index) for p in requeued]
         requeue_drained = len(new) < wanted
+        if suggester.learns and wanted:
+            # Computed outside this transaction; the expiry above is kept meanwhile.
+            self._insert(txn, study, worker_id, new, SuggestBatch(()), budget_used, now)
+            return Planned(study.id, wanted)
         started = time.perf_counter()
         batch = suggester.suggest(
             config.space, History(draws=study.draws), wanted - len(new), config.seed
         )
+        self._observe_compute(study, time.perf_counter() - started)
+        return self._insert(
+            txn, study, worker_id, new, batch, budget_used, now, requeue_drained=requeue_drained
+        )
+
+    def _observe_compute(self, study: StudyRecord, seconds: float) -> None:
         if self._metrics is not None:
-            algorithm = config.algorithm.name
-            self._metrics.suggestion_seconds.labels(algorithm).observe(
-                time.perf_counter() - started
-            )
-            if new or batch.suggestions:
-                label = self._metrics.study_label(study.name)
-                handed = len(new) + len(batch.suggestions)
-                self._metrics.suggestions.labels(label, algorithm).inc(handed)
-        new += [NewTrial(dict(s.params), s.grid_index) for s in batch.suggestions]
+            self._metrics.suggestion_seconds.labels(study.config.algorithm.name).observe(seconds)
+
+    def _insert(
+        self,
+        txn: Transaction,
+        study: StudyRecord,
+        worker_id: str,
+        new: list[NewTrial],
+        batch: SuggestBatch,
+        budget_used: int,
+        now: float,
+        *,
+        requeue_drained: bool = True,
+    ) -> Suggested:
+        """Inserts re-issued and freshly suggested trials and advances the study's counters."""
+        config = study.config
+        lease_until = _lease_until(study, now)
+        if self._metrics is not None and (new or batch.suggestions):
+            label = self._metrics.study_label(study.name)
+            handed = len(new) + len(batch.suggestions)
+            self._metrics.suggestions.labels(label, config.algorithm.name).inc(handed)
+        new = new + [NewTrial(dict(s.params), s.grid_index) for s in batch.suggestions]
         budget_used += len(new)
         spent = bool(config.max_trials) and budget_used >= config.max_trials
         exhausted = batch.finished and requeue_drained
         state = StudyState.FINISHED if spent or exhausted else StudyState.ACTIVE
-        trials = txn.insert_trials(study, study.trial_count + 1, new, worker_id, now, lease_until)
+        trials = (
+            txn.insert_trials(study, study.trial_count + 1, new, worker_id, now, lease_until)
+            if new
+            else []
+        )
         if new or state is not study.state or budget_used != study.budget_used:
             txn.update_study(
                 study.id,
@@ -172,6 +237,83 @@ class TrialService:
                 state=state,
             )
         return Suggested(tuple(trials), state is StudyState.FINISHED)
+
+    async def _complete(
+        self, study_name: str, worker_id: str, outcome: Suggested | Planned
+    ) -> Suggested:
+        """Returns `outcome`, or computes what it plans and hands that out."""
+        if isinstance(outcome, Suggested):
+            return outcome
+        for _ in range(MAX_COMPUTE_ATTEMPTS):
+            suggested = await self._compute_and_commit(study_name, worker_id, outcome)
+            if suggested is not None:
+                return suggested
+        raise Conflict(
+            f"study {study_name!r}: other trials were handed out during each of "
+            f"{MAX_COMPUTE_ATTEMPTS} computations; retry"
+        )
+
+    async def _compute_and_commit(
+        self, study_name: str, worker_id: str, planned: Planned
+    ) -> Suggested | None:
+        """One attempt: None when trials were handed out while it computed."""
+        async with (
+            self._computations.lock(planned.study_id),
+            held_across_replicas(self._store, planned.study_id),
+        ):
+            study, history = await read(self._store, lambda txn: _history(txn, study_name))
+            batch = self._computations.take(study.id, study.trial_count, planned.wanted)
+            if batch is None:
+                batch = await self._run(study, history, planned.wanted)
+            computed = batch
+            suggested = await write(
+                self._store,
+                lambda txn: self._commit(txn, study_name, study.trial_count, worker_id, computed),
+                durable=False,
+            )
+        if (
+            suggested is not None
+            and not suggested.study_finished
+            and self._suggesters.get(study).precompute
+        ):
+            self._computations.in_background(lambda: self._precompute(study_name, study.id))
+        return suggested
+
+    async def _run(self, study: StudyRecord, history: History, count: int) -> SuggestBatch:
+        config = study.config
+        batch, seconds = await self._compute.run(
+            config.space, config.algorithm, history, count, config.seed
+        )
+        self._observe_compute(study, seconds)
+        return batch
+
+    def _commit(
+        self, txn: Transaction, study_name: str, version: int, worker_id: str, batch: SuggestBatch
+    ) -> Suggested | None:
+        """Hands out a computed batch, unless trials were handed out since it was computed."""
+        study = txn.lock_study(study_name)
+        if study.trial_count != version:
+            return None
+        room = len(batch.suggestions)
+        if study.config.max_trials:
+            room = max(0, min(room, study.config.max_trials - study.budget_used))
+        batch = SuggestBatch(batch.suggestions[:room], batch.finished)
+        return self._insert(txn, study, worker_id, [], batch, study.budget_used, self._clock())
+
+    async def _precompute(self, study_name: str, study_id: int) -> None:
+        """Computes the study's next suggestion with its handed-out trials pending."""
+        async with (
+            self._computations.lock(study_id),
+            held_across_replicas(self._store, study_id),
+        ):
+            study, history = await read(self._store, lambda txn: _history(txn, study_name))
+            max_trials = study.config.max_trials
+            if study.state is StudyState.FINISHED or (
+                max_trials and study.budget_used >= max_trials
+            ):
+                return
+            batch = await self._run(study, history, 1)
+            self._computations.keep(study.id, Precomputed(study.trial_count, batch))
 
     async def heartbeat(
         self, study_name: str, worker_id: str, numbers: Sequence[int]
@@ -268,14 +410,17 @@ class TrialService:
         if next_count:
             next_count = _check_count("next_count", next_count, self._limits)
 
-        def op(txn: Transaction) -> tuple[Trial, Suggested | None]:
+        def op(txn: Transaction) -> tuple[Trial, Suggested | Planned | None]:
             study = txn.lock_study(study_name)
             trial = self._finish(txn, study, number, worker_id, request_id, outcome)
             if not next_count:
                 return trial, None
             return trial, self._suggest(txn, study, worker_id, next_count, force_new=False)
 
-        return await write(self._store, op, durable=True)
+        trial, following = await write(self._store, op, durable=True)
+        if following is None:
+            return trial, None
+        return trial, await self._complete(study_name, worker_id, following)
 
     def _finish(
         self,

@@ -206,8 +206,24 @@ class Transaction(Protocol):
         ...
 
 
+class ComputationLock(Protocol):
+    """Held while one replica computes suggestions for a study."""
+
+    def release(self) -> None:
+        """Lets other replicas compute for the study."""
+        ...
+
+
 class Store(Protocol):
     """A database of studies; see the module docstring for the contract."""
+
+    def try_lock_computation(self, study_id: int) -> ComputationLock | None:
+        """Takes the study's computation lock if no replica holds it (None if one does).
+
+        Blocks briefly: call it off the event loop. A replica that dies while
+        holding it loses it, so it never blocks a study for good.
+        """
+        ...
 
     def write(self, op: Callable[[Transaction], T], *, durable: bool) -> Future[T]:
         """Runs `op` in a (possibly shared) write transaction; resolves after commit."""

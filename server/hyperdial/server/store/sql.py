@@ -22,7 +22,7 @@ from typing import Any, Generic, TypeVar
 
 import alembic.command
 import alembic.config
-from sqlalchemy import Connection, Engine, create_engine, event, func, inspect, select
+from sqlalchemy import Connection, Engine, create_engine, event, func, inspect, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
@@ -37,6 +37,7 @@ from hyperdial.server.domain import (
 )
 from hyperdial.server.errors import Conflict, HyperdialError, NotFound, Unavailable
 from hyperdial.server.store.base import (
+    ComputationLock,
     Durability,
     NewTrial,
     RequeuedPoint,
@@ -56,6 +57,42 @@ log = logging.getLogger(__name__)
 
 MAX_BATCH = 512
 _MIGRATION_LOCK = 0x68797065  # any constant; the advisory lock that serializes migrations
+_COMPUTATION_LOCKS = 0x68796463  # the class of the advisory locks on "computing study X"
+
+
+class _NoLock:
+    """SQLite serves one process: the service's in-process lock is all there is to hold."""
+
+    def release(self) -> None:
+        """Nothing to release."""
+
+
+class _AdvisoryLock:
+    """A PostgreSQL session advisory lock, held on its own connection until released.
+
+    The lock lives as long as the connection: if the replica holding it dies,
+    PostgreSQL ends the session and the lock goes with it.
+    """
+
+    def __init__(self, conn: Connection, study_id: int) -> None:
+        self._conn = conn
+        self._study_id = study_id
+
+    def release(self) -> None:
+        """Unlocks and returns the connection to the pool (a broken one is discarded)."""
+        try:
+            self._conn.execute(
+                text("SELECT pg_advisory_unlock(:kind, :study)"),
+                {"kind": _COMPUTATION_LOCKS, "study": self._study_id},
+            )
+            self._conn.commit()
+        except SQLAlchemyError:
+            log.warning("releasing the computation lock of study %d failed", self._study_id)
+            self._conn.invalidate()
+        finally:
+            self._conn.close()
+
+
 # PostgreSQL: serialization failure, deadlock detected. Both mean "try again".
 _RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
 _parse_config = lru_cache(maxsize=1024)(StudyConfig.from_json)
@@ -525,6 +562,25 @@ class SqlStore:
         except SQLAlchemyError as error:
             log.exception("database read failed")
             raise Unavailable(f"database read failed: {type(error).__name__}") from error
+
+    def try_lock_computation(self, study_id: int) -> ComputationLock | None:
+        """See `Store.try_lock_computation`."""
+        if self.backend != "postgresql":
+            return _NoLock()
+        conn = self._read_engine.connect()
+        try:
+            held = conn.execute(
+                text("SELECT pg_try_advisory_lock(:kind, :study)"),
+                {"kind": _COMPUTATION_LOCKS, "study": study_id % 2**31},
+            ).scalar()
+            conn.commit()
+        except SQLAlchemyError as error:
+            conn.close()
+            raise Unavailable(f"database unavailable: {type(error).__name__}") from error
+        if not held:
+            conn.close()
+            return None
+        return _AdvisoryLock(conn, study_id % 2**31)
 
     def close(self) -> None:
         """See `Store.close`."""

@@ -1,0 +1,183 @@
+"""Bayes latency: seconds per suggestion by study size, and Suggest as a trainer sees it.
+
+Part 1 calls the bayes suggester directly on a 6-D space with 20, 50, 100, 200
+and 1,000 random observations of Hartmann6 (fit + acquisition; median of
+`--repeats`), beside a plain BoTorch loop (SingleTaskGP fitted on every
+observation + qLogNEI, 8 restarts, 512 raw samples) and Optuna's GPSampler
+asking with the same observations.
+
+Part 2 runs a real server and one trainer loop whose "training" sleeps
+`--train-seconds`: the latency of each Suggest after the Sobol phase, with
+precomputation on (the default) and off.
+
+    python bench/bayes_latency.py [--sizes 20,50,100,200,1000] [--trials 12]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import optuna
+import torch
+from botorch.acquisition.logei import qLogNoisyExpectedImprovement
+from botorch.fit import fit_gpytorch_mll
+from botorch.models.gp_regression import SingleTaskGP
+from botorch.optim.optimize import optimize_acqf
+from botorch.test_functions import Hartmann
+from gpytorch.mlls import ExactMarginalLogLikelihood
+
+from _common import machine, percentile, report
+from hyperdial.client import Client, float_param
+from hyperdial.client.local import LocalServer
+from hyperdial.server.algorithms.base import History, Observed, make_suggester
+from hyperdial.server.domain import AlgorithmConfig
+from hyperdial.server.space import FloatParam, SearchSpace
+
+DIMS = 6
+SPACE = SearchSpace(tuple(FloatParam(f"x{i}", 0.0, 1.0) for i in range(DIMS)))
+HARTMANN = Hartmann(dim=DIMS)
+
+
+def _observations(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.rand(n, DIMS, generator=generator, dtype=torch.float64)
+    return x, HARTMANN(x).unsqueeze(-1)
+
+
+def _timed(work: Any, repeats: int) -> float:
+    seconds = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        work()
+        seconds.append(time.perf_counter() - started)
+    return statistics.median(seconds)
+
+
+def ours(n: int, repeats: int) -> float:
+    x, y = _observations(n, n)
+    completed = tuple(
+        Observed({f"x{i}": float(v) for i, v in enumerate(row)}, float(value))
+        for row, value in zip(x.tolist(), y.squeeze(-1).tolist(), strict=True)
+    )
+    suggester = make_suggester(SPACE, AlgorithmConfig("bayes", {}))
+    history = History(draws=n, completed=completed)
+    return _timed(lambda: suggester.suggest(SPACE, history, 1, 0), repeats)
+
+
+def plain_botorch(n: int, repeats: int) -> float:
+    x, y = _observations(n, n)
+
+    def step() -> None:
+        model = SingleTaskGP(x, -y)
+        fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
+        acquisition = qLogNoisyExpectedImprovement(model, x, prune_baseline=True)
+        bounds = torch.stack([torch.zeros(DIMS), torch.ones(DIMS)]).double()
+        optimize_acqf(acquisition, bounds, q=1, num_restarts=8, raw_samples=512)
+
+    return _timed(step, repeats)
+
+
+def optuna_gp(n: int, repeats: int) -> float:
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    x, y = _observations(n, n)
+    distributions = {f"x{i}": optuna.distributions.FloatDistribution(0, 1) for i in range(DIMS)}
+    trials = [
+        optuna.trial.create_trial(
+            params={f"x{i}": v for i, v in enumerate(row)},
+            distributions=distributions,
+            value=value,
+        )
+        for row, value in zip(x.tolist(), y.squeeze(-1).tolist(), strict=True)
+    ]
+
+    def ask() -> None:
+        study = optuna.create_study(sampler=optuna.samplers.GPSampler(seed=0))
+        study.add_trials(trials)
+        trial = study.ask()
+        for name in distributions:
+            trial.suggest_float(name, 0, 1)
+
+    return _timed(ask, repeats)
+
+
+def trainer_view(trials: int, train_seconds: float, precompute: bool) -> list[float]:
+    """Suggest latencies (s) of one trainer loop after the Sobol phase."""
+    initial = 5
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        LocalServer(f"sqlite:///{Path(tmp) / 'b.db'}") as server,
+        Client(server.address, timeout=120) as client,
+    ):
+        study = client.create_study(
+            "latency",
+            [float_param(f"x{i}", 0.0, 1.0) for i in range(DIMS)],
+            algorithm="bayes",
+            options={"initial_trials": initial, "precompute": precompute},
+        )
+        latencies = []
+        for number in range(initial + trials):
+            started = time.perf_counter()
+            (trial,) = study.suggest(1, worker_id="trainer")
+            if number >= initial:
+                latencies.append(time.perf_counter() - started)
+            time.sleep(train_seconds if number >= initial else 0.0)
+            point = torch.tensor([[trial.params[f"x{i}"] for i in range(DIMS)]])
+            trial.complete(float(HARTMANN(point.double())))
+        return latencies
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sizes", default="20,50,100,200,1000")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--trials", type=int, default=12, help="trainer trials after Sobol")
+    parser.add_argument("--train-seconds", type=float, default=2.0)
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    rows, per_size = [], {}
+    for n in sizes:
+        timing = {
+            "hyperdial_bayes": ours(n, args.repeats),
+            "plain_botorch": plain_botorch(n, 1),
+            "optuna_gp": optuna_gp(n, 1),
+        }
+        per_size[n] = timing
+        rows.append(
+            (
+                f"{n} observations",
+                timing["hyperdial_bayes"],
+                timing["plain_botorch"],
+                timing["optuna_gp"],
+            )
+        )
+    seen = {}
+    for precompute in (True, False):
+        latencies = trainer_view(args.trials, args.train_seconds, precompute)
+        key = "precompute" if precompute else "no_precompute"
+        seen[key] = {
+            "p50_ms": 1000 * percentile(latencies, 0.5),
+            "p95_ms": 1000 * percentile(latencies, 0.95),
+        }
+        rows.append(
+            (
+                f"Suggest seen by a trainer, {key} (p50 / p95 ms)",
+                f"{seen[key]['p50_ms']:.1f} / {seen[key]['p95_ms']:.1f}",
+                "",
+                "",
+            )
+        )
+    report(
+        f"Bayes: seconds per suggestion, {DIMS}-D; trainer training {args.train_seconds} s",
+        ("case", "hyperdial bayes", "plain BoTorch", "Optuna GPSampler"),
+        rows,
+        {"seconds_per_suggestion": per_size, "trainer_suggest": seen, "machine": machine()},
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,249 @@
+"""Quality: simple regret on Branin and Hartmann6, best validation loss on MLP-on-digits.
+
+Our grid, random and bayes suggesters (called directly: the algorithms are pure
+functions of the observations) against Optuna's TPESampler (multivariate) and
+GPSampler, in the same run, one trial at a time. Regret is the best value found
+minus the known optimum, after 20 and after 50 trials; median and IQR over the
+seeds. On MLP-on-digits (DESIGN.md) the score is the best validation
+cross-entropy after 30 trials, with that trial's validation accuracy beside it.
+Grid search is the same for every seed, so it runs once per problem.
+
+    python bench/quality.py [--seeds 10] [--mlp-seeds 5] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import statistics
+from collections.abc import Callable, Mapping
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import optuna
+import torch
+from botorch.test_functions import Branin, Hartmann
+
+from _common import machine, report
+from hyperdial.server.algorithms.base import History, Observed, make_suggester
+from hyperdial.server.domain import AlgorithmConfig
+from hyperdial.server.space import FloatParam, IntParam, ParamValue, SearchSpace
+
+Objective = Callable[[Mapping[str, ParamValue]], float]
+METHODS = ("grid", "random", "bayes", "optuna-tpe", "optuna-gp")
+
+
+@dataclass(frozen=True)
+class Problem:
+    name: str
+    space: SearchSpace
+    optimum: float  # nan where unknown (MLP): report the best value, not regret
+
+
+def _synthetic(name: str) -> tuple[Problem, Objective]:
+    if name == "branin":
+        branin = Branin()
+        space = SearchSpace((FloatParam("x0", -5.0, 10.0), FloatParam("x1", 0.0, 15.0)))
+        return Problem(name, space, 0.397887), lambda p: float(
+            branin(torch.tensor([[p["x0"], p["x1"]]], dtype=torch.float64))
+        )
+    hartmann = Hartmann(dim=6)
+    space = SearchSpace(tuple(FloatParam(f"x{i}", 0.0, 1.0) for i in range(6)))
+    return Problem(name, space, -3.32237), lambda p: float(
+        hartmann(torch.tensor([[p[f"x{i}"] for i in range(6)]], dtype=torch.float64))
+    )
+
+
+MLP_SPACE = SearchSpace(
+    (
+        FloatParam("learning_rate", 1e-4, 1e-1, log=True),
+        IntParam("hidden_layers", 1, 4),
+        IntParam("units", 16, 256, log=True),
+        IntParam("batch_size", 16, 256, log=True),
+        FloatParam("dropout", 0.0, 0.5),
+        FloatParam("weight_decay", 1e-6, 1e-2, log=True),
+    )
+)
+
+
+def _mlp_objective() -> Callable[[Mapping[str, ParamValue]], tuple[float, float]]:
+    from hyperdial.trainers.data import load_dataset
+    from hyperdial.trainers.training import fit, pick_device
+
+    digits, device = load_dataset("digits"), pick_device("cpu")
+
+    def train(params: Mapping[str, ParamValue]) -> tuple[float, float]:
+        result = fit(digits, dict(params, epochs=15, patience=3), device=device)
+        return result.best_loss, result.best_accuracy
+
+    return train
+
+
+def _gridded(space: SearchSpace, trials: int) -> SearchSpace:
+    per_dim = max(2, math.floor(trials ** (1 / len(space.params))))
+    return SearchSpace(
+        tuple(
+            FloatParam(p.name, p.low, p.high, log=p.log, grid_points=per_dim)
+            if isinstance(p, FloatParam)
+            else IntParam(p.name, p.low, p.high, log=p.log, grid_points=per_dim)
+            for p in space.params
+            if isinstance(p, FloatParam | IntParam)
+        )
+    )
+
+
+def _ours(
+    method: str, space: SearchSpace, objective: Callable[..., Any], trials: int, seed: int
+) -> list[tuple[float, Any]]:
+    if method == "grid":
+        space = _gridded(space, trials)
+    options = {"sampler": "sobol"} if method == "random" else {}
+    suggester = make_suggester(space, AlgorithmConfig(method, options))
+    observed: list[Observed] = []
+    results: list[tuple[float, Any]] = []
+    for draw in range(trials):
+        batch = suggester.suggest(space, History(draw, tuple(observed)), 1, seed)
+        if not batch.suggestions:
+            break
+        params = dict(batch.suggestions[0].params)
+        outcome = objective(params)
+        value, extra = outcome if isinstance(outcome, tuple) else (outcome, None)
+        observed.append(Observed(params, value))
+        results.append((value, extra))
+    return results
+
+
+def _optuna(
+    method: str, space: SearchSpace, objective: Callable[..., Any], trials: int, seed: int
+) -> list[tuple[float, Any]]:
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    sampler = (
+        optuna.samplers.TPESampler(seed=seed, multivariate=True)
+        if method == "optuna-tpe"
+        else optuna.samplers.GPSampler(seed=seed)
+    )
+    study = optuna.create_study(sampler=sampler)
+    results: list[tuple[float, Any]] = []
+    for _ in range(trials):
+        trial = study.ask()
+        params: dict[str, ParamValue] = {}
+        for p in space.params:
+            if isinstance(p, FloatParam):
+                params[p.name] = trial.suggest_float(p.name, p.low, p.high, log=p.log)
+            elif isinstance(p, IntParam):
+                params[p.name] = trial.suggest_int(p.name, p.low, p.high, log=p.log)
+        outcome = objective(params)
+        value, extra = outcome if isinstance(outcome, tuple) else (outcome, None)
+        study.tell(trial, value)
+        results.append((value, extra))
+    return results
+
+
+def one_run(problem_name: str, method: str, seed: int, trials: int) -> dict[str, Any]:
+    """Runs one method on one problem for one seed (in a worker process)."""
+    torch.set_num_threads(1)
+    if problem_name == "mlp-digits":
+        problem, objective = Problem(problem_name, MLP_SPACE, math.nan), _mlp_objective()
+    else:
+        problem, objective = _synthetic(problem_name)
+    runner = _optuna if method.startswith("optuna") else _ours
+    results = runner(method, problem.space, objective, trials, seed)
+    values = [value for value, _ in results]
+    best_at = {n: min(values[:n]) for n in (20, 30, 50) if n <= len(values)}
+    best_index = values.index(min(values))
+    return {
+        "problem": problem_name,
+        "method": method,
+        "seed": seed,
+        "best": best_at,
+        "regret": {n: best - problem.optimum for n, best in best_at.items()},
+        "accuracy": results[best_index][1],
+    }
+
+
+def _quartiles(values: list[float]) -> tuple[float, float, float]:
+    if len(values) == 1:
+        return values[0], values[0], values[0]
+    q1, median, q3 = statistics.quantiles(values, n=4, method="inclusive")
+    return q1, median, q3
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--mlp-seeds", type=int, default=5)
+    parser.add_argument("--trials", type=int, default=50)
+    parser.add_argument("--mlp-trials", type=int, default=30)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--quick", action="store_true", help="3 seeds, 20 trials, 1 MLP seed")
+    args = parser.parse_args()
+    if args.quick:
+        args.seeds, args.trials, args.mlp_seeds, args.mlp_trials = 3, 20, 1, 20
+    jobs = [
+        (problem, method, seed, args.trials)
+        for problem in ("branin", "hartmann6")
+        for method in METHODS
+        for seed in range(1 if method == "grid" else args.seeds)
+    ] + [
+        ("mlp-digits", method, seed, args.mlp_trials)
+        for method in METHODS
+        for seed in range(1 if method == "grid" else args.mlp_seeds)
+    ]
+    with ProcessPoolExecutor(args.workers) as pool:
+        runs = list(pool.map(one_run, *zip(*jobs, strict=True)))
+    rows, summary = [], {}
+    for problem, at in (("branin", args.trials), ("hartmann6", args.trials)):
+        for method in METHODS:
+            mine = [r for r in runs if r["problem"] == problem and r["method"] == method]
+            q20 = _quartiles([r["regret"][20] for r in mine])
+            q_end = _quartiles([r["regret"][at] for r in mine])
+            summary[f"{problem}/{method}"] = {
+                "median_regret_20": q20[1],
+                f"median_regret_{at}": q_end[1],
+                f"iqr_regret_{at}": [q_end[0], q_end[2]],
+                "seeds": len(mine),
+            }
+            rows.append(
+                (
+                    problem,
+                    method,
+                    len(mine),
+                    f"{q20[1]:.4g}",
+                    f"{q_end[1]:.4g}",
+                    f"{q_end[0]:.4g} .. {q_end[2]:.4g}",
+                    "",
+                )
+            )
+    for method in METHODS:
+        mine = [r for r in runs if r["problem"] == "mlp-digits" and r["method"] == method]
+        losses = [r["best"][args.mlp_trials] for r in mine]
+        accuracy = statistics.median(r["accuracy"] for r in mine)
+        summary[f"mlp-digits/{method}"] = {
+            f"median_best_loss_{args.mlp_trials}": statistics.median(losses),
+            "median_accuracy": accuracy,
+            "seeds": len(mine),
+        }
+        rows.append(
+            (
+                "mlp-digits",
+                method,
+                len(mine),
+                "",
+                f"{statistics.median(losses):.4f}",
+                "",
+                f"{accuracy:.4f}",
+            )
+        )
+    report(
+        f"Quality: regret after 20 / {args.trials} trials (MLP: best val loss after "
+        f"{args.mlp_trials})",
+        ("problem", "method", "seeds", "median @20", "median @end", "IQR @end", "val acc"),
+        rows,
+        {"summary": summary, "runs": runs, "machine": machine(), "args": vars(args)},
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,261 @@
+"""Bayesian optimization on BoTorch: a Gaussian process and a log-EI acquisition.
+
+The first `initial_trials` suggestions (default max(5, 2·d + 1)) follow the
+same scrambled Sobol sequence as `random` with `sampler="sobol"`. After that a
+GP is fitted to the completed trials on the model features of
+`space.features` (floats and integers on [0, 1], log scales in log space;
+categoricals compared by equality in `MixedSingleTaskGP`'s kernel), with
+outcomes standardized, and `qLogNoisyExpectedImprovement` (or qUCB) is
+optimized over the mixed space by BoTorch's alternating optimizer, which steps
+integers and categoricals through their allowed values. Pending trials enter
+as `X_pending`, so parallel workers get spread points, and a suggestion equal
+to a pending one is never returned.
+
+Failed trials carry no value and are left out. Infeasible trials take the
+worst completed value: the model learns to avoid their region without a second
+(classifier) model that would need many infeasible points before it knew
+anything.
+
+Cost stays bounded as a study grows: kernel hyperparameters are fitted on at
+most `max_fit_points` observations (the best third and a seeded sample of the
+rest), and the model conditions on at most `max_model_points` of them, chosen
+the same way; both sizes bound time and memory per suggestion.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import torch
+from botorch.acquisition.acquisition import AcquisitionFunction
+from botorch.acquisition.logei import qLogNoisyExpectedImprovement
+from botorch.acquisition.monte_carlo import qUpperConfidenceBound
+from botorch.exceptions.warnings import BotorchWarning, InputDataWarning, OptimizationWarning
+from botorch.fit import fit_gpytorch_mll
+from botorch.models.gp_regression import SingleTaskGP
+from botorch.models.gp_regression_mixed import MixedSingleTaskGP
+from botorch.models.gpytorch import GPyTorchModel
+from botorch.optim.optimize import optimize_acqf
+from botorch.optim.optimize_mixed import optimize_acqf_mixed_alternating
+from botorch.sampling.normal import SobolQMCNormalSampler
+from botorch.utils.sampling import manual_seed
+from gpytorch.constraints import GreaterThan
+from gpytorch.likelihoods import GaussianLikelihood
+from gpytorch.mlls import ExactMarginalLogLikelihood
+from gpytorch.priors import LogNormalPrior
+
+from hyperdial.server.algorithms.base import History, Options, SuggestBatch, Suggestion
+from hyperdial.server.algorithms.random import sobol_points
+from hyperdial.server.domain import OptionValue
+from hyperdial.server.space import ParamValue, SearchSpace
+from hyperdial.server.space.encoding import decode
+from hyperdial.server.space.features import FeatureLayout, canonical, from_features, layout
+from hyperdial.server.space.features import to_features as features_of
+
+log = logging.getLogger(__name__)
+
+# Integer ranges wider than this are optimized as continuous and rounded.
+MAX_DISCRETE_VALUES = 10_000
+# Deterministic objectives (benchmarks, a seeded training run) need a noise floor well
+# below BoTorch's default 1e-4 of the standardized variance to resolve the optimum.
+MIN_NOISE = 1e-6
+MC_SAMPLES = 256
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """Model features and values ("higher is better") of the observations used."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+
+
+def _keep(values: Sequence[float], limit: int, seed: int) -> list[int]:
+    """Indices of at most `limit` observations: the best third, then a seeded sample."""
+    order = sorted(range(len(values)), key=lambda i: -values[i])
+    if len(order) <= limit:
+        return order
+    best = limit // 3
+    rest = order[best:]
+    return order[:best] + random.Random(seed).sample(rest, limit - best)
+
+
+def _likelihood() -> GaussianLikelihood:
+    prior = LogNormalPrior(loc=-4.0, scale=1.0)
+    return GaussianLikelihood(
+        noise_prior=prior,
+        noise_constraint=GreaterThan(MIN_NOISE, transform=None, initial_value=prior.mode),
+    )
+
+
+class BayesSuggester:
+    """Sobol, then a GP with qLogNEI (or qUCB) over the mixed space; see the module docstring."""
+
+    reissues_stale = False
+    learns = True
+
+    def __init__(self, space: SearchSpace, options: Mapping[str, OptionValue]) -> None:
+        reader = Options(options)
+        dims = len(space.params)
+        self.initial_trials = reader.int("initial_trials", max(5, 2 * dims + 1), 1, 100_000)
+        self.acquisition = reader.choice("acquisition", "qlognei", ("qlognei", "ucb"))
+        self.ucb_beta = reader.float("ucb_beta", 0.2, 0.0, 100.0)
+        self.restarts = reader.int("restarts", 10, 1, 128)
+        self.raw_samples = reader.int("raw_samples", 1024, 16, 65_536)
+        self.max_fit_points = reader.int("max_fit_points", 300, 10, 100_000)
+        self.max_model_points = reader.int("max_model_points", 1000, 10, 100_000)
+        self.precompute = reader.bool("precompute", True)
+        reader.finish()
+        self.layout: FeatureLayout = layout(space, MAX_DISCRETE_VALUES)
+
+    def suggest(self, space: SearchSpace, history: History, count: int, seed: int) -> SuggestBatch:
+        """Sobol points until `initial_trials` are drawn and two values differ; then the GP."""
+        if count <= 0:
+            return SuggestBatch(())
+        taken = {canonical(space, params) for params in history.pending}
+        data = self._training_data(space, history, seed)
+        if history.draws < self.initial_trials or data is None:
+            if history.draws >= self.initial_trials:
+                log.info(
+                    "bayes: %d completed trials with distinct values are too few for a model; "
+                    "drawing Sobol points",
+                    len(history.completed),
+                )
+            return SuggestBatch(self._sobol(space, history.draws, count, seed, taken))
+        pending = [features_of(space, params) for params in history.pending]
+        with warnings.catch_warnings(), manual_seed(_mix(seed, history.draws)):
+            # Fit and optimizer retries are BoTorch's own business; failures surface below.
+            for category in (
+                InputDataWarning,
+                OptimizationWarning,
+                BotorchWarning,
+                RuntimeWarning,
+            ):
+                warnings.simplefilter("ignore", category)
+            try:
+                rows = self._optimize(data, pending, count)
+            except Exception:  # any numerical failure falls back; it never fails Suggest
+                log.warning("bayes: model fit or acquisition failed; drawing Sobol", exc_info=True)
+                return SuggestBatch(self._sobol(space, history.draws, count, seed, taken))
+        suggestions: list[Suggestion] = []
+        for row in rows:
+            params = from_features(space, row)
+            key = canonical(space, params)
+            if key in taken:
+                continue
+            taken.add(key)
+            suggestions.append(Suggestion(params))
+        if len(suggestions) < count:  # the optimizer landed on pending points: fill with Sobol
+            suggestions += self._sobol(space, history.draws, count - len(suggestions), seed, taken)
+        return SuggestBatch(tuple(suggestions))
+
+    def _sobol(
+        self,
+        space: SearchSpace,
+        start: int,
+        count: int,
+        seed: int,
+        taken: set[tuple[ParamValue, ...]],
+    ) -> tuple[Suggestion, ...]:
+        """Sobol points from `start` on, skipping configurations already pending."""
+        chosen: list[Suggestion] = []
+        for point in sobol_points(len(space.params), seed, start, 4 * count + 16):
+            params = decode(space, point)
+            key = canonical(space, params)
+            if key not in taken:
+                taken.add(key)
+                chosen.append(Suggestion(params))
+                if len(chosen) == count:
+                    break
+        return tuple(chosen)
+
+    def _training_data(
+        self, space: SearchSpace, history: History, seed: int
+    ) -> TrainingData | None:
+        """Features and values to model, or None when they cannot inform a model."""
+        sign = 1.0 if history.maximize else -1.0
+        rows = [features_of(space, o.params) for o in history.completed]
+        values = [sign * o.value for o in history.completed]
+        if len(set(values)) < 2:
+            return None
+        worst = min(values)
+        rows += [features_of(space, params) for params in history.infeasible]
+        values += [worst] * len(history.infeasible)
+        kept = _keep(values, self.max_model_points, seed)
+        x = torch.tensor([rows[i] for i in kept], dtype=torch.float64)
+        y = torch.tensor([[values[i]] for i in kept], dtype=torch.float64)
+        return TrainingData(x, y)
+
+    def _model(self, x: torch.Tensor, y: torch.Tensor) -> GPyTorchModel:
+        if self.layout.categorical:
+            return MixedSingleTaskGP(
+                x, y, cat_dims=sorted(self.layout.categorical), likelihood=_likelihood()
+            )
+        return SingleTaskGP(x, y, likelihood=_likelihood())
+
+    def _fit(self, data: TrainingData) -> GPyTorchModel:
+        """Fits hyperparameters on a capped subset, then conditions on all of `data`."""
+        values = data.y.squeeze(-1).tolist()
+        subset = _keep(values, self.max_fit_points, len(values))
+        fitted = self._model(data.x[subset], data.y[subset])
+        fit_gpytorch_mll(ExactMarginalLogLikelihood(fitted.likelihood, fitted))
+        if len(subset) == len(values):
+            return fitted
+        model = self._model(data.x, data.y)
+        hyperparameters = {
+            name: value
+            for name, value in fitted.state_dict().items()
+            if not name.startswith("outcome_transform")
+        }
+        model.load_state_dict(hyperparameters, strict=False)
+        model.eval()
+        return model
+
+    def _acquisition(
+        self, model: GPyTorchModel, data: TrainingData, pending: torch.Tensor | None
+    ) -> AcquisitionFunction:
+        sampler = SobolQMCNormalSampler(torch.Size([MC_SAMPLES]))
+        if self.acquisition == "ucb":
+            return qUpperConfidenceBound(model, self.ucb_beta, sampler=sampler, X_pending=pending)
+        return qLogNoisyExpectedImprovement(
+            model, data.x, sampler=sampler, X_pending=pending, prune_baseline=True
+        )
+
+    def _optimize(
+        self, data: TrainingData, pending_rows: list[list[float]], count: int
+    ) -> list[list[float]]:
+        model = self._fit(data)
+        pending = torch.tensor(pending_rows, dtype=torch.float64) if pending_rows else None
+        acquisition = self._acquisition(model, data, pending)
+        bounds = torch.zeros(2, self.layout.width, dtype=torch.float64)
+        bounds[1] = 1.0
+        for column, choices in self.layout.categorical.items():
+            bounds[1, column] = max(choices)
+        if not self.layout.categorical and not self.layout.discrete:
+            candidates, _ = optimize_acqf(
+                acquisition,
+                bounds,
+                q=count,
+                num_restarts=self.restarts,
+                raw_samples=self.raw_samples,
+            )
+        else:
+            candidates, _ = optimize_acqf_mixed_alternating(
+                acquisition,
+                bounds,
+                discrete_dims={c: list(v) for c, v in self.layout.discrete.items()},
+                cat_dims={c: [float(i) for i in v] for c, v in self.layout.categorical.items()},
+                q=count,
+                num_restarts=self.restarts,
+                raw_samples=self.raw_samples,
+            )
+        return [list(map(float, row)) for row in candidates.detach().tolist()]
+
+
+def _mix(seed: int, draws: int) -> int:
+    """A torch seed from (study seed, draw number): same inputs, same suggestion."""
+    return (seed * 1_000_003 + draws) % (2**63)

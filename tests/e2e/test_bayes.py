@@ -1,0 +1,111 @@
+"""Bayes studies over gRPC: concurrent workers, no duplicate pending points, and no blocking."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from hyperdial.client import Client, categorical, float_param, int_param
+from hyperdial.server.testing import serve
+
+SPACE = [
+    float_param("x", -2.0, 2.0),
+    int_param("n", 1, 8),
+    categorical("kind", ["a", "b", "c"]),
+]
+
+
+FAST = {"restarts": 2, "raw_samples": 128}
+
+
+def _objective(params: dict) -> float:
+    return (
+        (params["x"] - 0.5) ** 2 + abs(params["n"] - 3) + (0.0 if params["kind"] == "b" else 1.0)
+    )
+
+
+def test_a_bayes_study_with_two_concurrent_workers_completes_its_budget(sqlite_url: str) -> None:
+    with serve(sqlite_url) as server, Client(server.address, timeout=60) as client:
+        study = client.create_study(
+            "bayes", SPACE, algorithm="bayes", options={"initial_trials": 4, **FAST}, max_trials=14
+        )
+        pending_seen: list[tuple] = []
+        errors: list[BaseException] = []
+        lock = threading.Lock()
+
+        def work(worker: str) -> None:
+            try:
+                handle = client.study("bayes")
+                while (trial := handle.next_trial(worker)) is not None:
+                    with lock:
+                        pending_seen.append(tuple(sorted(trial.params.items())))
+                    trial.complete(_objective(trial.params))
+            except BaseException as error:  # reported by the main thread
+                errors.append(error)
+
+        workers = [threading.Thread(target=work, args=(f"w{i}",)) for i in range(2)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(timeout=300)
+        assert not errors
+        info = study.info()
+        assert info.trial_counts["COMPLETED"] == 14
+        assert len(pending_seen) == 14
+        for params in pending_seen:
+            values = dict(params)
+            assert -2.0 <= values["x"] <= 2.0
+            assert isinstance(values["n"], int)
+            assert 1 <= values["n"] <= 8
+            assert values["kind"] in ("a", "b", "c")
+        best = study.best_trials(1)[0]
+        assert best.value < min(_objective(dict(p)) for p in pending_seen[:4]) + 1e-9
+
+
+def test_a_joint_batch_holds_distinct_configurations(sqlite_url: str) -> None:
+    with serve(sqlite_url) as server, Client(server.address, timeout=60) as client:
+        study = client.create_study(
+            "batch", SPACE, algorithm="bayes", options={"initial_trials": 3, **FAST}, seed=7
+        )
+        for trial in study.suggest(3, worker_id="seed"):
+            trial.complete(_objective(trial.params))
+        batch = study.suggest(6, worker_id="many")
+        keys = {tuple(sorted(t.params.items())) for t in batch}
+        assert len(batch) == 6
+        assert len(keys) == 6
+
+
+def test_a_random_study_answers_while_a_bayes_study_computes(sqlite_url: str) -> None:
+    with serve(sqlite_url) as server, Client(server.address, timeout=60) as client:
+        heavy = client.create_study(
+            "heavy",
+            [float_param(f"x{i}", 0.0, 1.0) for i in range(6)],
+            algorithm="bayes",
+            options={
+                "initial_trials": 2,
+                "restarts": 64,
+                "raw_samples": 8192,
+                "precompute": False,
+            },
+        )
+        for trial in heavy.suggest(40, worker_id="seed"):
+            trial.complete(sum((v - 0.3) ** 2 for v in trial.params.values()))
+        light = client.create_study("light", [float_param("x", 0.0, 1.0)])
+        light.suggest(1, worker_id="warm")[0].complete(0.0)
+
+        computing = threading.Thread(target=lambda: heavy.suggest(8, worker_id="slow"))
+        started = time.perf_counter()
+        computing.start()
+        time.sleep(0.2)
+        latencies = []
+        while computing.is_alive() and len(latencies) < 50:
+            begin = time.perf_counter()
+            trial = light.suggest(1, worker_id="fast", force_new=True)[0]
+            trial.complete(0.5)
+            latencies.append(time.perf_counter() - begin)
+        computing.join(timeout=300)
+        heavy_seconds = time.perf_counter() - started
+        assert len(latencies) >= 5, f"the bayes computation took only {heavy_seconds:.2f} s"
+        latencies.sort()
+        # Measured as a ratio in one run: a random round trip is a tiny fraction of the fit.
+        assert latencies[len(latencies) // 2] < heavy_seconds / 20

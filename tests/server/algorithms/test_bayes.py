@@ -1,0 +1,149 @@
+"""The bayes algorithm on its own (no server): it learns, respects pending points, stays valid."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from hyperdial.server.algorithms.base import History, Observed, make_suggester
+from hyperdial.server.domain import AlgorithmConfig
+from hyperdial.server.errors import InvalidArgument
+from hyperdial.server.space import CategoricalParam, FloatParam, IntParam, SearchSpace
+from hyperdial.server.space.features import canonical
+
+PLANE = SearchSpace((FloatParam("x", -3.0, 3.0), FloatParam("y", -3.0, 3.0)))
+OPTIMUM = (1.0, -0.5)
+MIXED = SearchSpace(
+    (
+        FloatParam("lr", 1e-4, 1e-1, log=True),
+        FloatParam("dropout", 0.0, 0.5),
+        FloatParam("decay", 1e-6, 1e-2, log=True),
+        IntParam("layers", 1, 4),
+        IntParam("units", 16, 256, log=True),
+        CategoricalParam("optimizer", ("adam", "adamw", "sgd")),
+    )
+)
+
+
+def quadratic(params: dict) -> float:
+    return (params["x"] - OPTIMUM[0]) ** 2 + (params["y"] - OPTIMUM[1]) ** 2
+
+
+FAST = {"restarts": 2, "raw_samples": 128}
+
+
+def bayes(space: SearchSpace, **options: object):
+    """A bayes suggester with a light acquisition search (the tests check behaviour, not speed)."""
+    return make_suggester(space, AlgorithmConfig("bayes", {**FAST, **options}))  # type: ignore[arg-type]
+
+
+def run(algorithm: str, trials: int, seed: int) -> float:
+    options = {"restarts": 4, "raw_samples": 256} if algorithm == "bayes" else {}
+    suggester = make_suggester(PLANE, AlgorithmConfig(algorithm, options))  # type: ignore[arg-type]
+    observed: list[Observed] = []
+    for draw in range(trials):
+        history = History(draws=draw, completed=tuple(observed))
+        params = dict(suggester.suggest(PLANE, history, 1, seed).suggestions[0].params)
+        observed.append(Observed(params, quadratic(params)))
+    return min(o.value for o in observed)
+
+
+def test_bayes_finds_a_quadratic_optimum_in_25_trials_where_random_does_not() -> None:
+    assert run("bayes", 25, seed=3) < 1e-3
+    assert run("random", 25, seed=3) > 1e-2
+
+
+def history_of(space: SearchSpace, count: int, seed: int, **kwargs: object) -> History:
+    rng = random.Random(seed)
+    suggester = make_suggester(space, AlgorithmConfig("random", {}))
+    points = [
+        dict(s.params) for s in suggester.suggest(space, History(draws=0), count, seed).suggestions
+    ]
+    completed = tuple(Observed(p, rng.random()) for p in points)
+    return History(draws=count, completed=completed, **kwargs)  # type: ignore[arg-type]
+
+
+def test_pending_points_are_avoided_and_a_batch_is_spread() -> None:
+    suggester = bayes(PLANE, initial_trials=5)
+    history = history_of(PLANE, 8, seed=1)
+    first = suggester.suggest(PLANE, history, 1, seed=1).suggestions[0].params
+    again = suggester.suggest(PLANE, history, 1, seed=1).suggestions[0].params
+    assert again == first  # same seed and observations: same suggestion
+    with_pending = History(history.draws, history.completed, pending=(first,))
+    other = suggester.suggest(PLANE, with_pending, 1, seed=1).suggestions[0].params
+    distance = ((other["x"] - first["x"]) ** 2 + (other["y"] - first["y"]) ** 2) ** 0.5
+    assert distance > 0.05
+    batch = [s.params for s in suggester.suggest(PLANE, history, 4, seed=1).suggestions]
+    assert len({(p["x"], p["y"]) for p in batch}) == 4
+
+
+def test_mixed_spaces_yield_valid_values_and_never_a_pending_duplicate() -> None:
+    suggester = bayes(MIXED, initial_trials=6)
+    history = history_of(MIXED, 12, seed=2)
+    batch = suggester.suggest(MIXED, history, 5, seed=2).suggestions
+    assert len(batch) == 5
+    params = MIXED.by_name()
+    for suggestion in batch:
+        for name, value in suggestion.params.items():
+            assert params[name].contains(value), (name, value)
+        assert isinstance(suggestion.params["layers"], int)
+        assert suggestion.params["optimizer"] in ("adam", "adamw", "sgd")
+    keys = [canonical(MIXED, s.params) for s in batch]
+    assert len(set(keys)) == 5
+
+
+def test_a_small_discrete_space_never_repeats_a_pending_configuration() -> None:
+    space = SearchSpace((IntParam("a", 1, 3), CategoricalParam("b", ("x", "y"))))
+    suggester = bayes(space, initial_trials=2)
+    history = History(
+        draws=4,
+        completed=(Observed({"a": 1, "b": "x"}, 1.0), Observed({"a": 3, "b": "y"}, 2.0)),
+        pending=({"a": 2, "b": "x"}, {"a": 2, "b": "y"}),
+    )
+    batch = suggester.suggest(space, history, 3, seed=0).suggestions
+    keys = [canonical(space, s.params) for s in batch]
+    assert len(set(keys)) == len(keys)
+    assert not {(2, "x"), (2, "y")} & set(keys)
+
+
+@pytest.mark.parametrize(
+    "completed",
+    [
+        (),
+        tuple(Observed({"x": 0.1 * i, "y": 0.0}, 1.0) for i in range(10)),  # constant
+        tuple(Observed({"x": 0.5, "y": 0.5}, float(i % 2)) for i in range(10)),  # one point
+    ],
+    ids=["nothing", "constant", "duplicates"],
+)
+def test_degenerate_observations_never_crash_the_suggester(completed: tuple) -> None:
+    suggester = bayes(PLANE, initial_trials=2)
+    batch = suggester.suggest(PLANE, History(draws=10, completed=completed), 2, seed=0)
+    assert len(batch.suggestions) == 2
+    for suggestion in batch.suggestions:
+        assert -3.0 <= suggestion.params["x"] <= 3.0
+
+
+def test_infeasible_trials_steer_the_model_away() -> None:
+    suggester = bayes(PLANE, initial_trials=2)
+    completed = (Observed({"x": -2.0, "y": -2.0}, 5.0), Observed({"x": 2.0, "y": 2.0}, 4.0))
+    bad = tuple(
+        {"x": 1.0 + 0.1 * i, "y": -0.5 + 0.1 * j} for i in range(-2, 3) for j in range(-2, 3)
+    )
+    history = History(draws=27, completed=completed, infeasible=bad)
+    chosen = suggester.suggest(PLANE, history, 1, seed=0).suggestions[0].params
+    assert abs(chosen["x"] - 1.0) > 0.2 or abs(chosen["y"] + 0.5) > 0.2
+
+
+@pytest.mark.parametrize(
+    ("options", "field"),
+    [
+        ({"acquisition": "pi"}, "algorithm.options.acquisition"),
+        ({"initial_trials": 0}, "algorithm.options.initial_trials"),
+        ({"restart": 3}, "algorithm.options.restart"),
+    ],
+)
+def test_bad_options_name_their_field(options: dict, field: str) -> None:
+    with pytest.raises(InvalidArgument) as raised:
+        bayes(PLANE, **options)
+    assert raised.value.field == field

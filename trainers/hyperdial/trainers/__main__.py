@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 
 from hyperdial.client import Client, HyperdialError, default_worker_id
-from hyperdial.trainers.data import dataset_names, load_dataset
+from hyperdial.trainers.data import add_dataset_arguments, load_dataset
 from hyperdial.trainers.metrics import TrainerMetrics
 from hyperdial.trainers.training import pick_device
 from hyperdial.trainers.worker import Worker
@@ -23,7 +23,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--study", required=True)
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     parser.add_argument("--worker-id", default=None, help="default: host-pid")
-    parser.add_argument("--dataset", choices=dataset_names(), default="digits")
+    add_dataset_arguments(parser)
     parser.add_argument("--seed", type=int, default=0, help="split and training seed")
     parser.add_argument(
         "--metrics-port",
@@ -35,7 +35,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     device = pick_device(args.device)
-    dataset = load_dataset(args.dataset, seed=args.seed)
+    try:
+        dataset = load_dataset(args.dataset, seed=args.seed, target=args.target, task=args.task)
+    except ValueError as error:
+        parser.error(str(error))
     metrics = TrainerMetrics(device.type)
     if args.metrics_port is not None:
         _, port = metrics.serve(args.metrics_address, args.metrics_port)

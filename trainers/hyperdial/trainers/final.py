@@ -20,8 +20,8 @@ from pathlib import Path
 import torch
 
 from hyperdial.client import Client, HyperdialError
-from hyperdial.trainers.data import Part, dataset_names, load_dataset
-from hyperdial.trainers.training import evaluate, fit, pick_device
+from hyperdial.trainers.data import Part, Task, add_dataset_arguments, load_dataset
+from hyperdial.trainers.training import evaluate, fit, pick_device, regression_scores
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,9 @@ class Report:
     validation_accuracy: float
     epochs: int
     test_loss: float
-    test_accuracy: float
+    test_accuracy: float  # nan for regression
+    test_rmse: float  # nan for classification
+    test_r2: float  # nan for classification
     seconds: float
     seed: int
 
@@ -49,6 +51,8 @@ def retrain(
     *,
     seed: int = 0,
     device: str = "auto",
+    target: str | None = None,
+    task: Task | None = None,
 ) -> Report:
     """Retrains the study's best configuration and scores it on the test split."""
     best_trials = client.study(study).best_trials(1)
@@ -59,7 +63,7 @@ def retrain(
     curve = best.measurements
     epochs = min(curve, key=lambda m: m[1])[0] + 1 if curve else int(best.params.get("epochs", 15))
     params = {**best.params, "epochs": epochs, "patience": epochs}
-    dataset = load_dataset(dataset_name, seed=seed)
+    dataset = load_dataset(dataset_name, seed=seed, target=target, task=task)
     combined = Part(
         torch.cat([dataset.train.x, dataset.validation.x]),
         torch.cat([dataset.train.y, dataset.validation.y]),
@@ -71,7 +75,9 @@ def retrain(
         dataset, params, device=pick_device(device), seed=seed, train=combined, restore_best=False
     )
     model = result.model.cpu()
-    test_loss, test_accuracy = evaluate(model, dataset.test, dataset.task == "classification")
+    classification = dataset.task == "classification"
+    test_loss, test_accuracy = evaluate(model, dataset.test, classification)
+    rmse, r2 = (math.nan, math.nan) if classification else regression_scores(model, dataset.test)
     report = Report(
         study=study,
         trial=best.id,
@@ -82,6 +88,8 @@ def retrain(
         epochs=result.epochs,
         test_loss=test_loss,
         test_accuracy=test_accuracy,
+        test_rmse=rmse,
+        test_r2=r2,
         seconds=time.perf_counter() - started,
         seed=seed,
     )
@@ -101,7 +109,8 @@ def _markdown(report: Report) -> str:
         f"for {report.epochs} epochs ({report.seconds:.1f} s), scored once on the test split.\n\n"
         f"| | |\n|---|---|\n| validation loss (tuning) | {report.validation_loss:.4f} |\n"
         f"| validation accuracy | {report.validation_accuracy:.4f} |\n"
-        f"| test loss | {report.test_loss:.4f} |\n| test accuracy | {accuracy} |\n\n"
+        f"| test loss | {report.test_loss:.4f} |\n| test accuracy | {accuracy} |\n"
+        f"| test RMSE | {report.test_rmse:.4f} |\n| test R² | {report.test_r2:.4f} |\n\n"
         f"| parameter | value |\n|---|---|\n{rows}\n"
     )
 
@@ -112,14 +121,21 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--server", default=os.environ.get("HYPERDIAL_SERVER", "127.0.0.1:50051"))
     parser.add_argument("--study", required=True)
     parser.add_argument("--output", type=Path, required=True)
-    parser.add_argument("--dataset", choices=dataset_names(), default="digits")
+    add_dataset_arguments(parser)
     parser.add_argument("--seed", type=int, default=0, help="the split seed used while tuning")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     args = parser.parse_args(argv)
     with Client(args.server) as client:
         try:
             report = retrain(
-                client, args.study, args.dataset, args.output, seed=args.seed, device=args.device
+                client,
+                args.study,
+                args.dataset,
+                args.output,
+                seed=args.seed,
+                device=args.device,
+                target=args.target,
+                task=args.task,
             )
         except (HyperdialError, ValueError) as error:
             sys.exit(f"hyperdial retrain: {error}")

@@ -1,11 +1,12 @@
 """Trainer processes against a real server: they finish a study together, failures included."""
 
 import signal
+import socket
 import subprocess
 import sys
 import time
 
-from hyperdial.client import categorical, float_param, int_param
+from hyperdial.client import Client, categorical, float_param, int_param
 from hyperdial.v1 import hyperdial_pb2 as pb
 
 
@@ -68,3 +69,31 @@ def test_sigterm_fails_the_running_trial_and_exits(server, client) -> None:
 def _reported(client, study: str) -> bool:
     request = pb.ListTrialsRequest(study=study, include_measurements=True)
     return any(t.measurements for t in client.stub.ListTrials(request).trials)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_a_trainer_survives_a_server_restart_mid_study(sqlite_url, server_process) -> None:
+    port = _free_port()
+    server = server_process(sqlite_url, port=port)
+    space = [float_param("learning_rate", 1e-3, 1e-2, log=True), int_param("epochs", 3, 4)]
+    with Client(server.address) as client:
+        client.create_study("digits-mlp", space, max_trials=6, seed=1)
+        trainer = _trainer(server.address, "steady")
+        deadline = time.monotonic() + 120
+        while client.study("digits-mlp").info().trial_counts["COMPLETED"] < 2:
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+    server.stop(signal.SIGKILL)  # mid-study, probably mid-trial
+    time.sleep(2)
+    server = server_process(sqlite_url, port=port)
+    assert trainer.wait(timeout=180) == 0, trainer.stderr.read()
+    with Client(server.address) as client:
+        trials = list(client.study("digits-mlp").trials())
+    assert len(trials) == 6
+    assert {t.state for t in trials} == {"COMPLETED"}
+    assert {t.worker_id for t in trials} == {"steady"}

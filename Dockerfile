@@ -21,7 +21,7 @@ ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu
 RUN useradd --create-home --uid 10001 hyperdial && mkdir /data && chown hyperdial /data
 COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir torch==2.13.0 ${TORCH_INDEX:+--index-url "$TORCH_INDEX"} \
-    && pip install --no-cache-dir "$(ls /wheels/*.whl)[server,trainers]" \
+    && pip install --no-cache-dir "$(ls /wheels/*.whl)[server,trainers,cli]" \
     && rm -rf /wheels
 USER hyperdial
 VOLUME /data

@@ -1,0 +1,240 @@
+"""Study definitions in YAML or JSON files, with errors that name the line and the field.
+
+    name: mlp-digits
+    objective: {metric: val_loss, goal: minimize}
+    algorithm: {name: bayes, options: {initial_trials: 8}}
+    max_trials: 30
+    seed: 1
+    stopping: {median: {min_trials: 5, warmup_steps: 2}}
+    parameters:
+      - {name: learning_rate, type: float, low: 1.0e-4, high: 0.1, log: true}
+      - {name: hidden_layers, type: int, low: 1, high: 4}
+      - {name: optimizer, type: categorical, choices: [adam, sgd]}
+      - {name: units_3, type: int, low: 16, high: 256, log: true,
+         when: {parent: hidden_layers, min: 3}}
+
+JSON is YAML, so the same reader takes both.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from hyperdial.client.params import (
+    categorical,
+    condition,
+    float_param,
+    int_param,
+    median_stopping,
+    successive_halving,
+)
+from hyperdial.v1 import hyperdial_pb2 as pb
+
+_TOP_LEVEL = {
+    "name",
+    "objective",
+    "algorithm",
+    "max_trials",
+    "seed",
+    "lease_seconds",
+    "max_reissues",
+    "stopping",
+    "parameters",
+}
+
+
+class StudyFileError(ValueError):
+    """A study file that cannot be used; the message starts with `file:line: field:`."""
+
+
+@dataclass(frozen=True)
+class StudyFile:
+    """A parsed study file: what `Client.create_study` takes, and where each field was."""
+
+    path: Path
+    name: str
+    parameters: list[pb.Parameter]
+    create_kwargs: dict[str, Any]
+    lines: Mapping[str, int] = field(default_factory=dict)
+
+    def line_of(self, api_field: str) -> int | None:
+        """The line of the closest enclosing field to an API field path (`config.` optional)."""
+        path = api_field.removeprefix("config.")
+        while path:
+            if path in self.lines:
+                return self.lines[path]
+            path = re.sub(r"(\.[^.\[]*|\[\d+\])$", "", path)
+        return None
+
+
+def _lines(node: yaml.Node, path: str, out: dict[str, int]) -> None:
+    out[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            _lines(value, f"{path}.{key.value}" if path else str(key.value), out)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _lines(item, f"{path}[{index}]", out)
+
+
+class _Reader:
+    """Typed access to the parsed document; every error names the file, line and field."""
+
+    def __init__(self, path: Path, lines: Mapping[str, int]) -> None:
+        self._path = path
+        self._lines = lines
+
+    def fail(self, where: str, message: str) -> StudyFileError:
+        line = self._lines.get(where) or self._lines.get(re.sub(r"\.[^.]*$", "", where), 1)
+        return StudyFileError(f"{self._path}:{line}: {where}: {message}")
+
+    def get(
+        self,
+        data: Mapping[str, Any],
+        where: str,
+        key: str,
+        kind: type | tuple[type, ...],
+        default: Any = ...,
+    ) -> Any:
+        spot = f"{where}.{key}" if where else key
+        if key not in data:
+            if default is ...:
+                raise self.fail(spot, "is required")
+            return default
+        value = data[key]
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            return float(value)
+        if not isinstance(value, kind) or (isinstance(value, bool) and kind in (int, float)):
+            raise self.fail(spot, f"must be {_kind_name(kind)}, got {value!r}")
+        return value
+
+
+def _kind_name(kind: type | tuple[type, ...]) -> str:
+    names = {
+        dict: "a mapping",
+        list: "a list",
+        str: "a string",
+        int: "an integer",
+        float: "a number",
+        bool: "true or false",
+    }
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    return " or ".join(names.get(k, k.__name__) for k in kinds)
+
+
+def _parameter(reader: _Reader, where: str, item: Any) -> pb.Parameter:
+    if not isinstance(item, dict):
+        raise reader.fail(where, "must be a mapping with name and type")
+    name = reader.get(item, where, "name", str)
+    kind = reader.get(item, where, "type", str)
+    when = None
+    if "when" in item:
+        spec = reader.get(item, where, "when", dict)
+        spot = f"{where}.when"
+        when = condition(
+            reader.get(spec, spot, "parent", str),
+            values=reader.get(spec, spot, "values", list, []),
+            min=reader.get(spec, spot, "min", float, None),
+            max=reader.get(spec, spot, "max", float, None),
+        )
+    known = {"name", "type", "when", "low", "high", "log", "grid", "grid_points", "choices"}
+    for key in item:
+        if key not in known:
+            raise reader.fail(f"{where}.{key}", "unknown field")
+    if kind == "float":
+        return float_param(
+            name,
+            reader.get(item, where, "low", float),
+            reader.get(item, where, "high", float),
+            log=reader.get(item, where, "log", bool, False),
+            when=when,
+            grid=reader.get(item, where, "grid", list, []),
+            grid_points=reader.get(item, where, "grid_points", int, 0),
+        )
+    if kind == "int":
+        return int_param(
+            name,
+            reader.get(item, where, "low", int),
+            reader.get(item, where, "high", int),
+            log=reader.get(item, where, "log", bool, False),
+            when=when,
+            grid=reader.get(item, where, "grid", list, []),
+            grid_points=reader.get(item, where, "grid_points", int, 0),
+        )
+    if kind == "categorical":
+        choices = reader.get(item, where, "choices", list)
+        return categorical(name, [str(c) for c in choices], when=when)
+    raise reader.fail(f"{where}.type", f"must be float, int or categorical, got {kind!r}")
+
+
+_STOPPING: dict[str, Callable[..., pb.StoppingRule]] = {
+    "median": median_stopping,
+    "successive_halving": successive_halving,
+}
+
+
+def _stopping(reader: _Reader, data: Mapping[str, Any]) -> pb.StoppingRule | None:
+    if "stopping" not in data:
+        return None
+    spec = reader.get(data, "", "stopping", dict)
+    if len(spec) != 1 or next(iter(spec)) not in _STOPPING:
+        raise reader.fail("stopping", "must hold one of: median, successive_halving")
+    ((kind, arguments),) = spec.items()
+    arguments = arguments or {}
+    if not isinstance(arguments, dict):
+        raise reader.fail(f"stopping.{kind}", "must be a mapping of its settings")
+    try:
+        return _STOPPING[kind](**arguments)
+    except TypeError as error:
+        raise reader.fail(f"stopping.{kind}", str(error)) from None
+
+
+def load_study_file(path: str | Path) -> StudyFile:
+    """Reads and checks a study file; raises StudyFileError naming the line and field."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as error:
+        raise StudyFileError(f"{path}: cannot read: {error.strerror}") from None
+    try:
+        node = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        line = f"{mark.line + 1}:" if mark is not None else ""
+        raise StudyFileError(f"{path}:{line} not valid YAML/JSON: {error}") from None
+    lines: dict[str, int] = {}
+    if node is not None:
+        _lines(node, "", lines)
+    reader = _Reader(path, lines)
+    if not isinstance(data, dict):
+        raise reader.fail("", "the file must hold a mapping (name, parameters, …)")
+    for key in data:
+        if key not in _TOP_LEVEL:
+            raise reader.fail(str(key), f"unknown field; known: {', '.join(sorted(_TOP_LEVEL))}")
+    items = reader.get(data, "", "parameters", list)
+    parameters = [_parameter(reader, f"parameters[{i}]", item) for i, item in enumerate(items)]
+    objective = reader.get(data, "", "objective", dict, {})
+    algorithm = reader.get(data, "", "algorithm", dict, {})
+    kwargs: dict[str, Any] = {
+        "metric": reader.get(objective, "objective", "metric", str, "objective"),
+        "goal": reader.get(objective, "objective", "goal", str, "minimize"),
+        "algorithm": reader.get(algorithm, "algorithm", "name", str, "random"),
+        "options": reader.get(algorithm, "algorithm", "options", dict, {}),
+        "max_trials": reader.get(data, "", "max_trials", int, 0),
+        "seed": reader.get(data, "", "seed", int, 0),
+        "lease_seconds": reader.get(data, "", "lease_seconds", float, 0.0),
+        "max_reissues": reader.get(data, "", "max_reissues", int, 0),
+        "stopping": _stopping(reader, data),
+    }
+    if kwargs["goal"] not in ("minimize", "maximize"):
+        raise reader.fail(
+            "objective.goal", f"must be minimize or maximize, got {kwargs['goal']!r}"
+        )
+    return StudyFile(path, reader.get(data, "", "name", str), parameters, kwargs, lines)

@@ -1,0 +1,134 @@
+"""`hyperdial study` and `hyperdial plot` against a real server."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from hyperdial.client import Client, categorical, float_param, int_param
+from hyperdial.client.plots import KINDS, Axis, importances, plot
+from hyperdial.client.study_cli import main as study_main
+from hyperdial.client.study_file import StudyFileError, load_study_file
+from hyperdial.server.testing import RunningServer, serve
+
+EXAMPLE = Path(__file__).parents[2] / "examples" / "mlp-digits.yaml"
+
+
+@pytest.fixture
+def server(sqlite_url: str) -> Iterator[RunningServer]:
+    """The command line is the same on every store: SQLite only."""
+    with serve(sqlite_url) as running:
+        yield running
+
+
+def test_the_example_file_creates_the_study_and_every_view_shows_it(
+    server, client: Client, capsys, tmp_path: Path
+) -> None:
+    study_main(["--server", server.address, "create", "--config", str(EXAMPLE)])
+    study = client.study("mlp-digits")
+    info = study.info()
+    assert info.config.algorithm.name == "bayes"
+    assert [p.name for p in info.config.parameters][:2] == ["learning_rate", "hidden_layers"]
+    assert info.config.max_trials == 30
+    for trial in study.suggest(3, worker_id="w"):
+        trial.complete(trial.params["dropout"] + 1.0)
+    capsys.readouterr()
+    study_main(["--server", server.address, "list"])
+    assert "mlp-digits" in capsys.readouterr().out
+    study_main(["--server", server.address, "show", "mlp-digits"])
+    shown = capsys.readouterr().out
+    assert "bayes" in shown
+    assert "3 finished of 30" in shown
+    study_main(["--server", server.address, "trials", "mlp-digits", "--format", "json"])
+    listed = json.loads(capsys.readouterr().out)
+    assert [t["state"] for t in listed] == ["COMPLETED"] * 3
+    study_main(["--server", server.address, "trials", "mlp-digits", "--format", "csv"])
+    rows = list(csv.DictReader(capsys.readouterr().out.splitlines()))
+    assert math.isclose(float(rows[0]["value"]), float(rows[0]["dropout"]) + 1.0)
+    exported = tmp_path / "trials.csv"
+    study_main(["--server", server.address, "export", "mlp-digits", "-o", str(exported)])
+    assert len(list(csv.DictReader(exported.open()))) == 3
+    study_main(["--server", server.address, "delete", "mlp-digits"])
+    assert not list(client.list_studies())
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "name: s\nparameters:\n  - {name: x, type: float, low: 0, high: one}\n",
+            ":3: parameters[0].high: must be a number",
+        ),
+        (
+            "name: s\nparameters:\n  - {name: x, type: float, low: 0, high: 1}\n"
+            "  - {name: y, type: complex}\n",
+            ":4: parameters[1].type: must be float, int or",
+        ),
+        ("name: s\nbudget: 3\nparameters: []\n", ":2: budget: unknown field"),
+        ("name: s\nparameters: [\n", "not valid YAML"),
+    ],
+)
+def test_a_bad_file_names_its_line_and_field(tmp_path: Path, text: str, expected: str) -> None:
+    path = tmp_path / "study.yaml"
+    path.write_text(text)
+    with pytest.raises(StudyFileError, match=expected.replace("[", r"\[").replace("]", r"\]")):
+        load_study_file(path)
+
+
+def test_a_config_the_server_refuses_points_at_the_line(server, tmp_path: Path) -> None:
+    path = tmp_path / "study.yaml"
+    path.write_text("name: s\nparameters:\n  - {name: x, type: float, low: 2, high: 1}\n")
+    with pytest.raises(SystemExit, match=r"study.yaml:3: config.parameters\[0\]"):
+        study_main(["--server", server.address, "create", "--config", str(path)])
+
+
+@pytest.fixture
+def finished_study(client: Client) -> str:
+    space = [
+        float_param("lr", 1e-4, 1e-1, log=True),
+        int_param("layers", 1, 4),
+        categorical("optimizer", ["adam", "sgd"]),
+        float_param("noise", 0.0, 1.0),
+    ]
+    study = client.create_study("plotted", space, max_trials=40, seed=2)
+    while (trial := study.next_trial("w")) is not None:
+        p = trial.params
+        trial.complete(
+            (math.log10(p["lr"]) + 2.5) ** 2 + (p["optimizer"] == "sgd") + 0.01 * p["noise"]
+        )
+    return "plotted"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("suffix", [".png", ".svg"])
+def test_every_plot_kind_renders_a_real_study(
+    client: Client, finished_study: str, tmp_path: Path, kind: str, suffix: str
+) -> None:
+    output = plot(client, finished_study, kind, tmp_path / f"{kind}{suffix}")
+    if suffix == ".png":
+        with Image.open(output) as image:
+            image.verify()
+            assert image.format == "PNG"
+            width, height = image.size
+        assert 300 <= width <= 4000
+        assert 200 <= height <= 4000
+    else:
+        text = output.read_text()
+        assert "<svg" in text
+        assert len(text) > 5000
+
+
+def test_importance_ranks_the_parameters_that_matter(client: Client, finished_study: str) -> None:
+    study = client.study(finished_study)
+    shares = importances(
+        list(study.trials()), [Axis.of(p) for p in study.info().config.parameters]
+    )
+    assert shares["lr"] > shares["noise"]
+    assert shares["optimizer"] > shares["noise"]
+    assert shares["noise"] < 0.2

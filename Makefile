@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.stamp-install
 
-.PHONY: venv system-deps demo test lint proto proto-check bench-overhead bench-crash bench-load bench-replicas bench-trainer bench-pruning bench-bayes bench-quality bench-parallel clean
+.PHONY: venv system-deps node-deps demo test lint proto proto-check bench-overhead bench-crash bench-load bench-replicas bench-trainer bench-pruning bench-bayes bench-quality bench-parallel clean
 
 # torch==2.13.0 first: it is the CPU build on this platform, so nothing later asks
 # for a multi-GB CUDA build (pyproject caps torch at that version).
@@ -30,8 +30,15 @@ system-deps:
 	  || echo "warning: could not install Debian's prometheus; its test will be skipped" >&2; }
 
 ## make test: the whole test suite
-test: venv system-deps
+test: venv system-deps node-deps
 	$(PY) -m pytest -q
+
+# The Node.js client example's packages (tests/e2e/test_node_client.py runs it); that test
+# skips, saying why, where the machine has no Node.js.
+node-deps:
+	@if command -v npm >/dev/null; then \
+	  cd client/node && npm ci --no-audit --no-fund --loglevel=error; \
+	else echo "warning: no npm; the Node.js client test will be skipped" >&2; fi
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -6,17 +6,19 @@ import os
 import re
 import socket
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from hyperdial.client.params import ParamValue, from_value
+from hyperdial.client.params import ParamValue, from_value, to_value
 from hyperdial.client.stream import WorkStream
 from hyperdial.v1 import hyperdial_pb2 as pb
 
 if TYPE_CHECKING:
     from hyperdial.client.client import Client
+
+IMPORT_BATCH = 10_000
 
 
 def default_worker_id() -> str:
@@ -107,6 +109,28 @@ class Study:
             token = page.next_page_token
             if not token:
                 return
+
+    def import_trials(
+        self, completed: Sequence[tuple[Mapping[str, ParamValue], float]]
+    ) -> list[Trial]:
+        """Adds (params, value) pairs evaluated elsewhere as COMPLETED trials: a warm start.
+
+        All or nothing per batch of IMPORT_BATCH; they use no budget slot.
+        """
+        imported: list[Trial] = []
+        for start in range(0, len(completed), IMPORT_BATCH):
+            request = pb.ImportTrialsRequest(
+                study=self.name,
+                trials=[
+                    pb.ImportedTrial(
+                        parameters={k: to_value(v) for k, v in params.items()}, value=value
+                    )
+                    for params, value in completed[start : start + IMPORT_BATCH]
+                ],
+            )
+            response = self.client.call(self.client.stub.ImportTrials, request)
+            imported += [Trial.from_proto(self, t) for t in response.trials]
+        return imported
 
     def best_trials(self, count: int = 1) -> list[Trial]:
         """The best completed trials, best first."""

@@ -28,6 +28,7 @@ from rich.table import Table
 
 from hyperdial.client.client import Client
 from hyperdial.client.errors import HyperdialError, InvalidArgumentError
+from hyperdial.client.params import ParamValue
 from hyperdial.client.study import Study, Trial
 from hyperdial.client.study_file import StudyFileError, load_study_file
 from hyperdial.v1 import hyperdial_pb2 as pb
@@ -157,6 +158,40 @@ def _trials(study: Study, args: argparse.Namespace, console: Console) -> None:
         console.print(_table(f"trials of {study.name}", header, rows))
 
 
+def _parse(parameter: pb.Parameter, cell: str) -> ParamValue:
+    kind = parameter.WhichOneof("domain")
+    if kind == "int_range":
+        return int(float(cell))
+    if kind == "float_range":
+        return float(cell)
+    return cell
+
+
+def read_completed(
+    path: Path, config: pb.StudyConfig
+) -> list[tuple[dict[str, ParamValue], float]]:
+    """COMPLETED rows of an exported CSV, with the values of this study's parameters only."""
+    with path.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    completed = []
+    for row in rows:
+        if row.get("state") != "COMPLETED" or not row.get("value"):
+            continue
+        params = {
+            p.name: _parse(p, row[p.name]) for p in config.parameters if row.get(p.name, "") != ""
+        }
+        completed.append((params, float(row["value"])))
+    return completed
+
+
+def _import(study: Study, source: Path, console: Console) -> None:
+    completed = read_completed(source, study.info().config)
+    if not completed:
+        raise StudyFileError(f"{source}: no COMPLETED trial to import")
+    imported = study.import_trials(completed)
+    console.print(f"imported {len(imported)} completed trials into {study.name}")
+
+
 def _watch(study: Study, interval: float, console: Console) -> None:
     with Live(_show(study), console=console, refresh_per_second=4) as live:
         while True:
@@ -193,6 +228,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     export = commands.add_parser("export", help="a study's trials as CSV")
     export.add_argument("name")
     export.add_argument("-o", "--output", type=Path, required=True)
+    imports = commands.add_parser("import", help="completed trials from an exported CSV")
+    imports.add_argument("name")
+    imports.add_argument("--from", dest="source", type=Path, required=True)
     args = parser.parse_args(argv)
     console = Console()
     try:
@@ -207,6 +245,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                 _trials(client.study(args.name), args, console)
             elif args.command == "watch":
                 _watch(client.study(args.name), args.interval, console)
+            elif args.command == "import":
+                _import(client.study(args.name), args.source, console)
             elif args.command == "export":
                 with args.output.open("w", newline="") as out:
                     write_csv(list(client.study(args.name).trials()), out)

@@ -85,6 +85,11 @@ class HyperdialServiceStub:
                 request_serializer=hyperdial_dot_v1_dot_hyperdial__pb2.GetBestTrialsRequest.SerializeToString,
                 response_deserializer=hyperdial_dot_v1_dot_hyperdial__pb2.GetBestTrialsResponse.FromString,
                 _registered_method=True)
+        self.ImportTrials = channel.unary_unary(
+                '/hyperdial.v1.HyperdialService/ImportTrials',
+                request_serializer=hyperdial_dot_v1_dot_hyperdial__pb2.ImportTrialsRequest.SerializeToString,
+                response_deserializer=hyperdial_dot_v1_dot_hyperdial__pb2.ImportTrialsResponse.FromString,
+                _registered_method=True)
         self.Work = channel.stream_stream(
                 '/hyperdial.v1.HyperdialService/Work',
                 request_serializer=hyperdial_dot_v1_dot_hyperdial__pb2.WorkRequest.SerializeToString,
@@ -180,6 +185,18 @@ class HyperdialServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ImportTrials(self, request, context):
+        """Adds finished trials evaluated elsewhere (e.g. exported from a related
+        study) so the algorithm learns from them: a warm start. They are stored
+        COMPLETED or INFEASIBLE with worker_id "import", do not count against
+        max_trials, and are validated against the study's parameters (unknown,
+        missing or out-of-domain values are INVALID_ARGUMENT naming the field).
+        All or nothing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Work(self, request_iterator, context):
         """A worker's session: Suggest, ReportProgress and Observe requests on one
         stream, answered in order, each with its own outcome. It does exactly what
@@ -244,6 +261,11 @@ def add_HyperdialServiceServicer_to_server(servicer, server):
                     servicer.GetBestTrials,
                     request_deserializer=hyperdial_dot_v1_dot_hyperdial__pb2.GetBestTrialsRequest.FromString,
                     response_serializer=hyperdial_dot_v1_dot_hyperdial__pb2.GetBestTrialsResponse.SerializeToString,
+            ),
+            'ImportTrials': grpc.unary_unary_rpc_method_handler(
+                    servicer.ImportTrials,
+                    request_deserializer=hyperdial_dot_v1_dot_hyperdial__pb2.ImportTrialsRequest.FromString,
+                    response_serializer=hyperdial_dot_v1_dot_hyperdial__pb2.ImportTrialsResponse.SerializeToString,
             ),
             'Work': grpc.stream_stream_rpc_method_handler(
                     servicer.Work,
@@ -522,6 +544,33 @@ class HyperdialService:
             '/hyperdial.v1.HyperdialService/GetBestTrials',
             hyperdial_dot_v1_dot_hyperdial__pb2.GetBestTrialsRequest.SerializeToString,
             hyperdial_dot_v1_dot_hyperdial__pb2.GetBestTrialsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ImportTrials(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hyperdial.v1.HyperdialService/ImportTrials',
+            hyperdial_dot_v1_dot_hyperdial__pb2.ImportTrialsRequest.SerializeToString,
+            hyperdial_dot_v1_dot_hyperdial__pb2.ImportTrialsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -91,6 +91,14 @@ class HyperdialServiceStub:
     """
     GetBestTrials: _grpc.UnaryUnaryMultiCallable[_hyperdial_pb2.GetBestTrialsRequest, _hyperdial_pb2.GetBestTrialsResponse]
     """Returns the best completed trials of a study, best first."""
+    ImportTrials: _grpc.UnaryUnaryMultiCallable[_hyperdial_pb2.ImportTrialsRequest, _hyperdial_pb2.ImportTrialsResponse]
+    """Adds finished trials evaluated elsewhere (e.g. exported from a related
+    study) so the algorithm learns from them: a warm start. They are stored
+    COMPLETED or INFEASIBLE with worker_id "import", do not count against
+    max_trials, and are validated against the study's parameters (unknown,
+    missing or out-of-domain values are INVALID_ARGUMENT naming the field).
+    All or nothing.
+    """
     Work: _grpc.StreamStreamMultiCallable[_hyperdial_pb2.WorkRequest, _hyperdial_pb2.WorkResponse]
     """A worker's session: Suggest, ReportProgress and Observe requests on one
     stream, answered in order, each with its own outcome. It does exactly what
@@ -145,6 +153,14 @@ class HyperdialServiceAsyncStub(HyperdialServiceStub):
     """
     GetBestTrials: _aio.UnaryUnaryMultiCallable[_hyperdial_pb2.GetBestTrialsRequest, _hyperdial_pb2.GetBestTrialsResponse]  # type: ignore[assignment]
     """Returns the best completed trials of a study, best first."""
+    ImportTrials: _aio.UnaryUnaryMultiCallable[_hyperdial_pb2.ImportTrialsRequest, _hyperdial_pb2.ImportTrialsResponse]  # type: ignore[assignment]
+    """Adds finished trials evaluated elsewhere (e.g. exported from a related
+    study) so the algorithm learns from them: a warm start. They are stored
+    COMPLETED or INFEASIBLE with worker_id "import", do not count against
+    max_trials, and are validated against the study's parameters (unknown,
+    missing or out-of-domain values are INVALID_ARGUMENT naming the field).
+    All or nothing.
+    """
     Work: _aio.StreamStreamMultiCallable[_hyperdial_pb2.WorkRequest, _hyperdial_pb2.WorkResponse]  # type: ignore[assignment]
     """A worker's session: Suggest, ReportProgress and Observe requests on one
     stream, answered in order, each with its own outcome. It does exactly what
@@ -256,6 +272,20 @@ class HyperdialServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_hyperdial_pb2.GetBestTrialsResponse, _abc.Awaitable[_hyperdial_pb2.GetBestTrialsResponse]]:
         """Returns the best completed trials of a study, best first."""
+
+    @_abc_1.abstractmethod
+    def ImportTrials(
+        self,
+        request: _hyperdial_pb2.ImportTrialsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_hyperdial_pb2.ImportTrialsResponse, _abc.Awaitable[_hyperdial_pb2.ImportTrialsResponse]]:
+        """Adds finished trials evaluated elsewhere (e.g. exported from a related
+        study) so the algorithm learns from them: a warm start. They are stored
+        COMPLETED or INFEASIBLE with worker_id "import", do not count against
+        max_trials, and are validated against the study's parameters (unknown,
+        missing or out-of-domain values are INVALID_ARGUMENT naming the field).
+        All or nothing.
+        """
 
     @_abc_1.abstractmethod
     def Work(

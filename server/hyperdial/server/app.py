@@ -84,14 +84,11 @@ async def build(settings: Settings) -> App:
         settings.database, durability=settings.durability, on_commit=metrics.write_batch.observe
     )
     metrics.watch_studies(lambda: _snapshots(store))
+    compute = ComputePool(settings.compute_workers)
     trials = TrialService(
-        store,
-        SuggesterCache(),
-        settings.limits,
-        metrics=metrics,
-        compute=ComputePool(settings.compute_workers),
+        store, SuggesterCache(), settings.limits, metrics=metrics, compute=compute
     )
-    servicer = HyperdialServicer(StudyService(store, settings.limits), trials)
+    servicer = HyperdialServicer(StudyService(store, settings.limits, compute=compute), trials)
     server = grpc.aio.server(
         interceptors=interceptors,
         options=[

@@ -113,13 +113,19 @@ class BayesSuggester:
         self.layout: FeatureLayout = layout(space, MAX_DISCRETE_VALUES)
 
     def suggest(self, space: SearchSpace, history: History, count: int, seed: int) -> SuggestBatch:
-        """Sobol points until `initial_trials` are drawn and two values differ; then the GP."""
+        """Sobol points until `initial_trials` are drawn (or imported) and two values differ.
+
+        Then the GP: imported trials count as observations, so a warm-started
+        study models them from its first suggestion.
+        """
         if count <= 0:
             return SuggestBatch(())
         taken = {canonical(space, params) for params in history.pending}
         data = self._training_data(space, history, seed)
-        if history.draws < self.initial_trials or data is None:
-            if history.draws >= self.initial_trials:
+        observed = len(history.completed) + len(history.infeasible)
+        initial = history.draws < self.initial_trials and observed < self.initial_trials
+        if initial or data is None:
+            if not initial:
                 log.info(
                     "bayes: %d completed trials with distinct values are too few for a model; "
                     "drawing Sobol points",

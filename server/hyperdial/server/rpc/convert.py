@@ -304,6 +304,31 @@ def trial_states_from_proto(states: list[int]) -> list[TrialState]:
     return result
 
 
+def imported_from_proto(
+    request: pb.ImportTrialsRequest,
+) -> list[tuple[dict[str, ParamValue], Outcome]]:
+    """The trials of an ImportTrialsRequest, each with its parameters and outcome."""
+    imported = []
+    for i, message in enumerate(request.trials):
+        where = f"trials[{i}]"
+        params = {
+            name: _param_value(value, f"{where}.parameters.{name}")
+            for name, value in message.parameters.items()
+        }
+        kind = message.WhichOneof("outcome")
+        try:
+            if kind == "value":
+                outcome = Outcome(TrialState.COMPLETED, value=message.value)
+            elif kind == "infeasible":
+                outcome = Outcome(TrialState.INFEASIBLE, reason=message.infeasible.reason)
+            else:
+                raise InvalidArgument("outcome", "set value or infeasible")
+        except InvalidArgument as error:
+            raise error.within(where) from None
+        imported.append((params, outcome))
+    return imported
+
+
 def outcome_from_proto(request: pb.ObserveRequest) -> Outcome:
     """The outcome of an ObserveRequest; exactly one must be set."""
     kind = request.WhichOneof("outcome")

@@ -9,6 +9,7 @@ import grpc
 
 from hyperdial.server.errors import InvalidArgument
 from hyperdial.server.rpc.convert import (
+    imported_from_proto,
     outcome_from_proto,
     study_config_from_proto,
     study_to_proto,
@@ -172,6 +173,14 @@ class HyperdialServicer(pb_grpc.HyperdialServiceServicer):
         return pb.ListTrialsResponse(
             trials=[trial_to_proto(t) for t in trials], next_page_token=token
         )
+
+    @map_errors
+    async def ImportTrials(  # noqa: N802
+        self, request: pb.ImportTrialsRequest, context: Context
+    ) -> pb.ImportTrialsResponse:
+        """See the .proto."""
+        trials = await self._trials.import_trials(request.study, imported_from_proto(request))
+        return pb.ImportTrialsResponse(trials=[trial_to_proto(t) for t in trials])
 
     @map_errors
     async def GetBestTrials(  # noqa: N802

@@ -18,6 +18,7 @@ since (here or on another replica) might be the same configuration.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import multiprocessing
 import os
@@ -70,6 +71,10 @@ def _start_worker(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
+def _import_algorithms() -> None:
+    importlib.import_module("hyperdial.server.algorithms.bayes")
+
+
 def _compute(
     space: SearchSpace, algorithm: AlgorithmConfig, history: History, count: int, seed: int
 ) -> tuple[SuggestBatch, float]:
@@ -97,6 +102,12 @@ class ComputePool:
                 initargs=(self._threads,),
             )
         return self._executor
+
+    def warm(self) -> None:
+        """Starts the workers and their imports now, so the first fit does not wait for them."""
+        if self._executor is None:
+            for _ in range(self._workers):
+                self._pool().submit(_import_algorithms)
 
     async def run(
         self,

@@ -18,6 +18,7 @@ from hyperdial.server.service.common import (
     read,
     write,
 )
+from hyperdial.server.service.compute import ComputePool
 from hyperdial.server.service.limits import DEFAULT_LIMITS, Limits
 from hyperdial.server.store.base import Store, StudyRecord, Transaction
 
@@ -38,8 +39,13 @@ class StudyService:
     """Creates, reads and deletes studies."""
 
     def __init__(
-        self, store: Store, limits: Limits = DEFAULT_LIMITS, clock: Callable[[], float] = time.time
+        self,
+        store: Store,
+        limits: Limits = DEFAULT_LIMITS,
+        clock: Callable[[], float] = time.time,
+        compute: ComputePool | None = None,
     ) -> None:
+        self._compute = compute
         self._store = store
         self._limits = limits
         self._clock = clock
@@ -63,9 +69,11 @@ class StudyService:
             )
         # Validates the options (and enumerates a grid) before anything is stored.
         try:
-            await asyncio.to_thread(make_suggester, config.space, config.algorithm)
+            suggester = await asyncio.to_thread(make_suggester, config.space, config.algorithm)
         except InvalidArgument as error:
             raise error.within("config") from None
+        if suggester.learns and self._compute is not None:
+            self._compute.warm()
         wanted = config.to_json()
 
         def op(txn: Transaction) -> tuple[Study, bool]:

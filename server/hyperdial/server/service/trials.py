@@ -33,6 +33,7 @@ from hyperdial.server.service.compute import (
 )
 from hyperdial.server.service.limits import DEFAULT_LIMITS, Limits
 from hyperdial.server.service.suggesters import SuggesterCache
+from hyperdial.server.space import ParamValue
 from hyperdial.server.stopping.rules import make_rule
 from hyperdial.server.store.base import NewTrial, Store, StudyRecord, Transaction
 
@@ -41,6 +42,8 @@ from hyperdial.server.store.base import NewTrial, Store, StudyRecord, Transactio
 EXPIRY_CHECK_SECONDS = 1.0
 MAX_REASON_LENGTH = 4096
 MAX_BEST = 1000
+MAX_IMPORTED = 10_000
+IMPORT_WORKER = "import"
 # A learned suggestion is recomputed when another trial was handed out meanwhile; this
 # many times at most before the caller is told to retry.
 MAX_COMPUTE_ATTEMPTS = 5
@@ -496,6 +499,58 @@ class TrialService:
             return trials, encode_token(trials[-1].number) if more else ""
 
         return await read(self._store, op)
+
+    async def import_trials(
+        self, study_name: str, imported: Sequence[tuple[dict[str, ParamValue], Outcome]]
+    ) -> list[Trial]:
+        """Stores trials evaluated elsewhere as finished ones (a warm start); all or nothing.
+
+        They take trial numbers but no budget slot, and are not draws of the
+        algorithm: a random or grid study continues its sequence unchanged.
+        """
+        if not 1 <= len(imported) <= MAX_IMPORTED:
+            raise InvalidArgument("trials", f"import 1..{MAX_IMPORTED} trials per request")
+        for i, (_, outcome) in enumerate(imported):
+            if outcome.state not in (TrialState.COMPLETED, TrialState.INFEASIBLE):
+                raise InvalidArgument(f"trials[{i}]", "must be completed or infeasible")
+
+        def op(txn: Transaction) -> list[Trial]:
+            study = txn.lock_study(study_name)
+            checked = []
+            for i, (params, _) in enumerate(imported):
+                try:
+                    checked.append(study.config.space.check_assignment(params))
+                except InvalidArgument as error:
+                    raise error.within(f"trials[{i}].parameters") from None
+            now = self._clock()
+            new = [NewTrial(params, None) for params in checked]
+            inserted = txn.insert_trials(
+                study, study.trial_count + 1, new, IMPORT_WORKER, now, now
+            )
+            finished = []
+            for trial, (_, outcome) in zip(inserted, imported, strict=True):
+                done = txn.finish_pending_trial(
+                    study,
+                    trial.number,
+                    IMPORT_WORKER,
+                    outcome.state,
+                    outcome.value,
+                    outcome.reason,
+                    "",
+                    now,
+                )
+                assert done is not None  # inserted PENDING for this worker just now
+                finished.append(done)
+            txn.update_study(
+                study.id,
+                draws=study.draws,
+                trial_count=study.trial_count + len(new),
+                budget_used=study.budget_used,
+                state=study.state,
+            )
+            return finished
+
+        return await write(self._store, op, durable=True)
 
     async def best_trials(self, study_name: str, count: int) -> list[Trial]:
         """The best completed trials, best first, with their learning curves."""

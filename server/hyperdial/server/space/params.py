@@ -183,6 +183,33 @@ class SearchSpace:
         """Parameters keyed by name."""
         return {param.name: param for param in self.params}
 
+    def check_assignment(self, params: Mapping[str, ParamValue]) -> dict[str, ParamValue]:
+        """A complete configuration of this space, or InvalidArgument naming the parameter.
+
+        Every active parameter must have a value in its domain (ints may come
+        as integral floats), and no other name may appear.
+        """
+        checked: dict[str, ParamValue] = {}
+        for param in self.params:
+            value = params.get(param.name)
+            if not self.is_active(param, checked):
+                if value is not None:
+                    raise InvalidArgument(param.name, "is inactive under its condition here")
+                continue
+            if value is None:
+                raise InvalidArgument(param.name, "is missing")
+            if isinstance(param, IntParam) and isinstance(value, float) and value.is_integer():
+                value = int(value)
+            if isinstance(param, FloatParam) and isinstance(value, int):
+                value = float(value)
+            if not param.contains(value):
+                raise InvalidArgument(param.name, f"{value!r} is outside the domain")
+            checked[param.name] = value
+        unknown = sorted(set(params) - set(checked) - {p.name for p in self.params})
+        if unknown:
+            raise InvalidArgument(unknown[0], "is not a parameter of this study")
+        return checked
+
     def is_active(self, param: Param, assignment: Mapping[str, ParamValue]) -> bool:
         """Whether `param` takes a value given the (earlier) values in `assignment`."""
         condition = param.condition

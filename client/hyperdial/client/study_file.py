@@ -147,21 +147,16 @@ def _parameter(reader: _Reader, where: str, item: Any) -> pb.Parameter:
     for key in item:
         if key not in known:
             raise reader.fail(f"{where}.{key}", "unknown field")
-    if kind == "float":
-        return float_param(
+    numeric: dict[str, tuple[Callable[..., pb.Parameter], type]] = {
+        "float": (float_param, float),
+        "int": (int_param, int),
+    }
+    if kind in numeric:
+        build, number = numeric[kind]
+        return build(
             name,
-            reader.get(item, where, "low", float),
-            reader.get(item, where, "high", float),
-            log=reader.get(item, where, "log", bool, False),
-            when=when,
-            grid=reader.get(item, where, "grid", list, []),
-            grid_points=reader.get(item, where, "grid_points", int, 0),
-        )
-    if kind == "int":
-        return int_param(
-            name,
-            reader.get(item, where, "low", int),
-            reader.get(item, where, "high", int),
+            reader.get(item, where, "low", number),
+            reader.get(item, where, "high", number),
             log=reader.get(item, where, "log", bool, False),
             when=when,
             grid=reader.get(item, where, "grid", list, []),

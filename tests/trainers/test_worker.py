@@ -1,12 +1,19 @@
 """Trainer processes against a real server: they finish a study together, failures included."""
 
+import io
 import signal
 import socket
 import subprocess
 import sys
 import time
 
+import torch
+from rich.console import Console
+
 from hyperdial.client import Client, categorical, float_param, int_param
+from hyperdial.trainers.data import load_dataset
+from hyperdial.trainers.progress import RichProgress
+from hyperdial.trainers.worker import Worker
 from hyperdial.v1 import hyperdial_pb2 as pb
 
 
@@ -97,3 +104,27 @@ def test_a_trainer_survives_a_server_restart_mid_study(sqlite_url, server_proces
     assert len(trials) == 6
     assert {t.state for t in trials} == {"COMPLETED"}
     assert {t.worker_id for t in trials} == {"steady"}
+
+
+def test_a_terminal_shows_the_study_line_and_trial_bars(server, client) -> None:
+    space = [float_param("learning_rate", 1e-3, 1e-2, log=True), int_param("epochs", 2, 3)]
+    client.create_study("digits-mlp", space, max_trials=2)
+    screen = io.StringIO()
+    console = Console(file=screen, force_terminal=True, width=120)
+    progress = RichProgress("digits-mlp", console)
+    worker = Worker(
+        client,
+        "digits-mlp",
+        "shown",
+        load_dataset("digits"),
+        torch.device("cpu"),
+        progress=progress,
+    )
+    summary = worker.run()
+    progress.close()
+    assert summary.completed == 2
+    drawn = screen.getvalue()
+    assert "study digits-mlp" in drawn
+    assert "trial 1" in drawn
+    assert "val_loss" in drawn
+    assert "best " in drawn

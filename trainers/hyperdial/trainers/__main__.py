@@ -9,9 +9,12 @@ import signal
 import sys
 from collections.abc import Sequence
 
+from rich.logging import RichHandler
+
 from hyperdial.client import Client, HyperdialError, default_worker_id
 from hyperdial.trainers.data import add_dataset_arguments, load_dataset
 from hyperdial.trainers.metrics import TrainerMetrics
+from hyperdial.trainers.progress import RichProgress, terminal
 from hyperdial.trainers.training import pick_device
 from hyperdial.trainers.worker import Worker
 
@@ -33,7 +36,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     parser.add_argument("--metrics-address", default="127.0.0.1")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    console = terminal()
+    if console is None:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    else:  # log lines print above the progress bars
+        logging.basicConfig(
+            level=logging.INFO,
+            format="%(message)s",
+            handlers=[RichHandler(console=console, show_path=False)],
+        )
     device = pick_device(args.device)
     try:
         dataset = load_dataset(args.dataset, seed=args.seed, target=args.target, task=args.task)
@@ -53,13 +64,18 @@ def main(argv: Sequence[str] | None = None) -> None:
                 device,
                 seed=args.seed,
                 metrics=metrics,
+                progress=None if console is None else RichProgress(args.study, console),
             )
         except HyperdialError as error:
             sys.exit(f"hyperdial trainer: {error.message}")
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: worker.stop.set())
         logging.info("training study %s on %s (%s)", args.study, device, args.dataset)
-        summary = worker.run()
+        try:
+            summary = worker.run()
+        finally:
+            if worker.progress is not None:
+                worker.progress.close()
     logging.info(
         "done: %d completed, %d failed, %d pruned",
         summary.completed,

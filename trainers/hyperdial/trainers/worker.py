@@ -19,6 +19,7 @@ import torch
 from hyperdial.client import Client, Trial
 from hyperdial.trainers.data import Dataset
 from hyperdial.trainers.metrics import TrainerMetrics
+from hyperdial.trainers.progress import RichProgress
 from hyperdial.trainers.training import FitResult, fit
 
 log = logging.getLogger(__name__)
@@ -46,8 +47,10 @@ class Worker:
         *,
         seed: int = 0,
         metrics: TrainerMetrics | None = None,
+        progress: RichProgress | None = None,
     ) -> None:
         self._metrics = metrics
+        self.progress = progress
         self._study = client.study(study, prefetch=True)
         self._worker_id = worker_id
         self._dataset = dataset
@@ -64,13 +67,24 @@ class Worker:
                 log.info("study %s is finished", self._study.name)
                 break
             started = time.perf_counter()
+            if self.progress is not None:
+                self.progress.trial_started(trial.id, int(trial.params.get("epochs", 15)))
             outcome, result = self._train(trial)
             setattr(summary, outcome, getattr(summary, outcome) + 1)
+            if self.progress is not None:
+                self.progress.trial_ended()
+                self._show_study(self.progress)
             if self._metrics is not None:
                 self._metrics.finished(outcome, time.perf_counter() - started)
                 if result is not None:
                     self._metrics.samples_per_second.set(result.samples_per_second)
         return summary
+
+    def _show_study(self, progress: RichProgress) -> None:
+        info = self._study.info()
+        finished = sum(n for state, n in info.trial_counts.items() if state != "PENDING")
+        best = info.best_trial.value if info.HasField("best_trial") else None
+        progress.study(finished, info.config.max_trials, best)
 
     def _train(self, trial: Trial) -> tuple[str, FitResult | None]:
         """Trains and observes one trial; returns its outcome and the training result."""
@@ -81,6 +95,8 @@ class Worker:
                 self._metrics.epochs.inc()
                 self._metrics.samples.inc(len(self._dataset.train.y))
             should_stop = trial.report(epoch, loss)
+            if self.progress is not None:
+                self.progress.epoch(epoch, loss, accuracy)
             log.info(
                 "trial %d epoch %d: val_loss %.4f val_acc %.4f", trial.id, epoch, loss, accuracy
             )

@@ -9,7 +9,7 @@ from torch import nn
 from hyperdial.trainers.data import load_dataset
 from hyperdial.trainers.early_stopping import EarlyStopping
 from hyperdial.trainers.models import build_model
-from hyperdial.trainers.training import TrainingConfig, evaluate, fit
+from hyperdial.trainers.training import TrainingConfig, cross_validate, evaluate, fit
 
 CPU = torch.device("cpu")
 
@@ -115,3 +115,15 @@ def test_the_server_can_stop_a_run(digits) -> None:
     assert seen == [0, 1]
     assert result.stopped_by_server
     assert result.epochs == 2
+
+
+def test_cross_validation_trains_every_fold_and_stops_when_told(digits) -> None:
+    params = {"epochs": 2, "hidden_layers": 1, "units": 32}
+    folds = cross_validate(digits, params, 3, device=torch.device("cpu"))
+    assert len(folds.fold_losses) == 3
+    assert folds.score == pytest.approx(sum(folds.fold_losses) / 3)
+    stopped = cross_validate(
+        digits, params, 3, device=torch.device("cpu"), on_fold=lambda fold, loss: True
+    )
+    assert stopped.stopped_by_server
+    assert len(stopped.fold_losses) == 1

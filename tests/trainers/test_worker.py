@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 import torch
 from rich.console import Console
 
@@ -128,3 +129,15 @@ def test_a_terminal_shows_the_study_line_and_trial_bars(server, client) -> None:
     assert "trial 1" in drawn
     assert "val_loss" in drawn
     assert "best " in drawn
+
+
+def test_cross_validation_scores_a_trial_by_its_mean_fold_loss(server, client) -> None:
+    space = [float_param("learning_rate", 1e-3, 1e-2, log=True), int_param("epochs", 2, 3)]
+    study = client.create_study("digits-cv", space, max_trials=1)
+    worker = Worker(client, "digits-cv", "cv", load_dataset("iris"), torch.device("cpu"), folds=3)
+    assert worker.run().completed == 1
+    (trial,) = study.best_trials(1)
+    assert [step for step, _ in trial.measurements] == [0, 1, 2]
+    fold_losses = [loss for _, loss in trial.measurements]
+    assert trial.value == pytest.approx(sum(fold_losses) / 3)
+    assert len(set(fold_losses)) == 3  # three different folds

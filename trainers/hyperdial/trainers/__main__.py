@@ -29,6 +29,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     add_dataset_arguments(parser)
     parser.add_argument("--seed", type=int, default=0, help="split and training seed")
     parser.add_argument(
+        "--folds",
+        type=int,
+        default=0,
+        help="score each trial by k-fold cross-validation on train + validation (k >= 2); "
+        "each fold's best loss is reported as a step",
+    )
+    parser.add_argument(
         "--metrics-port",
         type=int,
         default=None,
@@ -36,6 +43,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     parser.add_argument("--metrics-address", default="127.0.0.1")
     args = parser.parse_args(argv)
+    if args.folds == 1 or args.folds < 0:
+        parser.error(f"--folds must be 0 (no cross-validation) or at least 2, got {args.folds}")
     console = terminal()
     if console is None:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
@@ -65,6 +74,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                 seed=args.seed,
                 metrics=metrics,
                 progress=None if console is None else RichProgress(args.study, console),
+                folds=args.folds,
             )
         except HyperdialError as error:
             sys.exit(f"hyperdial trainer: {error.message}")

@@ -23,7 +23,7 @@ import copy
 import math
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch import nn
@@ -204,6 +204,62 @@ def fit(
         samples_per_second=seen / seconds if seconds else math.inf,
         stopped_by_server=stopped_by_server,
     )
+
+
+@dataclass(frozen=True)
+class CrossValidation:
+    """Per-fold best validation losses and their mean (the score)."""
+
+    fold_losses: tuple[float, ...]
+    stopped_by_server: bool
+
+    @property
+    def score(self) -> float:
+        """The mean best validation loss over the folds trained."""
+        return sum(self.fold_losses) / len(self.fold_losses)
+
+
+# Called after each fold with (fold, its best validation loss); True stops (pruned).
+FoldCallback = Callable[[int, float], bool]
+
+
+def cross_validate(
+    dataset: Dataset,
+    params: Mapping[str, ParamValue],
+    folds: int,
+    *,
+    device: torch.device | None = None,
+    seed: int = 0,
+    on_fold: FoldCallback | None = None,
+) -> CrossValidation:
+    """k-fold cross-validation on train + validation (stratified for classification).
+
+    The test part stays out, as in tuning without folds. Features keep the
+    standardization of the original training part, so folds differ only in
+    which rows train and which validate.
+    """
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    if folds < 2:
+        raise ValueError(f"folds must be at least 2, got {folds}")
+    x = torch.cat([dataset.train.x, dataset.validation.x])
+    y = torch.cat([dataset.train.y, dataset.validation.y])
+    splitter = (
+        StratifiedKFold(folds, shuffle=True, random_state=seed)
+        if dataset.task == "classification"
+        else KFold(folds, shuffle=True, random_state=seed)
+    )
+    losses: list[float] = []
+    for fold, (train_rows, validation_rows) in enumerate(splitter.split(x.numpy(), y.numpy())):
+        split = replace(
+            dataset,
+            train=Part(x[train_rows], y[train_rows]),
+            validation=Part(x[validation_rows], y[validation_rows]),
+        )
+        losses.append(fit(split, params, device=device, seed=seed + fold).best_loss)
+        if on_fold is not None and on_fold(fold, losses[-1]):
+            return CrossValidation(tuple(losses), stopped_by_server=True)
+    return CrossValidation(tuple(losses), stopped_by_server=False)
 
 
 def regression_scores(model: nn.Module, part: Part) -> tuple[float, float]:

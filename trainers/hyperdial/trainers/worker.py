@@ -20,7 +20,7 @@ from hyperdial.client import Client, Trial
 from hyperdial.trainers.data import Dataset
 from hyperdial.trainers.metrics import TrainerMetrics
 from hyperdial.trainers.progress import RichProgress
-from hyperdial.trainers.training import FitResult, fit
+from hyperdial.trainers.training import FitResult, cross_validate, fit
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,9 @@ class Worker:
         seed: int = 0,
         metrics: TrainerMetrics | None = None,
         progress: RichProgress | None = None,
+        folds: int = 0,
     ) -> None:
+        self._folds = folds
         self._metrics = metrics
         self.progress = progress
         self._study = client.study(study, prefetch=True)
@@ -69,7 +71,10 @@ class Worker:
             started = time.perf_counter()
             if self.progress is not None:
                 self.progress.trial_started(trial.id, int(trial.params.get("epochs", 15)))
-            outcome, result = self._train(trial)
+            if self._folds > 1:
+                outcome, result = self._cross_validate(trial), None
+            else:
+                outcome, result = self._train(trial)
             setattr(summary, outcome, getattr(summary, outcome) + 1)
             if self.progress is not None:
                 self.progress.trial_ended()
@@ -136,6 +141,39 @@ class Worker:
             result.epochs,
         )
         return "completed", result
+
+    def _cross_validate(self, trial: Trial) -> str:
+        """Scores the trial by k-fold cross-validation; each fold's best loss is a step."""
+        log.info("trial %d (%d folds): %s", trial.id, self._folds, trial.params)
+
+        def on_fold(fold: int, loss: float) -> bool:
+            log.info("trial %d fold %d: best val_loss %.4f", trial.id, fold, loss)
+            return trial.report(fold, loss) or self.stop.is_set()
+
+        try:
+            folds = cross_validate(
+                self._dataset,
+                trial.params,
+                self._folds,
+                device=self._device,
+                seed=self._seed + trial.id,
+                on_fold=on_fold,
+            )
+        except Exception as failure:  # a trial's failure must not end the worker
+            return self._fail(trial, f"{type(failure).__name__}: {failure}")
+        if self.stop.is_set():
+            self._study.prefetch = False
+            return self._fail(trial, "the worker was stopped")
+        if folds.stopped_by_server:
+            trial.prune(f"stopped by the server after {len(folds.fold_losses)} folds")
+            return "pruned"
+        if not math.isfinite(folds.score):
+            return self._fail(trial, "the validation loss never became finite")
+        trial.complete(folds.score)
+        log.info(
+            "trial %d: mean best val_loss %.4f over %d folds", trial.id, folds.score, self._folds
+        )
+        return "completed"
 
     @staticmethod
     def _fail(trial: Trial, reason: str) -> str:

@@ -2,7 +2,7 @@
 
 Starts `hyperdial server` on a free loopback port with ./hyperdial.db, creates a
 study over the MLP-on-digits space (learning rate, hidden layers, neurons,
-batch size, dropout, weight decay) with Sobol random search and the median
+batch size, dropout, weight decay) with Bayesian optimization and the median
 stopping rule, runs two `hyperdial trainer` processes until the budget is
 spent, shows the best trials, then retrains the best configuration and scores
 it once on the held-out test split.
@@ -52,7 +52,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             SPACE,
             goal="minimize",
             metric="val_loss",
-            options={"sampler": "sobol"},
+            algorithm="bayes",
+            options={"initial_trials": 8},
             max_trials=args.trials,
             stopping=median_stopping(min_trials=5, warmup_steps=2),
         )

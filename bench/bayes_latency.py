@@ -16,9 +16,12 @@ precomputation on (the default) and off.
 from __future__ import annotations
 
 import argparse
+import multiprocessing
+import resource
 import statistics
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +61,8 @@ def _timed(work: Any, repeats: int) -> float:
     return statistics.median(seconds)
 
 
-def ours(n: int, repeats: int) -> float:
+def ours(n: int, repeats: int) -> tuple[float, float]:
+    """Seconds per suggestion and the process's peak RSS in MiB (run in a fresh process)."""
     x, y = _observations(n, n)
     completed = tuple(
         Observed({f"x{i}": float(v) for i, v in enumerate(row)}, float(value))
@@ -66,7 +70,8 @@ def ours(n: int, repeats: int) -> float:
     )
     suggester = make_suggester(SPACE, AlgorithmConfig("bayes", {}))
     history = History(draws=n, completed=completed)
-    return _timed(lambda: suggester.suggest(SPACE, history, 1, 0), repeats)
+    seconds = _timed(lambda: suggester.suggest(SPACE, history, 1, 0), repeats)
+    return seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def plain_botorch(n: int, repeats: int) -> float:
@@ -141,8 +146,11 @@ def main() -> None:
     sizes = [int(s) for s in args.sizes.split(",")]
     rows, per_size = [], {}
     for n in sizes:
+        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as fresh:
+            seconds, peak_mib = fresh.submit(ours, n, args.repeats).result()
         timing = {
-            "hyperdial_bayes": ours(n, args.repeats),
+            "hyperdial_bayes": seconds,
+            "hyperdial_bayes_peak_rss_mib": peak_mib,
             "plain_botorch": plain_botorch(n, 1),
             "optuna_gp": optuna_gp(n, 1),
         }
@@ -151,6 +159,7 @@ def main() -> None:
             (
                 f"{n} observations",
                 timing["hyperdial_bayes"],
+                f"{timing['hyperdial_bayes_peak_rss_mib']:.0f}",
                 timing["plain_botorch"],
                 timing["optuna_gp"],
             )
@@ -169,11 +178,18 @@ def main() -> None:
                 f"{seen[key]['p50_ms']:.1f} / {seen[key]['p95_ms']:.1f}",
                 "",
                 "",
+                "",
             )
         )
     report(
         f"Bayes: seconds per suggestion, {DIMS}-D; trainer training {args.train_seconds} s",
-        ("case", "hyperdial bayes", "plain BoTorch", "Optuna GPSampler"),
+        (
+            "case",
+            "hyperdial bayes (s)",
+            "its peak RSS (MiB)",
+            "plain BoTorch (s)",
+            "Optuna GPSampler (s)",
+        ),
         rows,
         {"seconds_per_suggestion": per_size, "trainer_suggest": seen, "machine": machine()},
     )

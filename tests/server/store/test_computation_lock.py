@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import psycopg
 from tests.helpers import POSTGRES, postgres_schema
 
@@ -28,7 +30,11 @@ def test_replicas_take_turns_and_a_dead_holder_frees_the_study() -> None:
                     "WHERE locktype = 'advisory' AND objid = 7"
                 ).fetchall()
             assert killed
-            taken = first.try_lock_computation(7)
+            taken = None
+            deadline = time.monotonic() + 10  # the killed backend takes a moment to exit
+            while taken is None and time.monotonic() < deadline:
+                taken = first.try_lock_computation(7)
+                time.sleep(0.05)
             assert taken is not None
             taken.release()
             again.release()  # on a dead connection: logged, not raised

@@ -12,6 +12,7 @@ import json
 import logging
 import queue
 import threading
+import zlib
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -57,7 +58,16 @@ log = logging.getLogger(__name__)
 
 MAX_BATCH = 512
 _MIGRATION_LOCK = 0x68797065  # any constant; the advisory lock that serializes migrations
-_COMPUTATION_LOCKS = 0x68796463  # the class of the advisory locks on "computing study X"
+
+
+def _computation_lock_class(schema: str) -> int:
+    """The first key of a schema's "computing study X" advisory locks.
+
+    Advisory locks are per database; keying them by schema keeps two
+    deployments in one database (or two test schemas) from waiting on each
+    other's study ids.
+    """
+    return zlib.crc32(f"hyperdial-compute:{schema}".encode()) % 2**31
 
 
 class _NoLock:
@@ -74,8 +84,9 @@ class _AdvisoryLock:
     PostgreSQL ends the session and the lock goes with it.
     """
 
-    def __init__(self, conn: Connection, study_id: int) -> None:
+    def __init__(self, conn: Connection, kind: int, study_id: int) -> None:
         self._conn = conn
+        self._kind = kind
         self._study_id = study_id
 
     def release(self) -> None:
@@ -83,7 +94,7 @@ class _AdvisoryLock:
         try:
             self._conn.execute(
                 text("SELECT pg_advisory_unlock(:kind, :study)"),
-                {"kind": _COMPUTATION_LOCKS, "study": self._study_id},
+                {"kind": self._kind, "study": self._study_id},
             )
             self._conn.commit()
         except SQLAlchemyError:
@@ -524,6 +535,12 @@ class SqlStore:
             self._read_engine = create_engine(url, pool_size=8, pool_pre_ping=True)
             self._write_engine = create_engine(url, pool_size=1, pool_pre_ping=True)
         self._migrate()
+        self._lock_class = 0
+        if self.backend == "postgresql":
+            with self._read_engine.connect() as conn:
+                self._lock_class = _computation_lock_class(
+                    str(conn.execute(text("SELECT current_schema()")).scalar())
+                )
         dialect = self._write_engine.dialect
         self._statements = Statements(dialect, lock_rows=self.backend != "sqlite")
         self._read_statements = Statements(dialect, lock_rows=False)
@@ -571,7 +588,7 @@ class SqlStore:
         try:
             held = conn.execute(
                 text("SELECT pg_try_advisory_lock(:kind, :study)"),
-                {"kind": _COMPUTATION_LOCKS, "study": study_id % 2**31},
+                {"kind": self._lock_class, "study": study_id % 2**31},
             ).scalar()
             conn.commit()
         except SQLAlchemyError as error:
@@ -580,7 +597,7 @@ class SqlStore:
         if not held:
             conn.close()
             return None
-        return _AdvisoryLock(conn, study_id % 2**31)
+        return _AdvisoryLock(conn, self._lock_class, study_id % 2**31)
 
     def close(self) -> None:
         """See `Store.close`."""

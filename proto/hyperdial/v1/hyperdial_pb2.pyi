@@ -407,7 +407,7 @@ class Algorithm(_message.Message):
      random options: sampler = "uniform" (default) | "sobol".
      grid options:   grid_points = int (default 5), shuffle = bool.
      bayes options:  initial_trials = int (default max(5, 2 * parameters + 1)),
-                     acquisition = "qlognei" (default) | "ucb", ucb_beta = number,
+                     acquisition = "auto" (default) | "qlognei" | "ucb", ucb_beta = number,
                      restarts = int, raw_samples = int, max_fit_points = int,
                      max_model_points = int, precompute = bool (default true).
      StudyConfig.seed seeds every algorithm.

@@ -5,11 +5,15 @@ same scrambled Sobol sequence as `random` with `sampler="sobol"`. After that a
 GP is fitted to the completed trials on the model features of
 `space.features` (floats and integers on [0, 1], log scales in log space;
 categoricals compared by equality in `MixedSingleTaskGP`'s kernel), with
-outcomes standardized, and `qLogNoisyExpectedImprovement` (or qUCB) is
-optimized over the mixed space by BoTorch's alternating optimizer, which steps
-integers and categoricals through their allowed values. Pending trials enter
-as `X_pending`, so parallel workers get spread points, and a suggestion equal
-to a pending one is never returned.
+outcomes standardized. The acquisition is of the log-EI family: with trials
+pending or a batch asked for, `qLogNoisyExpectedImprovement` with the pending
+trials as `X_pending` (so parallel workers get spread points) and a joint
+q-batch; for one suggestion with nothing pending, the analytic LogEI against
+the best posterior mean at an observation, which has no Monte Carlo error and
+refines an optimum several times more precisely (Branin, measured). Option
+`acquisition` forces `qlognei` or `ucb` (qUCB). Mixed spaces are optimized by
+BoTorch's alternating optimizer, which steps integers and categoricals through
+their allowed values. A suggestion equal to a pending one is never returned.
 
 Failed trials carry no value and are left out. Infeasible trials take the
 worst completed value: the model learns to avoid their region without a second
@@ -32,6 +36,7 @@ from dataclasses import dataclass
 
 import torch
 from botorch.acquisition.acquisition import AcquisitionFunction
+from botorch.acquisition.analytic import LogExpectedImprovement
 from botorch.acquisition.logei import qLogNoisyExpectedImprovement
 from botorch.acquisition.monte_carlo import qUpperConfidenceBound
 from botorch.exceptions.warnings import BotorchWarning, InputDataWarning, OptimizationWarning
@@ -104,7 +109,7 @@ class BayesSuggester:
         reader = Options(options)
         dims = len(space.params)
         self.initial_trials = reader.int("initial_trials", max(5, 2 * dims + 1), 1, 100_000)
-        self.acquisition = reader.choice("acquisition", "qlognei", ("qlognei", "ucb"))
+        self.acquisition = reader.choice("acquisition", "auto", ("auto", "qlognei", "ucb"))
         self.ucb_beta = reader.float("ucb_beta", 0.2, 0.0, 100.0)
         self.restarts = reader.int("restarts", 10, 1, 128)
         self.raw_samples = reader.int("raw_samples", 1024, 16, 65_536)
@@ -224,9 +229,16 @@ class BayesSuggester:
         return model
 
     def _acquisition(
-        self, model: GPyTorchModel, data: TrainingData, pending: torch.Tensor | None
+        self, model: GPyTorchModel, data: TrainingData, pending: torch.Tensor | None, count: int
     ) -> AcquisitionFunction:
         sampler = SobolQMCNormalSampler(torch.Size([MC_SAMPLES]))
+        if self.acquisition == "auto" and pending is None and count == 1:
+            # One point, nothing pending: the analytic LogEI has no Monte Carlo error, and
+            # its incumbent, the best posterior mean at an observation, is not fooled by
+            # one lucky noisy value.
+            with torch.no_grad():
+                incumbent = model.posterior(data.x).mean.max()
+            return LogExpectedImprovement(model, best_f=incumbent)
         if self.acquisition == "ucb":
             return qUpperConfidenceBound(model, self.ucb_beta, sampler=sampler, X_pending=pending)
         return qLogNoisyExpectedImprovement(
@@ -238,7 +250,7 @@ class BayesSuggester:
     ) -> list[list[float]]:
         model = self._fit(data)
         pending = torch.tensor(pending_rows, dtype=torch.float64) if pending_rows else None
-        acquisition = self._acquisition(model, data, pending)
+        acquisition = self._acquisition(model, data, pending, count)
         bounds = torch.zeros(2, self.layout.width, dtype=torch.float64)
         bounds[1] = 1.0
         for column, choices in self.layout.categorical.items():

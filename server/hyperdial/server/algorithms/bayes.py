@@ -8,9 +8,9 @@ categoricals compared by equality in `MixedSingleTaskGP`'s kernel), with
 outcomes standardized. The acquisition is of the log-EI family: with trials
 pending or a batch asked for, `qLogNoisyExpectedImprovement` with the pending
 trials as `X_pending` (so parallel workers get spread points) and a joint
-q-batch; for one suggestion with nothing pending, the analytic LogEI against
-the best posterior mean at an observation, which has no Monte Carlo error and
-refines an optimum several times more precisely (Branin, measured). Option
+q-batch; for one suggestion with nothing pending, the analytic LogEI, which
+has no Monte Carlo error, against the best observation; it refines an optimum
+several times more precisely (Branin, measured). Option
 `acquisition` forces `qlognei` or `ucb` (qUCB). Mixed spaces are optimized by
 BoTorch's alternating optimizer, which steps integers and categoricals through
 their allowed values. A suggestion equal to a pending one is never returned.
@@ -233,12 +233,9 @@ class BayesSuggester:
     ) -> AcquisitionFunction:
         sampler = SobolQMCNormalSampler(torch.Size([MC_SAMPLES]))
         if self.acquisition == "auto" and pending is None and count == 1:
-            # One point, nothing pending: the analytic LogEI has no Monte Carlo error, and
-            # its incumbent, the best posterior mean at an observation, is not fooled by
-            # one lucky noisy value.
-            with torch.no_grad():
-                incumbent = model.posterior(data.x).mean.max()
-            return LogExpectedImprovement(model, best_f=incumbent)
+            # Against the best observation, EI keeps refining an optimum; against a smoothed
+            # incumbent (the best posterior mean) it settles for points as good as the fit.
+            return LogExpectedImprovement(model, best_f=data.y.max())
         if self.acquisition == "ucb":
             return qUpperConfidenceBound(model, self.ucb_beta, sampler=sampler, X_pending=pending)
         return qLogNoisyExpectedImprovement(

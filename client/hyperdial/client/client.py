@@ -107,18 +107,28 @@ class Client:
         lease_seconds: float = 0.0,
         max_reissues: int = 0,
         stopping: pb.StoppingRule | None = None,
+        objectives: Sequence[tuple[str, str]] = (),
+        constraints: Sequence[pb.OutcomeConstraint] = (),
     ) -> Study:
         """Creates the study, or returns the existing one if it has the same config.
+
+        One objective is `metric` and `goal`; several are `objectives`, (metric,
+        goal) pairs, whose Pareto front the study looks for. `constraints` limit
+        reported metrics, e.g. `pb.OutcomeConstraint(metric="param_count",
+        upper_bound=50_000)`.
 
         Raises:
             AlreadyExistsError: a study of that name has a different config.
             InvalidArgumentError: the config is invalid; `.field` says where.
         """
-        if goal not in _GOALS:
-            raise ValueError(f"goal must be 'minimize' or 'maximize', got {goal!r}")
+        for _, direction in [("", goal), *objectives]:
+            if direction not in _GOALS:
+                raise ValueError(f"goal must be 'minimize' or 'maximize', got {direction!r}")
         config = pb.StudyConfig(
             parameters=list(parameters),
-            objective=pb.Objective(metric=metric, goal=_GOALS[goal]),
+            objective=None if objectives else pb.Objective(metric=metric, goal=_GOALS[goal]),
+            objectives=[pb.Objective(metric=m, goal=_GOALS[g]) for m, g in objectives],
+            constraints=list(constraints),
             algorithm=pb.Algorithm(name=algorithm, options=options_to_proto(options or {})),
             max_trials=max_trials,
             seed=seed,

@@ -133,10 +133,18 @@ class Study:
         return imported
 
     def best_trials(self, count: int = 1) -> list[Trial]:
-        """The best completed trials, best first."""
+        """The best completed trials that meet the constraints, best first.
+
+        With several objectives: the Pareto front (all of it when count is 0).
+        """
         request = pb.GetBestTrialsRequest(study=self.name, count=count)
         response = self.client.call(self.client.stub.GetBestTrials, request)
         return [Trial.from_proto(self, t) for t in response.trials]
+
+    def pareto_front(self) -> pb.GetBestTrialsResponse:
+        """The whole Pareto front with its hypervolume and reference point."""
+        request = pb.GetBestTrialsRequest(study=self.name, count=0)
+        return self.client.call(self.client.stub.GetBestTrials, request)
 
 
 @dataclass
@@ -162,6 +170,7 @@ class Trial:
     value: float | None = None
     reason: str = ""
     measurements: list[tuple[int, float]] = field(default_factory=list)
+    metrics: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def from_proto(cls, study: Study, message: pb.Trial) -> Trial:
@@ -180,6 +189,7 @@ class Trial:
             value=message.value if message.HasField("value") else None,
             reason=message.reason,
             measurements=[(m.step, m.value) for m in message.measurements],
+            metrics=dict(message.metrics),
         )
 
     @property
@@ -228,10 +238,23 @@ class Trial:
         self.state = pb.TrialState.Name(response.trial.state)
         self.value = response.trial.value if response.trial.HasField("value") else None
         self.reason = response.trial.reason
+        self.metrics = dict(response.trial.metrics)
 
-    def complete(self, value: float) -> None:
-        """Ends the trial with its final objective value (durable once this returns)."""
-        self._observe(value=value)
+    def complete(
+        self, value: float | None = None, *, metrics: Mapping[str, float] | None = None
+    ) -> None:
+        """Ends the trial with its final objective value and/or named metrics.
+
+        A study with several objectives or with constraints needs `metrics`
+        with each of their values; any other metric is kept as well. Durable
+        once this returns.
+        """
+        if value is None and not metrics:
+            raise ValueError("complete() needs a value or metrics")
+        outcome: dict[str, object] = {"metrics": dict(metrics or {})}
+        if value is not None:
+            outcome["value"] = value
+        self._observe(**outcome)
 
     def fail(self, reason: str) -> None:
         """Ends the trial as FAILED."""

@@ -355,23 +355,76 @@ class Objective(_message.Message):
 
     METRIC_FIELD_NUMBER: _builtins.int
     GOAL_FIELD_NUMBER: _builtins.int
+    REFERENCE_VALUE_FIELD_NUMBER: _builtins.int
     metric: _builtins.str
-    """Name of the metric, e.g. "val_loss"; informational."""
+    """Name of the metric, e.g. "val_loss": the key of its value in
+    ObserveRequest.metrics. Required when the study has several objectives
+    (unique among them); a single objective may leave it empty and observe
+    `value`.
+    """
     goal: Global___Goal.ValueType
     """MINIMIZE or MAXIMIZE; required."""
+    reference_value: _builtins.float
+    """Several objectives only: the worst value still worth having, the
+    reference point of the hypervolume. Unset: inferred from the
+    observations (slightly worse than the worst value on the Pareto front).
+    """
     def __init__(
         self,
         *,
         metric: _builtins.str = ...,
         goal: Global___Goal.ValueType = ...,
+        reference_value: _builtins.float | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_reference_value", b"_reference_value", "reference_value", b"reference_value"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["goal", b"goal", "metric", b"metric"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_reference_value", b"_reference_value", "goal", b"goal", "metric", b"metric", "reference_value", b"reference_value"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__reference_value: _TypeAlias = _typing.Literal["reference_value"]  # noqa: Y015
+    _WhichOneofArgType__reference_value: _TypeAlias = _typing.Literal["_reference_value", b"_reference_value"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__reference_value) -> _WhichOneofReturnType__reference_value | None: ...
 
 Global___Objective: _TypeAlias = Objective  # noqa: Y015
+
+@_typing.final
+class OutcomeConstraint(_message.Message):
+    """A limit on a reported metric: a trial outside it is feasible for training
+    but not an acceptable result ("at most 50k parameters"). Algorithms learn to
+    avoid violating configurations; best trials and Pareto fronts leave them out.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    METRIC_FIELD_NUMBER: _builtins.int
+    UPPER_BOUND_FIELD_NUMBER: _builtins.int
+    LOWER_BOUND_FIELD_NUMBER: _builtins.int
+    metric: _builtins.str
+    """Name of the metric, a key of ObserveRequest.metrics."""
+    upper_bound: _builtins.float
+    """Satisfied when metric <= upper_bound. Set at least one of the bounds."""
+    lower_bound: _builtins.float
+    """Satisfied when metric >= lower_bound."""
+    def __init__(
+        self,
+        *,
+        metric: _builtins.str = ...,
+        upper_bound: _builtins.float | None = ...,
+        lower_bound: _builtins.float | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_lower_bound", b"_lower_bound", "_upper_bound", b"_upper_bound", "lower_bound", b"lower_bound", "upper_bound", b"upper_bound"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_lower_bound", b"_lower_bound", "_upper_bound", b"_upper_bound", "lower_bound", b"lower_bound", "metric", b"metric", "upper_bound", b"upper_bound"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__lower_bound: _TypeAlias = _typing.Literal["lower_bound"]  # noqa: Y015
+    _WhichOneofArgType__lower_bound: _TypeAlias = _typing.Literal["_lower_bound", b"_lower_bound"]  # noqa: Y015
+    _WhichOneofReturnType__upper_bound: _TypeAlias = _typing.Literal["upper_bound"]  # noqa: Y015
+    _WhichOneofArgType__upper_bound: _TypeAlias = _typing.Literal["_upper_bound", b"_upper_bound"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__lower_bound) -> _WhichOneofReturnType__lower_bound | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__upper_bound) -> _WhichOneofReturnType__upper_bound | None: ...
+
+Global___OutcomeConstraint: _TypeAlias = OutcomeConstraint  # noqa: Y015
 
 @_typing.final
 class Algorithm(_message.Message):
@@ -407,7 +460,8 @@ class Algorithm(_message.Message):
      random options: sampler = "uniform" (default) | "sobol".
      grid options:   grid_points = int (default 5), shuffle = bool.
      bayes options:  initial_trials = int (default max(5, 2 * parameters + 1)),
-                     acquisition = "auto" (default) | "qlognei" | "ucb", ucb_beta = number,
+                     acquisition = "auto" (default) | "qlognei" | "ucb", ucb_beta = number
+                     (several objectives: qLogNEHVI, whatever `acquisition` says),
                      restarts = int, raw_samples = int, max_fit_points = int,
                      max_model_points = int, precompute = bool (default true).
      StudyConfig.seed seeds every algorithm.
@@ -444,6 +498,8 @@ class StudyConfig(_message.Message):
     LEASE_SECONDS_FIELD_NUMBER: _builtins.int
     MAX_REISSUES_FIELD_NUMBER: _builtins.int
     STOPPING_FIELD_NUMBER: _builtins.int
+    OBJECTIVES_FIELD_NUMBER: _builtins.int
+    CONSTRAINTS_FIELD_NUMBER: _builtins.int
     max_trials: _builtins.int
     """Trial budget: the study finishes once this many trials have been handed
     out (0 = unlimited; a grid study also finishes when its grid is spent).
@@ -469,7 +525,7 @@ class StudyConfig(_message.Message):
 
     @_builtins.property
     def objective(self) -> Global___Objective:
-        """What to optimize."""
+        """What to optimize, when there is one objective."""
 
     @_builtins.property
     def algorithm(self) -> Global___Algorithm:
@@ -478,6 +534,19 @@ class StudyConfig(_message.Message):
     @_builtins.property
     def stopping(self) -> Global___StoppingRule:
         """Server-side early stopping on the values of ReportProgress; unset: none."""
+
+    @_builtins.property
+    def objectives(self) -> _containers.RepeatedCompositeFieldContainer[Global___Objective]:
+        """Several objectives (at least two), instead of `objective`: the study
+        looks for their Pareto front. Every Observe must report each of them in
+        `metrics`.
+        """
+
+    @_builtins.property
+    def constraints(self) -> _containers.RepeatedCompositeFieldContainer[Global___OutcomeConstraint]:
+        """Limits on reported metrics; every Observe of a completed trial must
+        report each constrained metric in `metrics`.
+        """
 
     def __init__(
         self,
@@ -490,10 +559,12 @@ class StudyConfig(_message.Message):
         lease_seconds: _builtins.float = ...,
         max_reissues: _builtins.int = ...,
         stopping: Global___StoppingRule | None = ...,
+        objectives: _abc.Iterable[Global___Objective] | None = ...,
+        constraints: _abc.Iterable[Global___OutcomeConstraint] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["algorithm", b"algorithm", "objective", b"objective", "stopping", b"stopping"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["algorithm", b"algorithm", "lease_seconds", b"lease_seconds", "max_reissues", b"max_reissues", "max_trials", b"max_trials", "objective", b"objective", "parameters", b"parameters", "seed", b"seed", "stopping", b"stopping"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["algorithm", b"algorithm", "constraints", b"constraints", "lease_seconds", b"lease_seconds", "max_reissues", b"max_reissues", "max_trials", b"max_trials", "objective", b"objective", "objectives", b"objectives", "parameters", b"parameters", "seed", b"seed", "stopping", b"stopping"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -644,7 +715,9 @@ class Study(_message.Message):
 
     @_builtins.property
     def best_trial(self) -> Global___Trial:
-        """The best completed trial so far, if any."""
+        """The best completed trial so far that meets the constraints, if any
+        (one objective only; see GetBestTrials for a Pareto front).
+        """
 
     def __init__(
         self,
@@ -717,6 +790,26 @@ class Trial(_message.Message):
         def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
         def WhichOneof(self, oneof_group: _Never) -> None: ...
 
+    @_typing.final
+    class MetricsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.float
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.float = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
     STUDY_FIELD_NUMBER: _builtins.int
     ID_FIELD_NUMBER: _builtins.int
     STATE_FIELD_NUMBER: _builtins.int
@@ -728,6 +821,8 @@ class Trial(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     FINISH_TIME_FIELD_NUMBER: _builtins.int
     LEASE_EXPIRE_TIME_FIELD_NUMBER: _builtins.int
+    METRICS_FIELD_NUMBER: _builtins.int
+    VIOLATES_CONSTRAINTS_FIELD_NUMBER: _builtins.int
     study: _builtins.str
     """Name of the study."""
     id: _builtins.int
@@ -740,6 +835,8 @@ class Trial(_message.Message):
     """Final objective value; set when COMPLETED."""
     reason: _builtins.str
     """Failure or infeasibility reason, when FAILED or INFEASIBLE."""
+    violates_constraints: _builtins.bool
+    """Set when a completed trial's metrics break an outcome constraint."""
     @_builtins.property
     def parameters(self) -> _containers.MessageMap[_builtins.str, Global___Value]:
         """Values of the active parameters, by name."""
@@ -762,6 +859,10 @@ class Trial(_message.Message):
     def lease_expire_time(self) -> _timestamp_pb2.Timestamp:
         """When its lease ends, while PENDING."""
 
+    @_builtins.property
+    def metrics(self) -> _containers.ScalarMap[_builtins.str, _builtins.float]:
+        """Every metric reported with the outcome (the objectives' values included)."""
+
     def __init__(
         self,
         *,
@@ -776,10 +877,12 @@ class Trial(_message.Message):
         create_time: _timestamp_pb2.Timestamp | None = ...,
         finish_time: _timestamp_pb2.Timestamp | None = ...,
         lease_expire_time: _timestamp_pb2.Timestamp | None = ...,
+        metrics: _abc.Mapping[_builtins.str, _builtins.float] | None = ...,
+        violates_constraints: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_value", b"_value", "create_time", b"create_time", "finish_time", b"finish_time", "lease_expire_time", b"lease_expire_time", "value", b"value"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_value", b"_value", "create_time", b"create_time", "finish_time", b"finish_time", "id", b"id", "lease_expire_time", b"lease_expire_time", "measurements", b"measurements", "parameters", b"parameters", "reason", b"reason", "state", b"state", "study", b"study", "value", b"value", "worker_id", b"worker_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_value", b"_value", "create_time", b"create_time", "finish_time", b"finish_time", "id", b"id", "lease_expire_time", b"lease_expire_time", "measurements", b"measurements", "metrics", b"metrics", "parameters", b"parameters", "reason", b"reason", "state", b"state", "study", b"study", "value", b"value", "violates_constraints", b"violates_constraints", "worker_id", b"worker_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__value: _TypeAlias = _typing.Literal["value"]  # noqa: Y015
     _WhichOneofArgType__value: _TypeAlias = _typing.Literal["_value", b"_value"]  # noqa: Y015
@@ -1164,6 +1267,26 @@ Global___Failure: _TypeAlias = Failure  # noqa: Y015
 class ObserveRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
+    @_typing.final
+    class MetricsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.float
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.float = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
     STUDY_FIELD_NUMBER: _builtins.int
     TRIAL_ID_FIELD_NUMBER: _builtins.int
     WORKER_ID_FIELD_NUMBER: _builtins.int
@@ -1173,6 +1296,7 @@ class ObserveRequest(_message.Message):
     INFEASIBLE_FIELD_NUMBER: _builtins.int
     PRUNED_FIELD_NUMBER: _builtins.int
     NEXT_COUNT_FIELD_NUMBER: _builtins.int
+    METRICS_FIELD_NUMBER: _builtins.int
     study: _builtins.str
     """Name of the study."""
     trial_id: _builtins.int
@@ -1184,7 +1308,9 @@ class ObserveRequest(_message.Message):
     same id returns the first result and changes nothing.
     """
     value: _builtins.float
-    """The final objective value; must be finite."""
+    """The final objective value (one objective); must be finite. Same as
+    metrics[objective.metric].
+    """
     next_count: _builtins.int
     """Optional: also hand this worker its next trials in the same call and the
     same transaction, as if Suggest(study, worker_id, count = next_count)
@@ -1202,6 +1328,13 @@ class ObserveRequest(_message.Message):
     def pruned(self) -> Global___Failure:
         """The worker stopped the trial after should_stop."""
 
+    @_builtins.property
+    def metrics(self) -> _containers.ScalarMap[_builtins.str, _builtins.float]:
+        """Named final values, all finite: each objective's and each constrained
+        metric's (required for a completed trial), and any other the worker wants
+        kept (e.g. "val_accuracy", "param_count").
+        """
+
     def __init__(
         self,
         *,
@@ -1214,10 +1347,11 @@ class ObserveRequest(_message.Message):
         infeasible: Global___Failure | None = ...,
         pruned: Global___Failure | None = ...,
         next_count: _builtins.int = ...,
+        metrics: _abc.Mapping[_builtins.str, _builtins.float] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["failed", b"failed", "infeasible", b"infeasible", "outcome", b"outcome", "pruned", b"pruned", "value", b"value"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["failed", b"failed", "infeasible", b"infeasible", "next_count", b"next_count", "outcome", b"outcome", "pruned", b"pruned", "request_id", b"request_id", "study", b"study", "trial_id", b"trial_id", "value", b"value", "worker_id", b"worker_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["failed", b"failed", "infeasible", b"infeasible", "metrics", b"metrics", "next_count", b"next_count", "outcome", b"outcome", "pruned", b"pruned", "request_id", b"request_id", "study", b"study", "trial_id", b"trial_id", "value", b"value", "worker_id", b"worker_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType_outcome: _TypeAlias = _typing.Literal["value", "failed", "infeasible", "pruned"]  # noqa: Y015
     _WhichOneofArgType_outcome: _TypeAlias = _typing.Literal["outcome", b"outcome"]  # noqa: Y015
@@ -1252,9 +1386,30 @@ class ImportedTrial(_message.Message):
         def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
         def WhichOneof(self, oneof_group: _Never) -> None: ...
 
+    @_typing.final
+    class MetricsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.float
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.float = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
     PARAMETERS_FIELD_NUMBER: _builtins.int
     VALUE_FIELD_NUMBER: _builtins.int
     INFEASIBLE_FIELD_NUMBER: _builtins.int
+    METRICS_FIELD_NUMBER: _builtins.int
     value: _builtins.float
     """The final objective value; must be finite."""
     @_builtins.property
@@ -1265,16 +1420,23 @@ class ImportedTrial(_message.Message):
     def infeasible(self) -> Global___Failure:
         """The configuration could not be evaluated."""
 
+    @_builtins.property
+    def metrics(self) -> _containers.ScalarMap[_builtins.str, _builtins.float]:
+        """Named final values, as in ObserveRequest.metrics; with no outcome set,
+        the trial completed with these.
+        """
+
     def __init__(
         self,
         *,
         parameters: _abc.Mapping[_builtins.str, Global___Value] | None = ...,
         value: _builtins.float = ...,
         infeasible: Global___Failure | None = ...,
+        metrics: _abc.Mapping[_builtins.str, _builtins.float] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["infeasible", b"infeasible", "outcome", b"outcome", "value", b"value"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["infeasible", b"infeasible", "outcome", b"outcome", "parameters", b"parameters", "value", b"value"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["infeasible", b"infeasible", "metrics", b"metrics", "outcome", b"outcome", "parameters", b"parameters", "value", b"value"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType_outcome: _TypeAlias = _typing.Literal["value", "infeasible"]  # noqa: Y015
     _WhichOneofArgType_outcome: _TypeAlias = _typing.Literal["outcome", b"outcome"]  # noqa: Y015
@@ -1431,7 +1593,9 @@ class GetBestTrialsRequest(_message.Message):
     study: _builtins.str
     """Name of the study."""
     count: _builtins.int
-    """How many (1-1000; 0 means 1)."""
+    """How many (1-1000; 0 means 1, or the whole Pareto front of a study with
+    several objectives).
+    """
     def __init__(
         self,
         *,
@@ -1451,18 +1615,32 @@ class GetBestTrialsResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     TRIALS_FIELD_NUMBER: _builtins.int
+    HYPERVOLUME_FIELD_NUMBER: _builtins.int
+    REFERENCE_POINT_FIELD_NUMBER: _builtins.int
+    hypervolume: _builtins.float
+    """Several objectives: the hypervolume the front dominates, up to the
+    reference point (in the objectives' own units).
+    """
     @_builtins.property
     def trials(self) -> _containers.RepeatedCompositeFieldContainer[Global___Trial]:
-        """Completed trials, best first."""
+        """Completed trials that meet the constraints, best first; with several
+        objectives, the Pareto front by the first objective.
+        """
+
+    @_builtins.property
+    def reference_point(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
+        """The reference point used, one value per objective."""
 
     def __init__(
         self,
         *,
         trials: _abc.Iterable[Global___Trial] | None = ...,
+        hypervolume: _builtins.float = ...,
+        reference_point: _abc.Iterable[_builtins.float] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["trials", b"trials"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["hypervolume", b"hypervolume", "reference_point", b"reference_point", "trials", b"trials"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -179,7 +179,10 @@ class HyperdialServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetBestTrials(self, request, context):
-        """Returns the best completed trials of a study, best first.
+        """Returns the best completed trials of a study, best first. A study with
+        several objectives returns its Pareto front instead: every completed trial
+        that meets the outcome constraints and that no other such trial dominates,
+        ordered by the first objective.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

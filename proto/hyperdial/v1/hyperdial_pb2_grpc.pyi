@@ -90,7 +90,11 @@ class HyperdialServiceStub:
     at a time.
     """
     GetBestTrials: _grpc.UnaryUnaryMultiCallable[_hyperdial_pb2.GetBestTrialsRequest, _hyperdial_pb2.GetBestTrialsResponse]
-    """Returns the best completed trials of a study, best first."""
+    """Returns the best completed trials of a study, best first. A study with
+    several objectives returns its Pareto front instead: every completed trial
+    that meets the outcome constraints and that no other such trial dominates,
+    ordered by the first objective.
+    """
     ImportTrials: _grpc.UnaryUnaryMultiCallable[_hyperdial_pb2.ImportTrialsRequest, _hyperdial_pb2.ImportTrialsResponse]
     """Adds finished trials evaluated elsewhere (e.g. exported from a related
     study) so the algorithm learns from them: a warm start. They are stored
@@ -152,7 +156,11 @@ class HyperdialServiceAsyncStub(HyperdialServiceStub):
     at a time.
     """
     GetBestTrials: _aio.UnaryUnaryMultiCallable[_hyperdial_pb2.GetBestTrialsRequest, _hyperdial_pb2.GetBestTrialsResponse]  # type: ignore[assignment]
-    """Returns the best completed trials of a study, best first."""
+    """Returns the best completed trials of a study, best first. A study with
+    several objectives returns its Pareto front instead: every completed trial
+    that meets the outcome constraints and that no other such trial dominates,
+    ordered by the first objective.
+    """
     ImportTrials: _aio.UnaryUnaryMultiCallable[_hyperdial_pb2.ImportTrialsRequest, _hyperdial_pb2.ImportTrialsResponse]  # type: ignore[assignment]
     """Adds finished trials evaluated elsewhere (e.g. exported from a related
     study) so the algorithm learns from them: a warm start. They are stored
@@ -271,7 +279,11 @@ class HyperdialServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _hyperdial_pb2.GetBestTrialsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_hyperdial_pb2.GetBestTrialsResponse, _abc.Awaitable[_hyperdial_pb2.GetBestTrialsResponse]]:
-        """Returns the best completed trials of a study, best first."""
+        """Returns the best completed trials of a study, best first. A study with
+        several objectives returns its Pareto front instead: every completed trial
+        that meets the outcome constraints and that no other such trial dominates,
+        ordered by the first objective.
+        """
 
     @_abc_1.abstractmethod
     def ImportTrials(

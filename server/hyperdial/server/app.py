@@ -131,5 +131,6 @@ async def build(settings: Settings) -> App:
 def _snapshots(store: SqlStore) -> list[StudySnapshot]:
     rows = store.read(lambda txn: txn.study_snapshots())
     return [
-        StudySnapshot(r.name, r.algorithm, r.active, r.trial_counts, r.best_value) for r in rows
+        StudySnapshot(r.name, r.algorithm, r.active, r.trial_counts, r.best_value, r.hypervolume)
+        for r in rows
     ]

@@ -57,10 +57,71 @@ class TrialState(enum.Enum):
 
 @dataclass(frozen=True)
 class Objective:
-    """The metric a study optimizes and in which direction."""
+    """A metric a study optimizes and in which direction.
+
+    With several objectives, `reference` is the hypervolume's reference: the
+    worst value still worth having (None: inferred from the observations).
+    """
 
     metric: str
     goal: Goal
+    reference: float | None = None
+
+    @property
+    def maximize(self) -> bool:
+        """Whether larger values are better."""
+        return self.goal is Goal.MAXIMIZE
+
+    def to_dict(self) -> dict[str, Any]:
+        """The stored JSON form."""
+        data: dict[str, Any] = {"metric": self.metric, "goal": self.goal.value}
+        if self.reference is not None:
+            data["reference"] = self.reference
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Objective:
+        """Inverse of `to_dict`."""
+        return cls(data["metric"], Goal(data["goal"]), data.get("reference"))
+
+
+@dataclass(frozen=True)
+class OutcomeConstraint:
+    """A limit on a reported metric: lower <= value <= upper (either bound may be None)."""
+
+    metric: str
+    lower: float | None = None
+    upper: float | None = None
+
+    def __post_init__(self) -> None:
+        if not self.metric:
+            raise InvalidArgument("metric", "must name the constrained metric")
+        if self.lower is None and self.upper is None:
+            raise InvalidArgument("upper_bound", "set upper_bound, lower_bound or both")
+        for name, bound in (("lower_bound", self.lower), ("upper_bound", self.upper)):
+            if bound is not None and not math.isfinite(bound):
+                raise InvalidArgument(name, f"must be finite, got {bound}")
+        if self.lower is not None and self.upper is not None and self.lower > self.upper:
+            raise InvalidArgument(
+                "lower_bound", f"must be <= upper_bound ({self.upper}), got {self.lower}"
+            )
+
+    def slacks(self, value: float) -> tuple[float, ...]:
+        """How far `value` is beyond each bound: <= 0 where the bound holds."""
+        slacks = []
+        if self.lower is not None:
+            slacks.append(self.lower - value)
+        if self.upper is not None:
+            slacks.append(value - self.upper)
+        return tuple(slacks)
+
+    def holds(self, value: float) -> bool:
+        """Whether `value` is within the bounds."""
+        return all(slack <= 0 for slack in self.slacks(value))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The stored JSON form (the constructor's keyword arguments)."""
+        return {"metric": self.metric, "lower": self.lower, "upper": self.upper}
 
 
 @dataclass(frozen=True)
@@ -109,15 +170,27 @@ class StudyConfig:
     """Everything that defines a study; immutable once the study exists."""
 
     space: SearchSpace
-    objective: Objective
+    objectives: tuple[Objective, ...]
     algorithm: AlgorithmConfig = AlgorithmConfig()
     max_trials: int = 0
     seed: int = 0
     lease_seconds: float = DEFAULT_LEASE_SECONDS
     max_reissues: int = DEFAULT_MAX_REISSUES
     stopping: StoppingConfig | None = None
+    constraints: tuple[OutcomeConstraint, ...] = ()
 
     def __post_init__(self) -> None:
+        if not self.objectives:
+            raise InvalidArgument("objective", "a study needs an objective")
+        if len(self.objectives) > 1:
+            names = [o.metric for o in self.objectives]
+            for i, name in enumerate(names):
+                if not name:
+                    raise InvalidArgument(
+                        f"objectives[{i}].metric", "several objectives must each name a metric"
+                    )
+                if name in names[:i]:
+                    raise InvalidArgument(f"objectives[{i}].metric", f"{name!r} appears twice")
         if not 0 <= self.max_reissues <= 1000:
             raise InvalidArgument(
                 "max_reissues", f"must be -1 (never) or 0..1000, got {self.max_reissues}"
@@ -131,25 +204,57 @@ class StudyConfig:
                 "lease_seconds", f"must be between 1 s and 7 days, got {self.lease_seconds}"
             )
 
+    @property
+    def objective(self) -> Objective:
+        """The (first) objective: the one a single-objective study ranks trials by."""
+        return self.objectives[0]
+
+    @property
+    def multi_objective(self) -> bool:
+        """Whether the study looks for a Pareto front of several objectives."""
+        return len(self.objectives) > 1
+
+    def required_metrics(self) -> tuple[str, ...]:
+        """Metrics every completed trial must report, in objective then constraint order."""
+        names = [o.metric for o in self.objectives if o.metric]
+        return tuple(dict.fromkeys(names + [c.metric for c in self.constraints]))
+
+    def objective_values(self, metrics: Mapping[str, float]) -> tuple[float, ...]:
+        """The objectives' values, in declared order, from a completed trial's metrics."""
+        return tuple(metrics[o.metric] for o in self.objectives)
+
+    def constraint_slacks(self, metrics: Mapping[str, float]) -> tuple[float, ...]:
+        """Every bound's slack (<= 0 where it holds), in declared order."""
+        return tuple(s for c in self.constraints for s in c.slacks(metrics[c.metric]))
+
+    def feasible(self, metrics: Mapping[str, float]) -> bool:
+        """Whether a completed trial's metrics meet every outcome constraint."""
+        return all(c.holds(metrics[c.metric]) for c in self.constraints)
+
     def to_json(self) -> str:
-        """Canonical JSON, stored in the database and compared for idempotent creation."""
-        return json.dumps(
-            {
-                "params": [_param_to_dict(p) for p in self.space.params],
-                "objective": {"metric": self.objective.metric, "goal": self.objective.goal.value},
-                "algorithm": {
-                    "name": self.algorithm.name,
-                    "options": dict(self.algorithm.options),
-                },
-                "max_trials": self.max_trials,
-                "seed": self.seed,
-                "lease_seconds": self.lease_seconds,
-                "max_reissues": self.max_reissues,
-                "stopping": None if self.stopping is None else self.stopping.__dict__,
+        """Canonical JSON, stored in the database and compared for idempotent creation.
+
+        Single-objective, unconstrained configs keep the form they had before
+        objectives and constraints were added, so stored studies still match.
+        """
+        data: dict[str, Any] = {
+            "params": [_param_to_dict(p) for p in self.space.params],
+            "objective": self.objective.to_dict(),
+            "algorithm": {
+                "name": self.algorithm.name,
+                "options": dict(self.algorithm.options),
             },
-            sort_keys=True,
-            separators=(",", ":"),
-        )
+            "max_trials": self.max_trials,
+            "seed": self.seed,
+            "lease_seconds": self.lease_seconds,
+            "max_reissues": self.max_reissues,
+            "stopping": None if self.stopping is None else self.stopping.__dict__,
+        }
+        if self.multi_objective:
+            data["objectives"] = [o.to_dict() for o in self.objectives]
+        if self.constraints:
+            data["constraints"] = [c.to_dict() for c in self.constraints]
+        return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, text: str) -> StudyConfig:
@@ -157,13 +262,16 @@ class StudyConfig:
         data = json.loads(text)
         return cls(
             space=SearchSpace(tuple(_param_from_dict(p) for p in data["params"])),
-            objective=Objective(data["objective"]["metric"], Goal(data["objective"]["goal"])),
+            objectives=tuple(
+                Objective.from_dict(o) for o in data.get("objectives", [data["objective"]])
+            ),
             algorithm=AlgorithmConfig(data["algorithm"]["name"], data["algorithm"]["options"]),
             max_trials=data["max_trials"],
             seed=data["seed"],
             lease_seconds=data["lease_seconds"],
             max_reissues=data["max_reissues"],
             stopping=None if data["stopping"] is None else StoppingConfig(**data["stopping"]),
+            constraints=tuple(OutcomeConstraint(**c) for c in data.get("constraints", [])),
         )
 
 
@@ -234,6 +342,8 @@ class Trial:
     reason: str = ""
     measurements: tuple[Measurement, ...] = ()
     request_id: str = ""
+    metrics: Mapping[str, float] = field(default_factory=dict)
+    violates_constraints: bool = False
 
 
 @dataclass(frozen=True)

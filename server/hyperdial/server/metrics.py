@@ -30,6 +30,7 @@ class StudySnapshot:
     active: bool
     trial_counts: dict[str, int] = field(default_factory=dict)
     best_value: float | None = None
+    hypervolume: float | None = None
 
 
 class ServerMetrics:
@@ -119,6 +120,11 @@ class _StudyCollector(Collector):
         best = GaugeMetricFamily(
             "hyperdial_best_value", "Best objective value per study.", labels=["study"]
         )
+        hypervolume = GaugeMetricFamily(
+            "hyperdial_hypervolume",
+            "Hypervolume of the Pareto front per study with several objectives.",
+            labels=["study"],
+        )
         active = GaugeMetricFamily(
             "hyperdial_studies_active", "Studies still handing out trials.", labels=[]
         )
@@ -131,7 +137,9 @@ class _StudyCollector(Collector):
                 counts[(label, state)] = counts.get((label, state), 0) + count
             if study.best_value is not None and label != OTHER_STUDIES:
                 best.add_metric([label], study.best_value)
+            if study.hypervolume is not None and label != OTHER_STUDIES:
+                hypervolume.add_metric([label], study.hypervolume)
         for (label, state), count in sorted(counts.items()):
             trials.add_metric([label, state], count)
         active.add_metric([], active_count)
-        yield from (trials, best, active)
+        yield from (trials, best, hypervolume, active)

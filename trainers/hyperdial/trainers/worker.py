@@ -1,5 +1,11 @@
 """The trainer loop: Suggest → train (ReportProgress each epoch) → Observe, until finished.
 
+Every completed trial reports its metrics: `val_loss`, `val_accuracy`
+(classification), `param_count` and `latency_us` (microseconds of inference
+per sample, batch of 256, warm), so a study may optimize or constrain any of
+them. The trial's value is its best validation loss unless the study names
+one of those metrics as its objective.
+
 A trial that fails to train (a bad parameter, CUDA out of memory, any error) is
 observed as FAILED with the reason, and the worker goes on with the next one. A
 stop request (SIGTERM, Ctrl-C) ends the running trial as FAILED ("the worker was
@@ -17,8 +23,10 @@ from dataclasses import dataclass
 import torch
 
 from hyperdial.client import Client, Trial
+from hyperdial.trainers.cost import latency_per_sample, parameter_count
 from hyperdial.trainers.data import Dataset
 from hyperdial.trainers.metrics import TrainerMetrics
+from hyperdial.trainers.models import build_model
 from hyperdial.trainers.progress import RichProgress
 from hyperdial.trainers.training import FitResult, cross_validate, fit
 
@@ -58,6 +66,7 @@ class Worker:
         self._dataset = dataset
         self._device = device
         self._seed = seed
+        self._objective_metrics: set[str] | None = None
         self.stop = threading.Event()
 
     def run(self) -> Summary:
@@ -131,7 +140,10 @@ class Worker:
             return "pruned", result
         if not math.isfinite(result.best_loss):
             return self._fail(trial, "the validation loss never became finite"), result
-        trial.complete(result.best_loss)
+        metrics = {"val_loss": result.best_loss, **self._cost(result.model)}
+        if math.isfinite(result.best_accuracy):
+            metrics["val_accuracy"] = result.best_accuracy
+        self._complete(trial, result.best_loss, metrics)
         log.info(
             "trial %d: best val_loss %.4f (val_acc %.4f) at epoch %d of %d",
             trial.id,
@@ -169,11 +181,30 @@ class Worker:
             return "pruned"
         if not math.isfinite(folds.score):
             return self._fail(trial, "the validation loss never became finite")
-        trial.complete(folds.score)
+        dataset = self._dataset
+        classes = dataset.classes if dataset.task == "classification" else 1
+        model = build_model(trial.params, dataset.train.x.shape[1], classes, dataset.image_shape)
+        metrics = {"val_loss": folds.score, **self._cost(model.to(self._device))}
+        self._complete(trial, folds.score, metrics)
         log.info(
             "trial %d: mean best val_loss %.4f over %d folds", trial.id, folds.score, self._folds
         )
         return "completed"
+
+    def _cost(self, model: torch.nn.Module) -> dict[str, float]:
+        latency = latency_per_sample(model, self._dataset.validation.x, self._device)
+        return {"param_count": float(parameter_count(model)), "latency_us": latency * 1e6}
+
+    def _complete(self, trial: Trial, loss: float, metrics: dict[str, float]) -> None:
+        """Observes the metrics, and the loss as the value unless an objective is a metric."""
+        if self._objective_metrics is None:
+            config = self._study.info().config
+            objectives = [config.objective, *config.objectives]
+            self._objective_metrics = {o.metric for o in objectives if o.metric}
+        if self._objective_metrics & set(metrics):
+            trial.complete(metrics=metrics)
+        else:
+            trial.complete(loss, metrics=metrics)
 
     @staticmethod
     def _fail(trial: Trial, reason: str) -> str:

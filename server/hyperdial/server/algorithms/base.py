@@ -12,17 +12,24 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from hyperdial.server.domain import AlgorithmConfig, OptionValue
+from hyperdial.server.domain import AlgorithmConfig, Objective, OptionValue
 from hyperdial.server.errors import InvalidArgument
 from hyperdial.server.space import ParamValue, SearchSpace
 
 
 @dataclass(frozen=True)
 class Observed:
-    """A completed trial's configuration and final value."""
+    """A completed trial's configuration and final value.
+
+    `values` holds every objective's value when the study has several (then
+    `value` is the first); `slacks` every outcome-constraint bound's slack
+    (<= 0 where the bound holds), when the study has constraints.
+    """
 
     params: Mapping[str, ParamValue]
     value: float
+    values: tuple[float, ...] = ()
+    slacks: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -36,7 +43,10 @@ class History:
         completed, infeasible, pending: the study's trials by state, filled in
             only for suggesters that set `learns = True` (reading them costs a
             query per suggestion). FAILED, PRUNED and STALE trials are left out.
-        maximize: the objective's direction.
+        maximize: the (first) objective's direction.
+        objectives: every objective, when the study has several.
+        constraint_bounds: how many outcome-constraint bounds each observation's
+            `slacks` holds.
     """
 
     draws: int
@@ -44,6 +54,8 @@ class History:
     infeasible: tuple[Mapping[str, ParamValue], ...] = ()
     pending: tuple[Mapping[str, ParamValue], ...] = ()
     maximize: bool = False
+    objectives: tuple[Objective, ...] = ()
+    constraint_bounds: int = 0
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,15 @@ worst completed value: the model learns to avoid their region without a second
 (classifier) model that would need many infeasible points before it knew
 anything.
 
+Several objectives and outcome constraints: every objective and every
+constraint bound's slack is an output of the GP (independent outputs, each
+with its own hyperparameters). Several objectives are optimized with
+`qLogNoisyExpectedHypervolumeImprovement` against the objectives' reference
+values, or a reference inferred from the observed feasible front; one
+objective under constraints with `qLogNoisyExpectedImprovement`. Constraints
+enter either as BoTorch's outcome constraints (the probability of feasibility
+weighs the improvement); pending trials as `X_pending`, as above.
+
 Cost stays bounded as a study grows: kernel hyperparameters are fitted on at
 most `max_fit_points` observations (the best third and a seeded sample of the
 rest), and the model conditions on at most `max_model_points` of them, chosen
@@ -31,7 +40,7 @@ from __future__ import annotations
 import logging
 import random
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -39,6 +48,9 @@ from botorch.acquisition.acquisition import AcquisitionFunction
 from botorch.acquisition.analytic import LogExpectedImprovement
 from botorch.acquisition.logei import qLogNoisyExpectedImprovement
 from botorch.acquisition.monte_carlo import qUpperConfidenceBound
+from botorch.acquisition.multi_objective.logei import qLogNoisyExpectedHypervolumeImprovement
+from botorch.acquisition.multi_objective.objective import IdentityMCMultiOutputObjective
+from botorch.acquisition.objective import GenericMCObjective
 from botorch.exceptions.warnings import BotorchWarning, InputDataWarning, OptimizationWarning
 from botorch.fit import fit_gpytorch_mll
 from botorch.models.gp_regression import SingleTaskGP
@@ -48,6 +60,8 @@ from botorch.optim.initializers import gen_batch_initial_conditions
 from botorch.optim.optimize import optimize_acqf
 from botorch.optim.optimize_mixed import optimize_acqf_mixed_alternating
 from botorch.sampling.normal import SobolQMCNormalSampler
+from botorch.utils.multi_objective.hypervolume import infer_reference_point
+from botorch.utils.multi_objective.pareto import is_non_dominated
 from botorch.utils.sampling import manual_seed
 from gpytorch.constraints import GreaterThan
 from gpytorch.likelihoods import GaussianLikelihood
@@ -75,10 +89,23 @@ INCUMBENT_STARTS = 4
 
 @dataclass(frozen=True)
 class TrainingData:
-    """Model features and values ("higher is better") of the observations used."""
+    """Model features and outcomes of the observations used.
+
+    The first `objectives` columns of `y` are objective values, "higher is
+    better"; the rest are constraint slacks, feasible where <= 0.
+    """
 
     x: torch.Tensor
     y: torch.Tensor
+    objectives: int = 1
+    # Per objective, in the same "higher is better" sign: the given hypervolume
+    # reference, or None to infer it.
+    references: tuple[float | None, ...] = ()
+
+    @property
+    def constrained(self) -> bool:
+        """Whether `y` has constraint columns."""
+        return self.y.shape[-1] > self.objectives
 
 
 def _keep(values: Sequence[float], limit: int, seed: int) -> list[int]:
@@ -91,11 +118,12 @@ def _keep(values: Sequence[float], limit: int, seed: int) -> list[int]:
     return order[:best] + random.Random(seed).sample(rest, limit - best)
 
 
-def _likelihood() -> GaussianLikelihood:
+def _likelihood(outputs: int) -> GaussianLikelihood:
     prior = LogNormalPrior(loc=-4.0, scale=1.0)
     return GaussianLikelihood(
         noise_prior=prior,
         noise_constraint=GreaterThan(MIN_NOISE, transform=None, initial_value=prior.mode),
+        batch_shape=torch.Size([outputs]) if outputs > 1 else torch.Size(),
     )
 
 
@@ -189,30 +217,49 @@ class BayesSuggester:
     def _training_data(
         self, space: SearchSpace, history: History, seed: int
     ) -> TrainingData | None:
-        """Features and values to model, or None when they cannot inform a model."""
-        sign = 1.0 if history.maximize else -1.0
-        rows = [features_of(space, o.params) for o in history.completed]
-        values = [sign * o.value for o in history.completed]
-        if len(set(values)) < 2:
+        """Features and outcomes to model, or None when they cannot inform a model.
+
+        Infeasible trials take each objective's worst value and, for each
+        constraint, a slack a span beyond the worst observed one.
+        """
+        if history.objectives:
+            signs = [1.0 if o.maximize else -1.0 for o in history.objectives]
+            outcomes = [
+                [s * v for s, v in zip(signs, o.values, strict=True)] + list(o.slacks)
+                for o in history.completed
+            ]
+        else:
+            sign = 1.0 if history.maximize else -1.0
+            outcomes = [[sign * o.value, *o.slacks] for o in history.completed]
+        objectives = max(1, len(history.objectives))
+        references = tuple(
+            None if o.reference is None else (1.0 if o.maximize else -1.0) * o.reference
+            for o in history.objectives
+        )
+        if not outcomes or len({tuple(row[:objectives]) for row in outcomes}) < 2:
             return None
-        worst = min(values)
+        columns = list(zip(*outcomes, strict=True))
+        filler = [min(c) for c in columns[:objectives]]
+        filler += [max(c) + (max(c) - min(c) or 1.0) for c in columns[objectives:]]
+        rows = [features_of(space, o.params) for o in history.completed]
         rows += [features_of(space, params) for params in history.infeasible]
-        values += [worst] * len(history.infeasible)
-        kept = _keep(values, self.max_model_points, seed)
+        outcomes += [filler] * len(history.infeasible)
+        kept = _keep([row[0] for row in outcomes], self.max_model_points, seed)
         x = torch.tensor([rows[i] for i in kept], dtype=torch.float64)
-        y = torch.tensor([[values[i]] for i in kept], dtype=torch.float64)
-        return TrainingData(x, y)
+        y = torch.tensor([outcomes[i] for i in kept], dtype=torch.float64)
+        return TrainingData(x, y, objectives, references)
 
     def _model(self, x: torch.Tensor, y: torch.Tensor) -> GPyTorchModel:
+        likelihood = _likelihood(y.shape[-1])
         if self.layout.categorical:
             return MixedSingleTaskGP(
-                x, y, cat_dims=sorted(self.layout.categorical), likelihood=_likelihood()
+                x, y, cat_dims=sorted(self.layout.categorical), likelihood=likelihood
             )
-        return SingleTaskGP(x, y, likelihood=_likelihood())
+        return SingleTaskGP(x, y, likelihood=likelihood)
 
     def _fit(self, data: TrainingData) -> GPyTorchModel:
         """Fits hyperparameters on a capped subset, then conditions on all of `data`."""
-        values = data.y.squeeze(-1).tolist()
+        values = data.y[:, 0].tolist()
         subset = _keep(values, self.max_fit_points, len(values))
         fitted = self._model(data.x[subset], data.y[subset])
         fit_gpytorch_mll(ExactMarginalLogLikelihood(fitted.likelihood, fitted))
@@ -232,6 +279,28 @@ class BayesSuggester:
         self, model: GPyTorchModel, data: TrainingData, pending: torch.Tensor | None, count: int
     ) -> AcquisitionFunction:
         sampler = SobolQMCNormalSampler(torch.Size([MC_SAMPLES]))
+        constraints = [_column(k) for k in range(data.objectives, data.y.shape[-1])] or None
+        if data.objectives > 1:
+            return qLogNoisyExpectedHypervolumeImprovement(
+                model,
+                ref_point=self._reference_point(data),
+                X_baseline=data.x,
+                sampler=sampler,
+                objective=IdentityMCMultiOutputObjective(list(range(data.objectives))),
+                constraints=constraints,
+                X_pending=pending,
+                prune_baseline=True,
+            )
+        if constraints is not None:
+            return qLogNoisyExpectedImprovement(
+                model,
+                data.x,
+                sampler=sampler,
+                objective=GenericMCObjective(lambda samples, _: samples[..., 0]),
+                constraints=constraints,
+                X_pending=pending,
+                prune_baseline=True,
+            )
         if self.acquisition == "auto" and pending is None and count == 1:
             # Against the best observation, EI keeps refining an optimum; against a smoothed
             # incumbent (the best posterior mean) it settles for points as good as the fit.
@@ -241,6 +310,19 @@ class BayesSuggester:
         return qLogNoisyExpectedImprovement(
             model, data.x, sampler=sampler, X_pending=pending, prune_baseline=True
         )
+
+    @staticmethod
+    def _reference_point(data: TrainingData) -> list[float]:
+        """The given references, the rest inferred from the observed feasible front."""
+        values = data.y[:, : data.objectives]
+        feasible = (data.y[:, data.objectives :] <= 0).all(dim=-1)
+        if feasible.any():
+            values = values[feasible]
+        inferred = infer_reference_point(values[is_non_dominated(values)])
+        return [
+            float(inferred[k]) if given is None else given
+            for k, given in enumerate(data.references)
+        ]
 
     def _optimize(
         self, data: TrainingData, pending_rows: list[list[float]], count: int
@@ -287,10 +369,15 @@ def _around_best(data: TrainingData, count: int, starts: int) -> torch.Tensor:
     Late in a study EI pays most for refining the best point, and random starts
     rarely land close enough to find that narrow peak.
     """
-    best = data.x[int(torch.argmax(data.y))]
+    best = data.x[int(torch.argmax(data.y[:, 0]))]
     scales = torch.logspace(-3, -1, starts - 1, dtype=torch.float64).view(-1, 1, 1)
     nudged = best + scales * torch.randn(starts - 1, count, best.shape[-1], dtype=torch.float64)
     return torch.cat([best.expand(1, count, -1), nudged]).clamp(0.0, 1.0)
+
+
+def _column(k: int) -> Callable[[torch.Tensor], torch.Tensor]:
+    """A BoTorch outcome constraint: model output `k` (a slack), feasible where <= 0."""
+    return lambda samples: samples[..., k]
 
 
 def _mix(seed: int, draws: int) -> int:

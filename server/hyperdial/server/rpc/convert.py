@@ -20,6 +20,7 @@ from hyperdial.server.domain import (
     Goal,
     Objective,
     OptionValue,
+    OutcomeConstraint,
     StoppingConfig,
     Study,
     StudyConfig,
@@ -181,25 +182,62 @@ def study_config_from_proto(message: pb.StudyConfig) -> StudyConfig:
             except InvalidArgument as error:
                 raise error.within(f"parameters[{i}]") from None
         space = SearchSpace(tuple(params))
-        goal = _GOALS.get(message.objective.goal)
-        if goal is None:
-            raise InvalidArgument("objective.goal", "must be MINIMIZE or MAXIMIZE")
         options = {
             name: value_from_proto(value, f"algorithm.options.{name}")
             for name, value in message.algorithm.options.items()
         }
         return StudyConfig(
             space=space,
-            objective=Objective(message.objective.metric, goal),
+            objectives=_objectives(message),
             algorithm=AlgorithmConfig(message.algorithm.name or "random", options),
             max_trials=message.max_trials,
             seed=message.seed,
             lease_seconds=message.lease_seconds or DEFAULT_LEASE_SECONDS,
             max_reissues=_max_reissues(message.max_reissues),
             stopping=_stopping(message),
+            constraints=tuple(_constraint(c, i) for i, c in enumerate(message.constraints)),
         )
     except InvalidArgument as error:
         raise error.within("config") from None
+
+
+def _objective(message: pb.Objective, field: str) -> Objective:
+    goal = _GOALS.get(message.goal)
+    if goal is None:
+        raise InvalidArgument(f"{field}.goal", "must be MINIMIZE or MAXIMIZE")
+    reference = message.reference_value if message.HasField("reference_value") else None
+    if reference is not None and not math.isfinite(reference):
+        raise InvalidArgument(f"{field}.reference_value", f"must be finite, got {reference}")
+    return Objective(message.metric, goal, reference)
+
+
+def _objectives(message: pb.StudyConfig) -> tuple[Objective, ...]:
+    if not message.objectives:
+        return (_objective(message.objective, "objective"),)
+    if message.HasField("objective"):
+        raise InvalidArgument("objective", "set objective or objectives, not both")
+    if len(message.objectives) < 2:
+        raise InvalidArgument("objectives", "list two or more; a single one goes in objective")
+    return tuple(_objective(o, f"objectives[{i}]") for i, o in enumerate(message.objectives))
+
+
+def _constraint(message: pb.OutcomeConstraint, index: int) -> OutcomeConstraint:
+    try:
+        return OutcomeConstraint(
+            message.metric,
+            message.lower_bound if message.HasField("lower_bound") else None,
+            message.upper_bound if message.HasField("upper_bound") else None,
+        )
+    except InvalidArgument as error:
+        raise error.within(f"constraints[{index}]") from None
+
+
+def _objective_to_proto(objective: Objective) -> pb.Objective:
+    return pb.Objective(
+        metric=objective.metric,
+        goal=_GOALS_PB[objective.goal],
+        reference_value=objective.reference,
+    )
 
 
 def _timestamp(moment: datetime | None) -> Timestamp | None:
@@ -237,9 +275,14 @@ def study_config_to_proto(config: StudyConfig) -> pb.StudyConfig:
     """The API form of a config."""
     return pb.StudyConfig(
         parameters=[_param_to_proto(p) for p in config.space.params],
-        objective=pb.Objective(
-            metric=config.objective.metric, goal=_GOALS_PB[config.objective.goal]
-        ),
+        objective=None if config.multi_objective else _objective_to_proto(config.objective),
+        objectives=[_objective_to_proto(o) for o in config.objectives]
+        if config.multi_objective
+        else [],
+        constraints=[
+            pb.OutcomeConstraint(metric=c.metric, lower_bound=c.lower, upper_bound=c.upper)
+            for c in config.constraints
+        ],
         algorithm=pb.Algorithm(
             name=config.algorithm.name,
             options={k: value_to_proto(v) for k, v in config.algorithm.options.items()},
@@ -266,6 +309,8 @@ def trial_to_proto(trial: Trial) -> pb.Trial:
         create_time=_timestamp(trial.created_at),
         finish_time=_timestamp(trial.finished_at),
         lease_expire_time=_timestamp(trial.lease_expires_at),
+        metrics=trial.metrics,
+        violates_constraints=trial.violates_constraints,
     )
 
 
@@ -316,13 +361,17 @@ def imported_from_proto(
             for name, value in message.parameters.items()
         }
         kind = message.WhichOneof("outcome")
+        metrics = dict(message.metrics)
         try:
-            if kind == "value":
-                outcome = Outcome(TrialState.COMPLETED, value=message.value)
+            if kind == "value" or (kind is None and metrics):
+                value = message.value if kind == "value" else None
+                outcome = Outcome(TrialState.COMPLETED, value=value, metrics=metrics)
             elif kind == "infeasible":
-                outcome = Outcome(TrialState.INFEASIBLE, reason=message.infeasible.reason)
+                outcome = Outcome(
+                    TrialState.INFEASIBLE, reason=message.infeasible.reason, metrics=metrics
+                )
             else:
-                raise InvalidArgument("outcome", "set value or infeasible")
+                raise InvalidArgument("outcome", "set value, metrics or infeasible")
         except InvalidArgument as error:
             raise error.within(where) from None
         imported.append((params, outcome))
@@ -330,14 +379,16 @@ def imported_from_proto(
 
 
 def outcome_from_proto(request: pb.ObserveRequest) -> Outcome:
-    """The outcome of an ObserveRequest; exactly one must be set."""
+    """The outcome of an ObserveRequest: at most one of the oneof, or metrics alone."""
     kind = request.WhichOneof("outcome")
-    if kind is None:
-        raise InvalidArgument("outcome", "set one of value, failed, infeasible or pruned")
-    if kind == "value":
-        return Outcome(TrialState.COMPLETED, value=request.value)
+    metrics = dict(request.metrics)
+    if kind is None and not metrics:
+        raise InvalidArgument("outcome", "set one of value, metrics, failed, infeasible or pruned")
+    if kind is None or kind == "value":
+        value = request.value if kind == "value" else None
+        return Outcome(TrialState.COMPLETED, value=value, metrics=metrics)
     failure: pb.Failure = getattr(request, kind)
     try:
-        return Outcome(_OUTCOME_STATES[kind], reason=failure.reason)
+        return Outcome(_OUTCOME_STATES[kind], reason=failure.reason, metrics=metrics)
     except InvalidArgument as error:
         raise error.within(kind) from None

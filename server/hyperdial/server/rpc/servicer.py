@@ -187,5 +187,9 @@ class HyperdialServicer(pb_grpc.HyperdialServiceServicer):
         self, request: pb.GetBestTrialsRequest, context: Context
     ) -> pb.GetBestTrialsResponse:
         """See the .proto."""
-        trials = await self._trials.best_trials(request.study, request.count)
-        return pb.GetBestTrialsResponse(trials=[trial_to_proto(t) for t in trials])
+        front = await self._trials.best_trials(request.study, request.count)
+        return pb.GetBestTrialsResponse(
+            trials=[trial_to_proto(t) for t in front.trials],
+            hypervolume=front.hypervolume,
+            reference_point=front.reference,
+        )

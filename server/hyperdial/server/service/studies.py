@@ -24,7 +24,8 @@ from hyperdial.server.store.base import Store, StudyRecord, Transaction
 
 
 def _summary(txn: Transaction, record: StudyRecord) -> Study:
-    best = txn.best_trials(record, 1)
+    # A Pareto front has no single best; GetBestTrials returns it.
+    best = [] if record.config.multi_objective else txn.best_trials(record, 1)
     return Study(
         name=record.name,
         config=record.config,

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from hyperdial.server.algorithms.base import History, Observed, SuggestBatch
-from hyperdial.server.domain import Goal, StudyState, Trial, TrialState
+from hyperdial.server.domain import Goal, StudyConfig, StudyState, Trial, TrialState
 from hyperdial.server.errors import Conflict, FailedPrecondition, InvalidArgument, NotFound
 from hyperdial.server.metrics import ServerMetrics
+from hyperdial.server.pareto import Front, pareto_front
 from hyperdial.server.service.common import (
     check_name,
     decode_token,
@@ -43,6 +44,8 @@ EXPIRY_CHECK_SECONDS = 1.0
 MAX_REASON_LENGTH = 4096
 MAX_BEST = 1000
 MAX_IMPORTED = 10_000
+MAX_METRICS = 100
+MAX_METRIC_NAME = 128
 IMPORT_WORKER = "import"
 # A learned suggestion is recomputed when another trial was handed out meanwhile; this
 # many times at most before the caller is told to retry.
@@ -60,24 +63,81 @@ class Suggested:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What a worker reports at the end of a trial."""
+    """What a worker reports at the end of a trial.
+
+    A completed trial has its value (one objective), named metrics, or both.
+    """
 
     state: TrialState
     value: float | None = None
     reason: str = ""
+    metrics: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.state is TrialState.COMPLETED:
-            if self.value is None or not math.isfinite(self.value):
+            if self.value is None and not self.metrics:
+                raise InvalidArgument("value", "a completed trial needs a value or metrics")
+            if self.value is not None and not math.isfinite(self.value):
                 raise InvalidArgument("value", f"must be a finite number, got {self.value}")
         elif self.state not in (TrialState.FAILED, TrialState.INFEASIBLE, TrialState.PRUNED):
             raise InvalidArgument("outcome", f"cannot observe a trial as {self.state.value}")
         if len(self.reason) > MAX_REASON_LENGTH:
             raise InvalidArgument("reason", f"must be at most {MAX_REASON_LENGTH} characters")
+        if len(self.metrics) > MAX_METRICS:
+            raise InvalidArgument("metrics", f"at most {MAX_METRICS} metrics per trial")
+        for name, number in self.metrics.items():
+            if not 1 <= len(name) <= MAX_METRIC_NAME:
+                raise InvalidArgument("metrics", f"names are 1..{MAX_METRIC_NAME} characters")
+            if not math.isfinite(number):
+                raise InvalidArgument(f"metrics.{name}", f"must be a finite number, got {number}")
+
+    def resolve(self, config: StudyConfig) -> Resolved:
+        """The value, metrics and feasibility to store for a study with `config`.
+
+        A completed trial must report every objective and constrained metric;
+        a single objective may come as `value` (then also kept under its
+        metric name).
+        """
+        metrics = dict(self.metrics)
+        if self.state is not TrialState.COMPLETED:
+            return Resolved(None, metrics, feasible=True)
+        objective = config.objective
+        if config.multi_objective and self.value is not None:
+            raise InvalidArgument(
+                "value", "a study with several objectives takes their values in metrics"
+            )
+        if self.value is not None and objective.metric:
+            reported = metrics.setdefault(objective.metric, self.value)
+            if reported != self.value:
+                raise InvalidArgument(
+                    "value", f"differs from metrics.{objective.metric} ({reported})"
+                )
+        for name in config.required_metrics():
+            if name not in metrics:
+                raise InvalidArgument(
+                    f"metrics.{name}", "missing: the study's objectives or constraints need it"
+                )
+        if self.value is None and not objective.metric:
+            raise InvalidArgument("value", "the study's objective has no metric name: set value")
+        value = self.value if self.value is not None else metrics[objective.metric]
+        return Resolved(value, metrics, feasible=config.feasible(metrics))
 
     def matches(self, trial: Trial) -> bool:
         """Whether `trial` already ended with this outcome (a harmless repeat)."""
-        return trial.state is self.state and trial.value == self.value
+        if trial.state is not self.state:
+            return False
+        if self.value is not None and trial.value != self.value:
+            return False
+        return all(trial.metrics.get(k) == v for k, v in self.metrics.items())
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """An outcome checked against its study: what the trial row stores."""
+
+    value: float | None
+    metrics: dict[str, float]
+    feasible: bool
 
 
 @dataclass(frozen=True)
@@ -95,17 +155,26 @@ def _lease_until(study: StudyRecord, now: float) -> float:
 def _history(txn: Transaction, study_name: str) -> tuple[StudyRecord, History]:
     """The study and what a learning suggester needs of its trials."""
     study = _find(txn, study_name)
+    config = study.config
     trials = txn.list_trials(study, _HISTORY_STATES, 0, 2**62)
+    several = config.multi_objective
     return study, History(
         draws=study.draws,
         completed=tuple(
-            Observed(t.params, t.value)
+            Observed(
+                t.params,
+                t.value,
+                config.objective_values(t.metrics) if several else (),
+                config.constraint_slacks(t.metrics),
+            )
             for t in trials
             if t.state is TrialState.COMPLETED and t.value is not None
         ),
         infeasible=tuple(t.params for t in trials if t.state is TrialState.INFEASIBLE),
         pending=tuple(t.params for t in trials if t.state is TrialState.PENDING),
-        maximize=study.config.objective.goal is Goal.MAXIMIZE,
+        maximize=config.objective.goal is Goal.MAXIMIZE,
+        objectives=config.objectives if several else (),
+        constraint_bounds=sum(len(c.slacks(0.0)) for c in config.constraints),
     )
 
 
@@ -439,15 +508,18 @@ class TrialService:
         The common case is one conditional UPDATE; only when it matches nothing
         is the trial read to tell a retry from a conflict.
         """
+        resolved = outcome.resolve(study.config)
         finished = txn.finish_pending_trial(
             study,
             number,
             worker_id,
             outcome.state,
-            outcome.value,
+            resolved.value,
             outcome.reason,
             request_id,
             self._clock(),
+            resolved.metrics,
+            resolved.feasible,
         )
         if finished is not None:
             if self._metrics is not None:
@@ -528,16 +600,22 @@ class TrialService:
                 study, study.trial_count + 1, new, IMPORT_WORKER, now, now
             )
             finished = []
-            for trial, (_, outcome) in zip(inserted, imported, strict=True):
+            for i, (trial, (_, outcome)) in enumerate(zip(inserted, imported, strict=True)):
+                try:
+                    resolved = outcome.resolve(study.config)
+                except InvalidArgument as error:
+                    raise error.within(f"trials[{i}]") from None
                 done = txn.finish_pending_trial(
                     study,
                     trial.number,
                     IMPORT_WORKER,
                     outcome.state,
-                    outcome.value,
+                    resolved.value,
                     outcome.reason,
                     "",
                     now,
+                    resolved.metrics,
+                    resolved.feasible,
                 )
                 assert done is not None  # inserted PENDING for this worker just now
                 finished.append(done)
@@ -552,18 +630,29 @@ class TrialService:
 
         return await write(self._store, op, durable=True)
 
-    async def best_trials(self, study_name: str, count: int) -> list[Trial]:
-        """The best completed trials, best first, with their learning curves."""
-        count = count or 1
-        if not 1 <= count <= MAX_BEST:
+    async def best_trials(self, study_name: str, count: int) -> Front:
+        """The best completed trials that meet the constraints, with their curves.
+
+        For several objectives: the Pareto front (all of it when `count` is 0)
+        with its hypervolume.
+
+        The front is computed from every completed trial: a read, never on the
+        path of Suggest or Observe.
+        """
+        if not 0 <= count <= MAX_BEST:
             raise InvalidArgument("count", f"must be in 0..{MAX_BEST}, got {count}")
 
-        def op(txn: Transaction) -> list[Trial]:
+        def op(txn: Transaction) -> Front:
             study = _find(txn, study_name)
-            return [
-                replace(t, measurements=txn.measurements(study, t.number))
-                for t in txn.best_trials(study, count)
-            ]
+            if study.config.multi_objective:
+                completed = txn.list_trials(study, [TrialState.COMPLETED], 0, 2**62)
+                front = pareto_front(study.config, completed)
+                best = front.trials[:count] if count else front.trials
+            else:
+                front = Front((), 0.0, ())
+                best = tuple(txn.best_trials(study, count or 1))
+            curves = (replace(t, measurements=txn.measurements(study, t.number)) for t in best)
+            return replace(front, trials=tuple(curves))
 
         return await read(self._store, op)
 

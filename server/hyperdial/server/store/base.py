@@ -19,7 +19,7 @@ Contract (every implementation, every backend):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Literal, Protocol, TypeVar
@@ -60,6 +60,7 @@ class StudySnapshotRow:
     active: bool
     trial_counts: dict[str, int]
     best_value: float | None
+    hypervolume: float | None = None
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,10 @@ class Transaction(Protocol):
         ...
 
     def study_snapshots(self) -> list[StudySnapshotRow]:
-        """Every study with its trial counts by state and best value (for metrics)."""
+        """Every study with its trial counts by state and best value (for metrics).
+
+        A study with several objectives has the hypervolume of its front instead.
+        """
         ...
 
     def count_studies(self) -> int:
@@ -169,8 +173,13 @@ class Transaction(Protocol):
         reason: str,
         request_id: str,
         now: float,
+        metrics: Mapping[str, float] | None = None,
+        feasible: bool = True,
     ) -> Trial | None:
         """Moves the trial to a final state if it is PENDING and leased to `worker_id`.
+
+        `metrics` are every value reported with the outcome; `feasible` is
+        False for a completed trial that breaks an outcome constraint.
 
         Returns None (and changes nothing) otherwise: the caller then reads the
         trial to tell why.
@@ -202,7 +211,7 @@ class Transaction(Protocol):
         ...
 
     def best_trials(self, study: StudyRecord, limit: int) -> list[Trial]:
-        """Completed trials, best first by the study's goal."""
+        """Completed trials that meet the constraints, best first by the (first) objective."""
         ...
 
 

@@ -102,6 +102,8 @@ class Statements:
             .values(
                 state=bindparam("state"),
                 value=bindparam("value"),
+                metrics_json=bindparam("metrics_json"),
+                feasible=bindparam("feasible"),
                 reason=bindparam("reason"),
                 request_id=bindparam("request_id"),
                 finished_at=bindparam("now"),

@@ -65,6 +65,10 @@ trials = Table(
     Column("requeued", Boolean, nullable=False, default=False),
     # Request id of the Observe that finished the trial (idempotent retries).
     Column("request_id", String(128), nullable=False, default=""),
+    # Every metric reported with the outcome, as a JSON object (null before any).
+    Column("metrics_json", Text, nullable=True),
+    # False for a completed trial whose metrics break an outcome constraint.
+    Column("feasible", Boolean, nullable=False, default=True),
     UniqueConstraint("study_id", "number", name="uq_trials_study_number"),
     Index("ix_trials_worker", "study_id", "worker_id", "state", "number"),
     Index("ix_trials_lease", "study_id", "state", "lease_expires_at"),

@@ -37,6 +37,7 @@ from hyperdial.server.domain import (
     TrialState,
 )
 from hyperdial.server.errors import Conflict, HyperdialError, NotFound, Unavailable
+from hyperdial.server.pareto import pareto_front
 from hyperdial.server.store.base import (
     ComputationLock,
     Durability,
@@ -139,6 +140,8 @@ def _trial(study_name: str, row: Mapping[Any, Any]) -> Trial:
         value=row["value"],
         reason=row["reason"],
         request_id=row["request_id"],
+        metrics=json.loads(row["metrics_json"]) if row["metrics_json"] else {},
+        violates_constraints=not row["feasible"],
     )
 
 
@@ -226,7 +229,7 @@ class SqlTransaction:
         )
         for study_id, state, count in self._conn.execute(grouped):
             counts.setdefault(study_id, {})[state] = count
-        completed = trials.c.state == TrialState.COMPLETED.value
+        completed = (trials.c.state == TrialState.COMPLETED.value) & trials.c.feasible
         extremes = (
             select(trials.c.study_id, func.min(trials.c.value), func.max(trials.c.value))
             .where(completed)
@@ -237,13 +240,18 @@ class SqlTransaction:
         for study in self.list_studies(0, 1 << 62):
             low, high = best.get(study.id, (None, None))
             minimize = study.config.objective.goal is Goal.MINIMIZE
+            hypervolume = None
+            if study.config.multi_objective:
+                finished = self.list_trials(study, [TrialState.COMPLETED], 0, 1 << 62)
+                hypervolume = pareto_front(study.config, finished).hypervolume
             rows.append(
                 StudySnapshotRow(
                     name=study.name,
                     algorithm=study.config.algorithm.name,
                     active=study.state is StudyState.ACTIVE,
                     trial_counts=counts.get(study.id, {}),
-                    best_value=low if minimize else high,
+                    best_value=None if study.config.multi_objective else low if minimize else high,
+                    hypervolume=hypervolume,
                 )
             )
         return rows
@@ -362,6 +370,8 @@ class SqlTransaction:
                 "grid_index": item.grid_index,
                 "requeued": False,
                 "request_id": "",
+                "metrics_json": None,
+                "feasible": True,
             }
             for k, item in enumerate(new)
         ]
@@ -399,6 +409,8 @@ class SqlTransaction:
         reason: str,
         request_id: str,
         now: float,
+        metrics: Mapping[str, float] | None = None,
+        feasible: bool = True,
     ) -> Trial | None:
         """See `Transaction.finish_pending_trial`."""
         found = self._trial_rows(
@@ -409,6 +421,8 @@ class SqlTransaction:
             worker_id=worker_id,
             state=state.value,
             value=value,
+            metrics_json=json.dumps(dict(metrics), sort_keys=True) if metrics else None,
+            feasible=feasible,
             reason=reason,
             request_id=request_id,
             now=now,
@@ -481,7 +495,11 @@ class SqlTransaction:
         )
         query = (
             select(trials)
-            .where(trials.c.study_id == study.id, trials.c.state == TrialState.COMPLETED.value)
+            .where(
+                trials.c.study_id == study.id,
+                trials.c.state == TrialState.COMPLETED.value,
+                trials.c.feasible,
+            )
             .order_by(order, trials.c.number)
             .limit(limit)
         )

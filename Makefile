@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.stamp-install
 
-.PHONY: venv system-deps node-deps demo test lint proto proto-check bench-overhead bench-crash bench-load bench-replicas bench-trainer bench-pruning bench-bayes bench-quality bench-parallel clean
+.PHONY: venv system-deps node-deps demo test lint proto proto-check bench-overhead bench-crash bench-load bench-replicas bench-trainer bench-pruning bench-bayes bench-quality bench-parallel bench-multiobjective clean
 
 # torch==2.13.0 first: it is the CPU build on this platform, so nothing later asks
 # for a multi-GB CUDA build (pyproject caps torch at that version).
@@ -74,6 +74,9 @@ bench-quality: venv
 
 bench-parallel: venv
 	$(PY) bench/parallel.py
+
+bench-multiobjective: venv
+	$(PY) bench/multiobjective.py
 
 bench-replicas: venv
 	$(PY) bench/replicas.py

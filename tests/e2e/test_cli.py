@@ -105,7 +105,7 @@ def finished_study(client: Client) -> str:
     return "plotted"
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", [k for k in KINDS if k != "pareto"])
 @pytest.mark.parametrize("suffix", [".png", ".svg"])
 def test_every_plot_kind_renders_a_real_study(
     client: Client, finished_study: str, tmp_path: Path, kind: str, suffix: str
@@ -132,3 +132,65 @@ def test_importance_ranks_the_parameters_that_matter(client: Client, finished_st
     assert shares["lr"] > shares["noise"]
     assert shares["optimizer"] > shares["noise"]
     assert shares["noise"] < 0.2
+
+
+TRADE_OFF = """\
+name: trade-off
+objectives:
+  - {metric: loss, goal: minimize}
+  - {metric: size, goal: minimize}
+  - {metric: speed, goal: maximize}
+constraints:
+  - {metric: size, max: 0.9}
+max_trials: 30
+seed: 5
+parameters:
+  - {name: x, type: float, low: 0.0, high: 1.0}
+"""
+
+
+def test_a_multi_objective_study_file_shows_and_plots_its_front(
+    server, client: Client, capsys, tmp_path: Path
+) -> None:
+    spec = tmp_path / "trade-off.yaml"
+    spec.write_text(TRADE_OFF)
+    study_main(["--server", server.address, "create", "--config", str(spec)])
+    study = client.study("trade-off")
+    assert [o.metric for o in study.info().config.objectives] == ["loss", "size", "speed"]
+    while (trial := study.next_trial("w")) is not None:
+        x = trial.params["x"]
+        trial.complete(metrics={"loss": (1 - x) ** 2, "size": x, "speed": 1 - abs(x - 0.5)})
+    front = study.best_trials(0)
+    assert front
+    assert all(t.metrics["size"] <= 0.9 for t in front)
+    capsys.readouterr()
+    study_main(["--server", server.address, "show", "trade-off"])
+    shown = capsys.readouterr().out
+    assert f"Pareto front: {len(front)} trials" in shown
+    assert "size <= 0.9" in shown
+    assert "hypervolume" in shown
+    for suffix in (".png", ".svg"):
+        output = plot(client, "trade-off", "pareto", tmp_path / f"three{suffix}")
+        assert output.stat().st_size > 5000
+    with pytest.raises(ValueError, match="pareto needs several"):
+        plot(client, _single_objective(client), "pareto", tmp_path / "single.png")
+
+
+def _single_objective(client: Client) -> str:
+    study = client.create_study("single", [float_param("x", 0.0, 1.0)], max_trials=2)
+    while (trial := study.next_trial("w")) is not None:
+        trial.complete(trial.params["x"])
+    return "single"
+
+
+def test_a_two_objective_pareto_plot_is_a_png(client: Client, tmp_path: Path) -> None:
+    study = client.create_study(
+        "two", [float_param("x", 0.0, 1.0)], objectives=[("a", "minimize"), ("b", "minimize")]
+    )
+    for trial in study.suggest(12, worker_id="w"):
+        x = trial.params["x"]
+        trial.complete(metrics={"a": x, "b": (1 - x) ** 2})
+    output = plot(client, "two", "pareto", tmp_path / "two.png")
+    with Image.open(output) as image:
+        image.verify()
+        assert image.format == "PNG"

@@ -68,6 +68,14 @@ def test_every_dashboard_query_returns_data(sqlite_url, tmp_path) -> None:
                 [float_param("learning_rate", 1e-3, 1e-2, log=True), int_param("epochs", 2, 3)],
                 max_trials=1000,
             )
+            trade_off = client.create_study(
+                "pareto-dashboard",
+                [float_param("x", 0, 1)],
+                objectives=[("loss", "minimize"), ("size", "minimize")],
+            )
+            for trial in trade_off.suggest(3, worker_id="w"):
+                x = float(trial.params["x"])
+                trial.complete(metrics={"loss": x, "size": 1 - x})
         trainer_port = _free_port()
         trainer = subprocess.Popen(
             [

@@ -11,7 +11,7 @@ import pytest
 import torch
 from rich.console import Console
 
-from hyperdial.client import Client, categorical, float_param, int_param
+from hyperdial.client import Client, categorical, float_param, int_param, outcome_constraint
 from hyperdial.trainers.data import load_dataset
 from hyperdial.trainers.progress import RichProgress
 from hyperdial.trainers.worker import Worker
@@ -141,3 +141,30 @@ def test_cross_validation_scores_a_trial_by_its_mean_fold_loss(server, client) -
     fold_losses = [loss for _, loss in trial.measurements]
     assert trial.value == pytest.approx(sum(fold_losses) / 3)
     assert len(set(fold_losses)) == 3  # three different folds
+
+
+def test_a_trainer_reports_size_and_latency_for_a_trade_off_study(server, client) -> None:
+    """val_loss against param_count under a latency limit, trained on digits for real."""
+    study = client.create_study(
+        "digits-trade-off",
+        [int_param("units", 4, 128, log=True), int_param("epochs", 2, 3)],
+        objectives=[("val_loss", "minimize"), ("param_count", "minimize")],
+        constraints=[outcome_constraint("latency_us", max=1e6)],
+        max_trials=4,
+        seed=2,
+    )
+    worker = Worker(client, study.name, "w", load_dataset("digits"), torch.device("cpu"))
+    assert worker.run().completed == 4
+    for trial in study.trials():
+        units = trial.params["units"]
+        # Two hidden layers by default: 64 inputs -> units -> units -> 10 classes.
+        expected = 64 * units + units + units * units + units + units * 10 + 10
+        assert trial.metrics["param_count"] == expected
+        assert 0 < trial.metrics["latency_us"] < 1e6
+        assert 0 < trial.metrics["val_accuracy"] <= 1
+        assert trial.value == trial.metrics["val_loss"]
+    front = study.best_trials(0)
+    sizes = [t.metrics["param_count"] for t in front]
+    losses = [t.metrics["val_loss"] for t in front]
+    assert losses == sorted(losses)
+    assert sizes == sorted(sizes, reverse=True)

@@ -31,6 +31,7 @@ from hyperdial.client.params import (
     float_param,
     int_param,
     median_stopping,
+    outcome_constraint,
     successive_halving,
 )
 from hyperdial.client.study import Study, Trial, default_worker_id
@@ -56,5 +57,6 @@ __all__ = [
     "float_param",
     "int_param",
     "median_stopping",
+    "outcome_constraint",
     "successive_halving",
 ]

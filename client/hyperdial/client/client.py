@@ -114,8 +114,7 @@ class Client:
 
         One objective is `metric` and `goal`; several are `objectives`, (metric,
         goal) pairs, whose Pareto front the study looks for. `constraints` limit
-        reported metrics, e.g. `pb.OutcomeConstraint(metric="param_count",
-        upper_bound=50_000)`.
+        reported metrics, e.g. `outcome_constraint("param_count", max=50_000)`.
 
         Raises:
             AlreadyExistsError: a study of that name has a different config.

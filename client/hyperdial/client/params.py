@@ -126,6 +126,15 @@ def successive_halving(
     )
 
 
+def outcome_constraint(
+    metric: str, *, max: float | None = None, min: float | None = None
+) -> pb.OutcomeConstraint:
+    """A limit on a reported metric, e.g. `outcome_constraint("param_count", max=50_000)`."""
+    if max is None and min is None:
+        raise ValueError("outcome_constraint needs max, min or both")
+    return pb.OutcomeConstraint(metric=metric, upper_bound=max, lower_bound=min)
+
+
 def options_to_proto(options: Mapping[str, OptionValue]) -> dict[str, pb.Value]:
     """Algorithm options as typed Values."""
     return {name: to_value(value) for name, value in options.items()}

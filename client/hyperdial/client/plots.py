@@ -5,6 +5,9 @@ Kinds:
   parallel    parallel coordinates of the configurations, coloured by value
   slice       value against each parameter (log axes for log scales)
   importance  share of the value's variance explained by each parameter alone
+  pareto      several objectives: every completed trial and the Pareto front
+              (two objectives: one scatter with the front as a staircase;
+              three or more: a scatter per pair of objectives)
 
 Importance is the correlation ratio (a first-order, fANOVA-style main effect):
 for each parameter, trials are grouped by its value (by category, or by
@@ -37,7 +40,7 @@ from hyperdial.client.errors import HyperdialError
 from hyperdial.client.study import Trial
 from hyperdial.v1 import hyperdial_pb2 as pb
 
-KINDS = ("history", "parallel", "slice", "importance")
+KINDS = ("history", "parallel", "slice", "importance", "pareto")
 IMPORTANCE_BINS = 5
 
 
@@ -171,6 +174,46 @@ def importance(trials: Sequence[Trial], axes_of: Sequence[Axis]) -> Figure:
     return figure
 
 
+def pareto(trials: Sequence[Trial], front: Sequence[Trial], objectives: Sequence[str]) -> Figure:
+    """Completed trials by objective pairs; the front highlighted, violators crossed."""
+    completed = _completed(trials)
+    on_front = {t.id for t in front}
+    violating = [t for t in completed if t.violates_constraints]
+    groups = (
+        (
+            "dominated",
+            "0.6",
+            "o",
+            [t for t in completed if t.id not in on_front and not t.violates_constraints],
+        ),
+        ("violates constraints", "C3", "x", violating),
+        ("Pareto front", "C0", "o", [t for t in completed if t.id in on_front]),
+    )
+    pairs = [(a, b) for i, a in enumerate(objectives) for b in objectives[i + 1 :]]
+    columns = min(3, len(pairs))
+    rows = math.ceil(len(pairs) / columns)
+    figure, grid = plt.subplots(rows, columns, figsize=(5 * columns, 4.2 * rows), squeeze=False)
+    for axes, (x_name, y_name) in zip(grid.flat, pairs, strict=False):
+        for label, color, marker, members in groups:
+            axes.scatter(
+                [t.metrics[x_name] for t in members],
+                [t.metrics[y_name] for t in members],
+                s=28,
+                c=color,
+                marker=marker,
+                label=f"{label} ({len(members)})",
+            )
+        if len(objectives) == 2:
+            ordered = sorted((t.metrics[x_name], t.metrics[y_name]) for t in front)
+            axes.step(*zip(*ordered, strict=True), where="post", color="C0", linewidth=1)
+        axes.set(xlabel=x_name, ylabel=y_name)
+        axes.legend(fontsize="small")
+    for axes in list(grid.flat)[len(pairs) :]:
+        axes.set_visible(False)
+    figure.suptitle(f"Pareto front: {len(front)} of {len(completed)} completed trials")
+    return figure
+
+
 def plot(client: Client, study_name: str, kind: str, output: Path) -> Path:
     """Draws one kind of plot of a study into `output` (.png or .svg)."""
     if output.suffix not in (".png", ".svg"):
@@ -188,6 +231,11 @@ def plot(client: Client, study_name: str, kind: str, output: Path) -> Path:
         figure = parallel(trials, axes_of, metric)
     elif kind == "slice":
         figure = slices(trials, axes_of, metric)
+    elif kind == "pareto":
+        if len(config.objectives) < 2:
+            raise ValueError(f"study {study_name!r} has one objective: pareto needs several")
+        front = study.best_trials(0)
+        figure = pareto(trials, front, [o.metric for o in config.objectives])
     else:
         figure = importance(trials, axes_of)
     output.parent.mkdir(parents=True, exist_ok=True)

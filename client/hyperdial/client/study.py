@@ -171,6 +171,7 @@ class Trial:
     reason: str = ""
     measurements: list[tuple[int, float]] = field(default_factory=list)
     metrics: dict[str, float] = field(default_factory=dict)
+    violates_constraints: bool = False
 
     @classmethod
     def from_proto(cls, study: Study, message: pb.Trial) -> Trial:
@@ -190,6 +191,7 @@ class Trial:
             reason=message.reason,
             measurements=[(m.step, m.value) for m in message.measurements],
             metrics=dict(message.metrics),
+            violates_constraints=message.violates_constraints,
         )
 
     @property

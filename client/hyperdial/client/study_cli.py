@@ -44,11 +44,26 @@ def _columns(trials: Sequence[Trial]) -> list[str]:
 
 
 def trial_rows(trials: Sequence[Trial]) -> tuple[list[str], list[list[Any]]]:
-    """Header and rows of a trial table: number, state, value, worker, every parameter."""
+    """Header and rows of a trial table.
+
+    Columns: number, state, value, worker, every parameter, then every reported
+    metric that is not also a parameter's name.
+    """
     names = _columns(trials)
-    header = ["trial", "state", "value", "worker", *names, "reason"]
+    metrics: list[str] = []
+    for trial in trials:
+        metrics += [m for m in trial.metrics if m not in metrics and m not in names]
+    header = ["trial", "state", "value", "worker", *names, *metrics, "reason"]
     rows = [
-        [t.id, t.state, t.value, t.worker_id, *(t.params.get(n) for n in names), t.reason]
+        [
+            t.id,
+            t.state + (" (violates constraints)" if t.violates_constraints else ""),
+            t.value,
+            t.worker_id,
+            *(t.params.get(n) for n in names),
+            *(t.metrics.get(m) for m in metrics),
+            t.reason,
+        ]
         for t in trials
     ]
     return header, rows
@@ -79,8 +94,16 @@ def _progress(info: pb.Study) -> Table:
     done = sum(v for k, v in info.trial_counts.items() if k != "PENDING")
     table = Table(title=f"study {info.name}", show_header=False)
     table.add_row("state", pb.StudyState.Name(info.state))
-    goal = pb.Goal.Name(config.objective.goal).lower()
-    table.add_row("objective", f"{goal} {config.objective.metric}")
+    for objective in config.objectives or [config.objective]:
+        goal = pb.Goal.Name(objective.goal).lower()
+        table.add_row("objective", f"{goal} {objective.metric}")
+    for constraint in config.constraints:
+        bounds = []
+        if constraint.HasField("lower_bound"):
+            bounds.append(f"{constraint.metric} >= {constraint.lower_bound:g}")
+        if constraint.HasField("upper_bound"):
+            bounds.append(f"{constraint.metric} <= {constraint.upper_bound:g}")
+        table.add_row("constraint", ", ".join(bounds))
     table.add_row("algorithm", config.algorithm.name or "random")
     table.add_row(
         "trials",
@@ -95,6 +118,16 @@ def _progress(info: pb.Study) -> Table:
 
 def _show(study: Study) -> Group:
     info = study.info()
+    if info.config.objectives:
+        front = study.pareto_front()
+        trials = [Trial.from_proto(study, t) for t in front.trials]
+        header, rows = trial_rows(trials)
+        reference = ", ".join(f"{r:.6g}" for r in front.reference_point)
+        title = (
+            f"Pareto front: {len(trials)} trials, hypervolume {front.hypervolume:.6g} "
+            f"(reference {reference})"
+        )
+        return Group(_progress(info), _table(title, header, rows))
     best = study.best_trials(SHOWN_BEST)
     header, rows = trial_rows(best)
     return Group(_progress(info), _table(f"best {len(best)} trials", header, rows))
@@ -146,6 +179,8 @@ def _trials(study: Study, args: argparse.Namespace, console: Console) -> None:
                         "value": t.value,
                         "worker": t.worker_id,
                         "params": t.params,
+                        "metrics": t.metrics,
+                        "violates_constraints": t.violates_constraints,
                         "reason": t.reason,
                     }
                     for t in trials

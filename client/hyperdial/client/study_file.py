@@ -2,6 +2,9 @@
 
     name: mlp-digits
     objective: {metric: val_loss, goal: minimize}
+    # or several, with limits on reported metrics:
+    #   objectives: [{metric: val_loss, goal: minimize}, {metric: latency_us, goal: minimize}]
+    #   constraints: [{metric: param_count, max: 50000}]
     algorithm: {name: bayes, options: {initial_trials: 8}}
     max_trials: 30
     seed: 1
@@ -32,6 +35,7 @@ from hyperdial.client.params import (
     float_param,
     int_param,
     median_stopping,
+    outcome_constraint,
     successive_halving,
 )
 from hyperdial.v1 import hyperdial_pb2 as pb
@@ -39,6 +43,8 @@ from hyperdial.v1 import hyperdial_pb2 as pb
 _TOP_LEVEL = {
     "name",
     "objective",
+    "objectives",
+    "constraints",
     "algorithm",
     "max_trials",
     "seed",
@@ -190,6 +196,35 @@ def _stopping(reader: _Reader, data: Mapping[str, Any]) -> pb.StoppingRule | Non
         raise reader.fail(f"stopping.{kind}", str(error)) from None
 
 
+def _objectives(reader: _Reader, data: Mapping[str, Any]) -> list[tuple[str, str]]:
+    objectives = []
+    for i, item in enumerate(reader.get(data, "", "objectives", list, [])):
+        where = f"objectives[{i}]"
+        if not isinstance(item, dict):
+            raise reader.fail(where, "must be a mapping with metric and goal")
+        goal = reader.get(item, where, "goal", str, "minimize")
+        if goal not in ("minimize", "maximize"):
+            raise reader.fail(f"{where}.goal", f"must be minimize or maximize, got {goal!r}")
+        objectives.append((reader.get(item, where, "metric", str), goal))
+    return objectives
+
+
+def _constraints(reader: _Reader, data: Mapping[str, Any]) -> list[pb.OutcomeConstraint]:
+    constraints = []
+    for i, item in enumerate(reader.get(data, "", "constraints", list, [])):
+        where = f"constraints[{i}]"
+        if not isinstance(item, dict) or not {"max", "min"} & set(item):
+            raise reader.fail(where, "must be a mapping with metric and max and/or min")
+        constraints.append(
+            outcome_constraint(
+                reader.get(item, where, "metric", str),
+                max=reader.get(item, where, "max", float, None),
+                min=reader.get(item, where, "min", float, None),
+            )
+        )
+    return constraints
+
+
 def load_study_file(path: str | Path) -> StudyFile:
     """Reads and checks a study file; raises StudyFileError naming the line and field."""
     path = Path(path)
@@ -232,4 +267,8 @@ def load_study_file(path: str | Path) -> StudyFile:
         raise reader.fail(
             "objective.goal", f"must be minimize or maximize, got {kwargs['goal']!r}"
         )
+    kwargs["objectives"] = _objectives(reader, data)
+    if kwargs["objectives"] and "objective" in data:
+        raise reader.fail("objectives", "set objective or objectives, not both")
+    kwargs["constraints"] = _constraints(reader, data)
     return StudyFile(path, reader.get(data, "", "name", str), parameters, kwargs, lines)

@@ -5,10 +5,13 @@ from __future__ import annotations
 import random
 
 import pytest
+import torch
+from botorch.test_functions.multi_objective import BraninCurrin
 
 from hyperdial.server.algorithms.base import History, Observed, make_suggester
-from hyperdial.server.domain import AlgorithmConfig
+from hyperdial.server.domain import AlgorithmConfig, Goal, Objective
 from hyperdial.server.errors import InvalidArgument
+from hyperdial.server.pareto import hypervolume, non_dominated
 from hyperdial.server.space import CategoricalParam, FloatParam, IntParam, SearchSpace
 from hyperdial.server.space.features import canonical
 
@@ -147,3 +150,59 @@ def test_bad_options_name_their_field(options: dict, field: str) -> None:
     with pytest.raises(InvalidArgument) as raised:
         bayes(PLANE, **options)
     assert raised.value.field == field
+
+
+TWO_GOALS = (Objective("f0", Goal.MINIMIZE), Objective("f1", Goal.MINIMIZE))
+UNIT = SearchSpace((FloatParam("x0", 0.0, 1.0), FloatParam("x1", 0.0, 1.0)))
+
+
+def branin_currin(params: dict) -> tuple[float, float]:
+    point = torch.tensor([[params["x0"], params["x1"]]], dtype=torch.float64)
+    return tuple(BraninCurrin()(point)[0].tolist())  # type: ignore[return-value]
+
+
+def front_hypervolume(algorithm: str, trials: int) -> float:
+    options = {**FAST, "initial_trials": 6} if algorithm == "bayes" else {}
+    suggester = make_suggester(UNIT, AlgorithmConfig(algorithm, options))  # type: ignore[arg-type]
+    observed: list[Observed] = []
+    for draw in range(trials):
+        history = History(draw, tuple(observed), objectives=TWO_GOALS)
+        params = dict(suggester.suggest(UNIT, history, 1, seed=1).suggestions[0].params)
+        values = branin_currin(params)
+        observed.append(Observed(params, values[0], values))
+    points = [o.values for o in observed]
+    return hypervolume([points[i] for i in non_dominated(points)], (18.0, 6.0))
+
+
+def test_two_objectives_reach_a_larger_hypervolume_than_random() -> None:
+    assert front_hypervolume("bayes", 16) > 1.1 * front_hypervolume("random", 16)
+
+
+def test_a_multi_objective_batch_is_spread_and_avoids_pending_points() -> None:
+    suggester = bayes(UNIT, initial_trials=4)
+    observed = []
+    for i in range(6):
+        params = {"x0": i / 5, "x1": (i * 3 % 5) / 5}
+        values = branin_currin(params)
+        observed.append(Observed(params, values[0], values))
+    pending = ({"x0": 0.5, "x1": 0.5},)
+    history = History(6, tuple(observed), pending, objectives=TWO_GOALS)
+    batch = [s.params for s in suggester.suggest(UNIT, history, 3, seed=0).suggestions]
+    keys = {canonical(UNIT, p) for p in batch}
+    assert len(keys) == 3
+    assert canonical(UNIT, pending[0]) not in keys
+
+
+def test_an_outcome_constraint_keeps_suggestions_feasible() -> None:
+    """Minimize x subject to x >= 0.6: the optimum sits on the constraint's boundary."""
+    line = SearchSpace((FloatParam("x", 0.0, 1.0), FloatParam("noise", 0.0, 1.0)))
+    suggester = bayes(line, initial_trials=5)
+    observed: list[Observed] = []
+    for draw in range(15):
+        history = History(draw, tuple(observed), constraint_bounds=1)
+        params = dict(suggester.suggest(line, history, 1, seed=2).suggestions[0].params)
+        x = float(params["x"])
+        observed.append(Observed(params, x + 0.01 * float(params["noise"]), slacks=(0.6 - x,)))
+    modelled = [float(o.params["x"]) for o in observed[5:]]
+    assert all(x > 0.55 for x in modelled)  # never where the unconstrained optimum lies
+    assert min(x for x in modelled if x >= 0.6) < 0.62  # refines the boundary

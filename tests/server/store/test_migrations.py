@@ -14,7 +14,7 @@ from hyperdial.server.space import FloatParam, SearchSpace
 from hyperdial.server.store.schema import metadata
 from hyperdial.server.store.sql import SqlStore
 
-CONFIG = StudyConfig(SearchSpace((FloatParam("x", 0, 1),)), Objective("loss", Goal.MINIMIZE))
+CONFIG = StudyConfig(SearchSpace((FloatParam("x", 0, 1),)), (Objective("loss", Goal.MINIMIZE),))
 
 
 def _migrate_to(url: str, revision: str) -> None:

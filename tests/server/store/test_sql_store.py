@@ -13,7 +13,7 @@ from hyperdial.server.store.base import NewTrial
 from hyperdial.server.store.prepared import Statements
 from hyperdial.server.store.sql import SqlStore
 
-CONFIG = StudyConfig(SearchSpace((FloatParam("x", 0, 1),)), Objective("loss", Goal.MINIMIZE))
+CONFIG = StudyConfig(SearchSpace((FloatParam("x", 0, 1),)), (Objective("loss", Goal.MINIMIZE),))
 
 
 @pytest.fixture

@@ -296,7 +296,7 @@ class BayesSuggester:
                 model,
                 data.x,
                 sampler=sampler,
-                objective=GenericMCObjective(lambda samples, _: samples[..., 0]),
+                objective=GenericMCObjective(_first_output),
                 constraints=constraints,
                 X_pending=pending,
                 prune_baseline=True,
@@ -373,6 +373,11 @@ def _around_best(data: TrainingData, count: int, starts: int) -> torch.Tensor:
     scales = torch.logspace(-3, -1, starts - 1, dtype=torch.float64).view(-1, 1, 1)
     nudged = best + scales * torch.randn(starts - 1, count, best.shape[-1], dtype=torch.float64)
     return torch.cat([best.expand(1, count, -1), nudged]).clamp(0.0, 1.0)
+
+
+def _first_output(samples: torch.Tensor, X: torch.Tensor | None = None) -> torch.Tensor:  # noqa: N803
+    """The objective of a constrained single-objective model: its first output."""
+    return samples[..., 0]
 
 
 def _column(k: int) -> Callable[[torch.Tensor], torch.Tensor]:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from hyperdial.client import Client, categorical, float_param, int_param
+from hyperdial.client import Client, categorical, float_param, int_param, outcome_constraint
 from hyperdial.client.plots import KINDS, Axis, importances, plot
 from hyperdial.client.study_cli import main as study_main
 from hyperdial.client.study_file import StudyFileError, load_study_file
@@ -194,3 +194,27 @@ def test_a_two_objective_pareto_plot_is_a_png(client: Client, tmp_path: Path) ->
     with Image.open(output) as image:
         image.verify()
         assert image.format == "PNG"
+
+
+def test_a_multi_objective_study_round_trips_through_csv(
+    server, client: Client, tmp_path: Path
+) -> None:
+    goals = [("a", "minimize"), ("b", "maximize")]
+    limit = [outcome_constraint("c", max=0.7)]
+    source = client.create_study("mo-source", [float_param("x", 0.0, 1.0)], objectives=goals)
+    for trial in source.suggest(10, worker_id="w"):
+        x = trial.params["x"]
+        trial.complete(metrics={"a": x, "b": x * x, "c": x, "note": 1.0})
+    exported = tmp_path / "mo.csv"
+    study_main(["--server", server.address, "export", "mo-source", "-o", str(exported)])
+    target = client.create_study(
+        "mo-target", [float_param("x", 0.0, 1.0)], objectives=goals, constraints=limit
+    )
+    study_main(["--server", server.address, "import", "mo-target", "--from", str(exported)])
+    imported = list(target.trials())
+    assert len(imported) == 10
+    assert all(set(t.metrics) == {"a", "b", "c"} for t in imported)  # what the study needs
+    front = target.best_trials(0)
+    assert front
+    assert all(t.metrics["c"] <= 0.7 for t in front)
+    assert any(t.violates_constraints for t in imported)

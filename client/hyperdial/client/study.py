@@ -111,22 +111,23 @@ class Study:
                 return
 
     def import_trials(
-        self, completed: Sequence[tuple[Mapping[str, ParamValue], float]]
+        self,
+        completed: Sequence[
+            tuple[Mapping[str, ParamValue], float | None]
+            | tuple[Mapping[str, ParamValue], float | None, Mapping[str, float]]
+        ],
     ) -> list[Trial]:
-        """Adds (params, value) pairs evaluated elsewhere as COMPLETED trials: a warm start.
+        """Adds trials evaluated elsewhere as COMPLETED trials: a warm start.
 
+        Each is (params, value) or (params, value, metrics); a study with
+        several objectives takes value None and the objectives in metrics.
         All or nothing per batch of IMPORT_BATCH; they use no budget slot.
         """
         imported: list[Trial] = []
         for start in range(0, len(completed), IMPORT_BATCH):
             request = pb.ImportTrialsRequest(
                 study=self.name,
-                trials=[
-                    pb.ImportedTrial(
-                        parameters={k: to_value(v) for k, v in params.items()}, value=value
-                    )
-                    for params, value in completed[start : start + IMPORT_BATCH]
-                ],
+                trials=[_imported(*item) for item in completed[start : start + IMPORT_BATCH]],
             )
             response = self.client.call(self.client.stub.ImportTrials, request)
             imported += [Trial.from_proto(self, t) for t in response.trials]
@@ -145,6 +146,19 @@ class Study:
         """The whole Pareto front with its hypervolume and reference point."""
         request = pb.GetBestTrialsRequest(study=self.name, count=0)
         return self.client.call(self.client.stub.GetBestTrials, request)
+
+
+def _imported(
+    params: Mapping[str, ParamValue],
+    value: float | None,
+    metrics: Mapping[str, float] | None = None,
+) -> pb.ImportedTrial:
+    message = pb.ImportedTrial(
+        parameters={k: to_value(v) for k, v in params.items()}, metrics=metrics or {}
+    )
+    if value is not None:
+        message.value = value
+    return message
 
 
 @dataclass

@@ -204,18 +204,25 @@ def _parse(parameter: pb.Parameter, cell: str) -> ParamValue:
 
 def read_completed(
     path: Path, config: pb.StudyConfig
-) -> list[tuple[dict[str, ParamValue], float]]:
-    """COMPLETED rows of an exported CSV, with the values of this study's parameters only."""
+) -> list[tuple[dict[str, ParamValue], float | None, dict[str, float]]]:
+    """COMPLETED rows of an exported CSV, in this study's terms.
+
+    Each row gives this study's parameters and the metrics its objectives and
+    constraints need; a study with several objectives takes no value.
+    """
     with path.open(newline="") as handle:
         rows = list(csv.DictReader(handle))
+    needed = [o.metric for o in config.objectives] + [c.metric for c in config.constraints]
     completed = []
     for row in rows:
-        if row.get("state") != "COMPLETED" or not row.get("value"):
+        if not row.get("state", "").startswith("COMPLETED") or not row.get("value"):
             continue
         params = {
             p.name: _parse(p, row[p.name]) for p in config.parameters if row.get(p.name, "") != ""
         }
-        completed.append((params, float(row["value"])))
+        metrics = {name: float(row[name]) for name in needed if row.get(name, "") != ""}
+        value = None if config.objectives else float(row["value"])
+        completed.append((params, value, metrics))
     return completed
 
 

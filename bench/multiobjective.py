@@ -15,8 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ import optuna
 import torch
 from botorch.test_functions.multi_objective import DTLZ2, BraninCurrin
 
-from _common import machine, report
+from _common import machine, quartiles, report
 from hyperdial.server.algorithms.base import History, Observed, make_suggester
 from hyperdial.server.domain import AlgorithmConfig, Goal, Objective
 from hyperdial.server.pareto import hypervolume, non_dominated
@@ -147,13 +146,6 @@ def mlp_front(trials: int, seed: int) -> list[dict[str, Any]]:
     return sorted((rows[i] for i in front), key=lambda r: r["param_count"])
 
 
-def _quartiles(values: Sequence[float]) -> tuple[float, float, float]:
-    if len(values) == 1:
-        return values[0], values[0], values[0]
-    q1, median, q3 = statistics.quantiles(values, n=4, method="inclusive")
-    return q1, median, q3
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seeds", type=int, default=10)
@@ -188,7 +180,7 @@ def main() -> None:
             mine = [
                 r["hypervolume"] for r in runs if (r["problem"], r["method"]) == (problem, method)
             ]
-            q1, median, q3 = _quartiles(mine)
+            q1, median, q3 = quartiles(mine)
             summary[f"{problem}/{method}"] = {
                 f"median_hypervolume_{args.trials}": median,
                 "iqr": [q1, q3],

@@ -28,7 +28,7 @@ import optuna
 import torch
 from botorch.test_functions import Branin, Hartmann
 
-from _common import machine, report
+from _common import machine, quartiles, report
 from hyperdial.server.algorithms.base import History, Observed, make_suggester
 from hyperdial.server.domain import AlgorithmConfig
 from hyperdial.server.space import FloatParam, IntParam, ParamValue, SearchSpace
@@ -167,13 +167,6 @@ def one_run(problem_name: str, method: str, seed: int, trials: int) -> dict[str,
     }
 
 
-def _quartiles(values: list[float]) -> tuple[float, float, float]:
-    if len(values) == 1:
-        return values[0], values[0], values[0]
-    q1, median, q3 = statistics.quantiles(values, n=4, method="inclusive")
-    return q1, median, q3
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seeds", type=int, default=10)
@@ -209,8 +202,8 @@ def main() -> None:
     for problem, at in (("branin", args.trials), ("hartmann6", args.trials)):
         for method in METHODS:
             mine = [r for r in runs if r["problem"] == problem and r["method"] == method]
-            q20 = _quartiles([r["regret"][20] for r in mine])
-            q_end = _quartiles([r["regret"][at] for r in mine])
+            q20 = quartiles([r["regret"][20] for r in mine])
+            q_end = quartiles([r["regret"][at] for r in mine])
             summary[f"{problem}/{method}"] = {
                 "median_regret_20": q20[1],
                 f"median_regret_{at}": q_end[1],

@@ -199,7 +199,7 @@ def test_an_outcome_constraint_keeps_suggestions_feasible() -> None:
     suggester = bayes(line, initial_trials=5)
     observed: list[Observed] = []
     for draw in range(15):
-        history = History(draw, tuple(observed), constraint_bounds=1)
+        history = History(draw, tuple(observed))
         params = dict(suggester.suggest(line, history, 1, seed=2).suggestions[0].params)
         x = float(params["x"])
         observed.append(Observed(params, x + 0.01 * float(params["noise"]), slacks=(0.6 - x,)))

@@ -44,9 +44,8 @@ class History:
             only for suggesters that set `learns = True` (reading them costs a
             query per suggestion). FAILED, PRUNED and STALE trials are left out.
         maximize: the (first) objective's direction.
-        objectives: every objective, when the study has several.
-        constraint_bounds: how many outcome-constraint bounds each observation's
-            `slacks` holds.
+        objectives: every objective, when the study has several (each
+            observation's `values` follow their order).
     """
 
     draws: int
@@ -55,7 +54,6 @@ class History:
     pending: tuple[Mapping[str, ParamValue], ...] = ()
     maximize: bool = False
     objectives: tuple[Objective, ...] = ()
-    constraint_bounds: int = 0
 
 
 @dataclass(frozen=True)

@@ -174,7 +174,6 @@ def _history(txn: Transaction, study_name: str) -> tuple[StudyRecord, History]:
         pending=tuple(t.params for t in trials if t.state is TrialState.PENDING),
         maximize=config.objective.goal is Goal.MAXIMIZE,
         objectives=config.objectives if several else (),
-        constraint_bounds=sum(len(c.slacks(0.0)) for c in config.constraints),
     )
 
 

@@ -1,5 +1,6 @@
 """/metrics after a real study: counters moved by exactly the calls made."""
 
+import time
 import urllib.request
 
 import grpc
@@ -37,7 +38,12 @@ def test_metrics_count_every_call(database_url) -> None:
                 study.suggest(-1, worker_id="w")
             with pytest.raises(grpc.RpcError):
                 client.stub.GetStudy(pb.GetStudyRequest(name="missing"))
-        samples = _scrape(port)
+        # An aborted call's status reaches the client as the server sends it, a moment
+        # before the interceptor counts it: wait for the count rather than race it.
+        failed_get = ("hyperdial_rpcs_total", (("code", "NOT_FOUND"), ("method", "GetStudy")))
+        deadline = time.monotonic() + 5
+        while failed_get not in (samples := _scrape(port)) and time.monotonic() < deadline:
+            time.sleep(0.05)
 
     def value(name: str, **labels: str) -> float:
         return samples.get((name, tuple(sorted(labels.items()))), 0.0)

@@ -51,7 +51,8 @@ class RichProgress:
         if self._trial is None:
             return
         detail = f"val_loss {loss:.4f}" + ("" if math.isnan(accuracy) else f" acc {accuracy:.4f}")
-        self._bars.update(self._trial, completed=epoch + 1, detail=detail)
+        # Drawn at once: a short epoch would otherwise end between two timed refreshes.
+        self._bars.update(self._trial, completed=epoch + 1, detail=detail, refresh=True)
 
     def trial_ended(self) -> None:
         """Removes the trial's bar (its log lines say how it ended)."""

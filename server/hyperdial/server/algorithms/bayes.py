@@ -26,7 +26,7 @@ with its own hyperparameters). Several objectives are optimized with
 `qLogNoisyExpectedHypervolumeImprovement` against the objectives' reference
 values, or a reference inferred from the observed feasible front; one
 objective under constraints with `qLogNoisyExpectedImprovement`. Constraints
-enter either as BoTorch's outcome constraints (the probability of feasibility
+enter both as BoTorch's outcome constraints (the probability of feasibility
 weighs the improvement); pending trials as `X_pending`, as above.
 
 Cost stays bounded as a study grows: kernel hyperparameters are fitted on at
@@ -101,11 +101,6 @@ class TrainingData:
     # Per objective, in the same "higher is better" sign: the given hypervolume
     # reference, or None to infer it.
     references: tuple[float | None, ...] = ()
-
-    @property
-    def constrained(self) -> bool:
-        """Whether `y` has constraint columns."""
-        return self.y.shape[-1] > self.objectives
 
 
 def _keep(values: Sequence[float], limit: int, seed: int) -> list[int]:

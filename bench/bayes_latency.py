@@ -39,6 +39,7 @@ from hyperdial.client import Client, float_param
 from hyperdial.client.local import LocalServer
 from hyperdial.server.algorithms.base import History, Observed, make_suggester
 from hyperdial.server.domain import AlgorithmConfig
+from hyperdial.server.service.compute import default_workers, threads_per_worker
 from hyperdial.server.space import FloatParam, SearchSpace
 
 DIMS = 6
@@ -62,7 +63,11 @@ def _timed(work: Any, repeats: int) -> float:
 
 
 def ours(n: int, repeats: int) -> tuple[float, float]:
-    """Seconds per suggestion and the process's peak RSS in MiB (run in a fresh process)."""
+    """Seconds per suggestion and the process's peak RSS in MiB (run in a fresh process).
+
+    With the torch threads of one of the server's compute workers.
+    """
+    torch.set_num_threads(threads_per_worker(default_workers()))
     x, y = _observations(n, n)
     completed = tuple(
         Observed({f"x{i}": float(v) for i, v in enumerate(row)}, float(value))

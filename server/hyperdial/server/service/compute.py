@@ -65,6 +65,21 @@ async def held_across_replicas(store: Store, study_id: int) -> AsyncIterator[Non
             await asyncio.to_thread(lock.release)
 
 
+def default_workers() -> int:
+    """Compute worker processes: one per core but the serving process's, at most 4."""
+    return max(1, min(4, (os.cpu_count() or 1) - 1))
+
+
+def threads_per_worker(workers: int) -> int:
+    """Torch threads per compute worker: the cores left once the serving process has one.
+
+    More threads than free cores oversubscribe them: each parallel op then waits
+    for a descheduled thread, and a GP fit of many small ops ran 4x slower
+    beside one busy core (2 cores, measured).
+    """
+    return max(1, ((os.cpu_count() or 1) - 1) // workers)
+
+
 def _start_worker(threads: int) -> None:
     import torch
 
@@ -88,9 +103,8 @@ class ComputePool:
     """Worker processes for suggesters that learn; started on first use."""
 
     def __init__(self, workers: int = 0) -> None:
-        cpus = os.cpu_count() or 1
-        self._workers = workers or max(1, min(4, cpus - 1))
-        self._threads = max(1, cpus // self._workers)
+        self._workers = workers or default_workers()
+        self._threads = threads_per_worker(self._workers)
         self._executor: ProcessPoolExecutor | None = None
 
     def _pool(self) -> ProcessPoolExecutor:

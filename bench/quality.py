@@ -8,7 +8,7 @@ seeds. On MLP-on-digits (DESIGN.md) the score is the best validation
 cross-entropy after 30 trials, with that trial's validation accuracy beside it.
 Grid search is the same for every seed, so it runs once per problem.
 
-    python bench/quality.py [--seeds 10] [--mlp-seeds 5] [--quick]
+    python bench/quality.py [--seeds 10] [--mlp-seeds 5] [--quick] [--problems branin,hartmann6]
 """
 
 from __future__ import annotations
@@ -36,6 +36,8 @@ from hyperdial.server.space import FloatParam, IntParam, ParamValue, SearchSpace
 Objective = Callable[[Mapping[str, ParamValue]], float]
 RESULTS = Path(__file__).parent / "results"
 METHODS = ("grid", "random", "bayes", "optuna-tpe", "optuna-gp")
+SYNTHETIC = ("branin", "hartmann6")
+PROBLEMS = (*SYNTHETIC, "mlp-digits")
 
 
 @dataclass(frozen=True)
@@ -175,18 +177,22 @@ def main() -> None:
     parser.add_argument("--mlp-trials", type=int, default=30)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--quick", action="store_true", help="3 seeds, 20 trials, 1 MLP seed")
+    parser.add_argument(
+        "--problems",
+        default=",".join(PROBLEMS),
+        help="a subset of " + ",".join(PROBLEMS) + " (e.g. more seeds on the synthetic ones)",
+    )
     args = parser.parse_args()
     if args.quick:
         args.seeds, args.trials, args.mlp_seeds, args.mlp_trials = 3, 20, 1, 20
+    problems = [p for p in PROBLEMS if p in args.problems.split(",")]
     jobs = [
-        (problem, method, seed, args.trials)
-        for problem in ("branin", "hartmann6")
+        (problem, method, seed, args.trials if problem in SYNTHETIC else args.mlp_trials)
+        for problem in problems
         for method in METHODS
-        for seed in range(1 if method == "grid" else args.seeds)
-    ] + [
-        ("mlp-digits", method, seed, args.mlp_trials)
-        for method in METHODS
-        for seed in range(1 if method == "grid" else args.mlp_seeds)
+        for seed in range(
+            1 if method == "grid" else args.seeds if problem in SYNTHETIC else args.mlp_seeds
+        )
     ]
     runs = []
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -199,7 +205,8 @@ def main() -> None:
             log.write(json.dumps(run) + "\n")  # kept if a later run fails
             log.flush()
     rows, summary = [], {}
-    for problem, at in (("branin", args.trials), ("hartmann6", args.trials)):
+    for problem in (p for p in problems if p in SYNTHETIC):
+        at = args.trials
         for method in METHODS:
             mine = [r for r in runs if r["problem"] == problem and r["method"] == method]
             q20 = quartiles([r["regret"][20] for r in mine])
@@ -221,7 +228,7 @@ def main() -> None:
                     "",
                 )
             )
-    for method in METHODS:
+    for method in METHODS if "mlp-digits" in problems else ():
         mine = [r for r in runs if r["problem"] == "mlp-digits" and r["method"] == method]
         losses = [r["best"][args.mlp_trials] for r in mine]
         accuracy = statistics.median(r["accuracy"] for r in mine)

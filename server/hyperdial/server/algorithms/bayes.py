@@ -2,7 +2,8 @@
 
 The first `initial_trials` suggestions (default max(5, 2·d + 1)) follow the
 same scrambled Sobol sequence as `random` with `sampler="sobol"`. After that a
-GP is fitted to the completed trials on the model features of
+GP (Matern-5/2, lengthscales under `LengthscalePrior`) is fitted to the
+completed trials on the model features of
 `space.features` (floats and integers on [0, 1], log scales in log space;
 categoricals compared by equality in `MixedSingleTaskGP`'s kernel), with
 outcomes standardized. The acquisition is of the log-EI family: with trials
@@ -42,6 +43,7 @@ import random
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from botorch.acquisition.acquisition import AcquisitionFunction
@@ -63,10 +65,12 @@ from botorch.sampling.normal import SobolQMCNormalSampler
 from botorch.utils.multi_objective.hypervolume import infer_reference_point
 from botorch.utils.multi_objective.pareto import is_non_dominated
 from botorch.utils.sampling import manual_seed
-from gpytorch.constraints import GreaterThan
+from gpytorch.constraints import GreaterThan, Positive
+from gpytorch.kernels import MaternKernel, ScaleKernel
 from gpytorch.likelihoods import GaussianLikelihood
 from gpytorch.mlls import ExactMarginalLogLikelihood
-from gpytorch.priors import LogNormalPrior
+from gpytorch.priors import GammaPrior, Prior
+from torch.distributions.constraints import Constraint, positive
 
 from hyperdial.server.algorithms.base import History, Options, SuggestBatch, Suggestion
 from hyperdial.server.algorithms.random import sobol_points
@@ -113,12 +117,51 @@ def _keep(values: Sequence[float], limit: int, seed: int) -> list[int]:
     return order[:best] + random.Random(seed).sample(rest, limit - best)
 
 
-def _likelihood(outputs: int) -> GaussianLikelihood:
-    prior = LogNormalPrior(loc=-4.0, scale=1.0)
+class LengthscalePrior(Prior):  # type: ignore[misc]
+    """log p(l) = -0.1 (l^2 + 1/l^2) + const: Optuna GPSampler's prior on 1/l^2, written on l.
+
+    Its mode is l = 1, the width of the unit cube; it falls off gently on both
+    sides (l = 0.3 and l = 3 are about e^-1 below the mode, 0.1 and 10 e^-10).
+    BoTorch's dimension-scaled default (a log-normal with median 10 in 6-D) keeps
+    the model too smooth to find and then refine a narrow optimum in 50 trials: on
+    Hartmann6 the median regret after 50 trials fell from 0.14 to 0.0055 with
+    this prior (30 seeds), on Branin from 2.3e-4 to 3.4e-5 (10 seeds).
+    """
+
+    arg_constraints: ClassVar[dict[str, Constraint]] = {}
+    support = positive
+
+    def __init__(self) -> None:
+        super().__init__(validate_args=False)
+
+    def log_prob(self, x: torch.Tensor) -> torch.Tensor:
+        """The unnormalized log density at lengthscales `x`."""
+        return -0.1 * (x.square() + x.square().reciprocal())
+
+
+def _log_scale(initial: float) -> Positive:
+    """A positive hyperparameter optimized in log space, as Optuna's GPSampler does."""
+    return Positive(transform=torch.exp, inv_transform=torch.log, initial_value=initial)
+
+
+def _matern(
+    batch_shape: torch.Size, ard_num_dims: int, active_dims: list[int] | None = None
+) -> MaternKernel:
+    return MaternKernel(
+        nu=2.5,
+        ard_num_dims=ard_num_dims,
+        batch_shape=batch_shape,
+        active_dims=active_dims,
+        lengthscale_prior=LengthscalePrior(),
+        lengthscale_constraint=_log_scale(1.0),
+    )
+
+
+def _likelihood(batch_shape: torch.Size) -> GaussianLikelihood:
     return GaussianLikelihood(
-        noise_prior=prior,
-        noise_constraint=GreaterThan(MIN_NOISE, transform=None, initial_value=prior.mode),
-        batch_shape=torch.Size([outputs]) if outputs > 1 else torch.Size(),
+        noise_prior=GammaPrior(1.1, 30.0),
+        noise_constraint=GreaterThan(MIN_NOISE, transform=None, initial_value=1.0),
+        batch_shape=batch_shape,
     )
 
 
@@ -245,12 +288,24 @@ class BayesSuggester:
         return TrainingData(x, y, objectives, references)
 
     def _model(self, x: torch.Tensor, y: torch.Tensor) -> GPyTorchModel:
-        likelihood = _likelihood(y.shape[-1])
+        """A Matern-5/2 GP with one independent output per column of `y`."""
+        batch_shape = torch.Size([y.shape[-1]]) if y.shape[-1] > 1 else torch.Size()
+        likelihood = _likelihood(batch_shape)
         if self.layout.categorical:
             return MixedSingleTaskGP(
-                x, y, cat_dims=sorted(self.layout.categorical), likelihood=likelihood
+                x,
+                y,
+                cat_dims=sorted(self.layout.categorical),
+                cont_kernel_factory=_matern,
+                likelihood=likelihood,
             )
-        return SingleTaskGP(x, y, likelihood=likelihood)
+        kernel = ScaleKernel(
+            _matern(batch_shape, x.shape[-1]),
+            batch_shape=batch_shape,
+            outputscale_prior=GammaPrior(2.0, 1.0),
+            outputscale_constraint=_log_scale(1.0),
+        )
+        return SingleTaskGP(x, y, likelihood=likelihood, covar_module=kernel)
 
     def _fit(self, data: TrainingData) -> GPyTorchModel:
         """Fits hyperparameters on a capped subset, then conditions on all of `data`."""

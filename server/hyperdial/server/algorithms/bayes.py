@@ -6,7 +6,9 @@ GP (Matern-5/2, lengthscales under `LengthscalePrior`) is fitted to the
 completed trials on the model features of
 `space.features` (floats and integers on [0, 1], log scales in log space;
 categoricals compared by equality in `MixedSingleTaskGP`'s kernel), with
-outcomes standardized. The acquisition is of the log-EI family: with trials
+outcomes standardized; the worse half of a single objective's values keeps
+only its order (`warping.half_rank_warp`), so a few disastrous trials do not
+set the model's scale. The acquisition is of the log-EI family: with trials
 pending or a batch asked for, `qLogNoisyExpectedImprovement` with the pending
 trials as `X_pending` (so parallel workers get spread points) and a joint
 q-batch; for one suggestion with nothing pending, the analytic LogEI, which
@@ -74,6 +76,7 @@ from torch.distributions.constraints import Constraint, positive
 
 from hyperdial.server.algorithms.base import History, Options, SuggestBatch, Suggestion
 from hyperdial.server.algorithms.random import sobol_points
+from hyperdial.server.algorithms.warping import half_rank_warp
 from hyperdial.server.domain import OptionValue
 from hyperdial.server.space import ParamValue, SearchSpace
 from hyperdial.server.space.encoding import decode
@@ -285,6 +288,9 @@ class BayesSuggester:
         kept = _keep([row[0] for row in outcomes], self.max_model_points, seed)
         x = torch.tensor([rows[i] for i in kept], dtype=torch.float64)
         y = torch.tensor([outcomes[i] for i in kept], dtype=torch.float64)
+        if objectives == 1:
+            # Several objectives stay unwarped: the hypervolume's reference is on their scale.
+            y[:, 0] = half_rank_warp(y[:, 0])
         return TrainingData(x, y, objectives, references)
 
     def _model(self, x: torch.Tensor, y: torch.Tensor) -> GPyTorchModel:

@@ -23,7 +23,7 @@ def test_the_order_and_the_better_half_are_kept(values: list[float]) -> None:
     for i in range(len(values)):
         for j in range(len(values)):
             if raw[i] < raw[j]:
-                assert warped[i] < warped[j]
+                assert warped[i] <= warped[j]
 
 
 def test_a_diverged_run_no_longer_dominates_the_scale() -> None:

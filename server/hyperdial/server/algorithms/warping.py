@@ -19,8 +19,8 @@ def half_rank_warp(values: torch.Tensor) -> torch.Tensor:
 
     The i-th worst of n values below the median becomes
     median + sigma * Phi^-1((i + 0.5) / n), where sigma is the root mean square
-    distance of the better half from the median. The map is monotone, so the
-    best observation and every comparison between observations stay as they were.
+    distance of the better half from the median. The map never reverses two
+    observations' order, so the best observation stays the best.
     """
     n = values.numel()
     median = torch.quantile(values, 0.5)
@@ -29,8 +29,8 @@ def half_rank_warp(values: torch.Tensor) -> torch.Tensor:
         return values
     better = values[~worse]
     sigma = (better - median).square().mean().sqrt()
-    if sigma == 0:
-        sigma = values.std()
+    if not sigma > 0:  # the better half all at the median: no scale to fit the worse half to
+        return values
     ranks = torch.empty(n, dtype=values.dtype)
     ranks[torch.argsort(values, stable=True)] = torch.arange(n, dtype=values.dtype)
     warped = values.clone()

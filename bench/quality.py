@@ -206,15 +206,14 @@ def main() -> None:
             log.flush()
     rows, summary = [], {}
     for problem in (p for p in problems if p in SYNTHETIC):
-        at = args.trials
         for method in METHODS:
             mine = [r for r in runs if r["problem"] == problem and r["method"] == method]
             q20 = quartiles([r["regret"][20] for r in mine])
-            q_end = quartiles([r["regret"][at] for r in mine])
+            q_end = quartiles([r["regret"][args.trials] for r in mine])
             summary[f"{problem}/{method}"] = {
                 "median_regret_20": q20[1],
-                f"median_regret_{at}": q_end[1],
-                f"iqr_regret_{at}": [q_end[0], q_end[2]],
+                f"median_regret_{args.trials}": q_end[1],
+                f"iqr_regret_{args.trials}": [q_end[0], q_end[2]],
                 "seeds": len(mine),
             }
             rows.append(

@@ -3,20 +3,20 @@
 The first `initial_trials` suggestions (default max(5, 2·d + 1)) follow the
 same scrambled Sobol sequence as `random` with `sampler="sobol"`. After that a
 GP (Matern-5/2, lengthscales under `LengthscalePrior`) is fitted to the
-completed trials on the model features of
-`space.features` (floats and integers on [0, 1], log scales in log space;
-categoricals compared by equality in `MixedSingleTaskGP`'s kernel), with
-outcomes standardized; the worse half of a single objective's values keeps
-only its order (`warping.half_rank_warp`), so a few disastrous trials do not
-set the model's scale. The acquisition is of the log-EI family: with trials
-pending or a batch asked for, `qLogNoisyExpectedImprovement` with the pending
-trials as `X_pending` (so parallel workers get spread points) and a joint
-q-batch; for one suggestion with nothing pending, the analytic LogEI, which
-has no Monte Carlo error, against the best observation; it refines an optimum
-several times more precisely (Branin, measured). Option
-`acquisition` forces `qlognei` or `ucb` (qUCB). Mixed spaces are optimized by
-BoTorch's alternating optimizer, which steps integers and categoricals through
-their allowed values. A suggestion equal to a pending one is never returned.
+completed trials on the model features of `space.features` (floats and integers
+on [0, 1], log scales in log space; categoricals compared by equality in
+`MixedSingleTaskGP`'s kernel), with outcomes standardized; the worse half of a
+single objective's values is compressed logarithmically
+(`warping.compress_worse_half`), so a few disastrous trials do not set the
+model's scale. The acquisition is of the log-EI family: with trials pending or
+a batch asked for, `qLogNoisyExpectedImprovement` with the pending trials as
+`X_pending` (so parallel workers get spread points) and a joint q-batch; for
+one suggestion with nothing pending, the analytic LogEI, which has no Monte
+Carlo error, against the best observation; it refines an optimum several times
+more precisely (Branin, measured). Option `acquisition` forces `qlognei` or
+`ucb` (qUCB). Mixed spaces are optimized by BoTorch's alternating optimizer,
+which steps integers and categoricals through their allowed values. A
+suggestion equal to a pending one is never returned.
 
 Failed trials carry no value and are left out. Infeasible trials take the
 worst completed value: the model learns to avoid their region without a second
@@ -76,7 +76,7 @@ from torch.distributions.constraints import Constraint, positive
 
 from hyperdial.server.algorithms.base import History, Options, SuggestBatch, Suggestion
 from hyperdial.server.algorithms.random import sobol_points
-from hyperdial.server.algorithms.warping import half_rank_warp
+from hyperdial.server.algorithms.warping import compress_worse_half
 from hyperdial.server.domain import OptionValue
 from hyperdial.server.space import ParamValue, SearchSpace
 from hyperdial.server.space.encoding import decode
@@ -88,8 +88,11 @@ log = logging.getLogger(__name__)
 # Integer ranges wider than this are optimized as continuous and rounded.
 MAX_DISCRETE_VALUES = 10_000
 # Deterministic objectives (benchmarks, a seeded training run) need a noise floor well
-# below BoTorch's default 1e-4 of the standardized variance to resolve the optimum.
-MIN_NOISE = 1e-6
+# below BoTorch's default 1e-4 of the standardized variance to resolve the optimum: its
+# standard deviation, 1e-4 of the values' spread, must stay below the differences left
+# near an optimum (Branin's spans 300; at a floor of 1e-6 the last 1e-4 of regret was
+# inside the noise). Noisy objectives infer a larger noise above the floor.
+MIN_NOISE = 1e-8
 MC_SAMPLES = 256
 INCUMBENT_STARTS = 4
 
@@ -290,7 +293,7 @@ class BayesSuggester:
         y = torch.tensor([outcomes[i] for i in kept], dtype=torch.float64)
         if objectives == 1:
             # Several objectives stay unwarped: the hypervolume's reference is on their scale.
-            y[:, 0] = half_rank_warp(y[:, 0])
+            y[:, 0] = compress_worse_half(y[:, 0])
         return TrainingData(x, y, objectives, references)
 
     def _model(self, x: torch.Tensor, y: torch.Tensor) -> GPyTorchModel:

@@ -8,7 +8,12 @@ seeds. On MLP-on-digits (DESIGN.md) the score is the best validation
 cross-entropy after 30 trials, with that trial's validation accuracy beside it.
 Grid search is the same for every seed, so it runs once per problem.
 
-    python bench/quality.py [--seeds 10] [--mlp-seeds 5] [--quick] [--problems branin,hartmann6]
+The synthetic problems run 30 seeds by default (DESIGN.md asks for at least
+10): which of Hartmann6's two basins a run settles in is decided by its first
+points, so a 10-seed median is a count of lucky seeds more than a measure of
+the method (`--seeds 10` runs the smaller version).
+
+    python bench/quality.py [--seeds 30] [--mlp-seeds 5] [--quick] [--problems branin,hartmann6]
 """
 
 from __future__ import annotations
@@ -171,7 +176,7 @@ def one_run(problem_name: str, method: str, seed: int, trials: int) -> dict[str,
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--seeds", type=int, default=30)
     parser.add_argument("--mlp-seeds", type=int, default=5)
     parser.add_argument("--trials", type=int, default=50)
     parser.add_argument("--mlp-trials", type=int, default=30)

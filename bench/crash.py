@@ -30,7 +30,8 @@ def _value(trial_id: int) -> float:
 def _worker(address: str, worker_id: str, stop: Any, log_path: str) -> None:
     from hyperdial.client import Client
 
-    with Client(address, timeout=5, retry_seconds=60) as client, open(log_path, "a") as log:
+    # The log exists even if this worker starts only after the kill and never connects.
+    with open(log_path, "a") as log, Client(address, timeout=5, retry_seconds=60) as client:
         study = client.study(STUDY)
         while not stop.is_set():
             trial = study.next_trial(worker_id)

@@ -31,10 +31,10 @@ def compress_worse_half(values: torch.Tensor) -> torch.Tensor:
     median = torch.quantile(values, 0.5)
     worse = values < median
     spread = values[~worse] - median
-    largest = spread.max()  # scaled, so that squaring huge values cannot overflow
-    sigma = largest * (spread / largest).square().mean().sqrt() if largest > 0 else largest
-    if not worse.any() or not sigma > 0:  # no better-half spread to scale the worse half by
+    largest = spread.max()
+    if not worse.any() or not largest > 0:  # no better-half spread to scale the worse half by
         return values
+    sigma = largest * (spread / largest).square().mean().sqrt()  # scaled: no overflow
     warped = values.clone()
     distance = ((median - values[worse]) / sigma).clamp(max=torch.finfo(values.dtype).max)
     warped[worse] = median - sigma * torch.asinh(distance)

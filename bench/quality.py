@@ -176,6 +176,28 @@ def one_run(problem_name: str, method: str, seed: int, trials: int) -> dict[str,
     }
 
 
+def _regret_summary(
+    runs: list[dict[str, Any]], trials: int
+) -> tuple[dict[str, Any], tuple[Any, ...]]:
+    """Median regret after 20 and `trials` trials and the IQR at the end: JSON and table cells."""
+    q20 = quartiles([r["regret"][20] for r in runs])
+    q_end = quartiles([r["regret"][trials] for r in runs])
+    summary = {
+        "median_regret_20": q20[1],
+        f"median_regret_{trials}": q_end[1],
+        f"iqr_regret_{trials}": [q_end[0], q_end[2]],
+        "seeds": len(runs),
+    }
+    cells = (
+        len(runs),
+        f"{q20[1]:.4g}",
+        f"{q_end[1]:.4g}",
+        f"{q_end[0]:.4g} .. {q_end[2]:.4g}",
+        "",
+    )
+    return summary, cells
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seeds", type=int, default=30)
@@ -225,25 +247,9 @@ def main() -> None:
                     and r["method"] == method
                     and (limit is None or r["seed"] < limit)
                 ]
-                q20 = quartiles([r["regret"][20] for r in mine])
-                q_end = quartiles([r["regret"][args.trials] for r in mine])
-                summary[f"{problem}{label.replace(' ', '/')}/{method}"] = {
-                    "median_regret_20": q20[1],
-                    f"median_regret_{args.trials}": q_end[1],
-                    f"iqr_regret_{args.trials}": [q_end[0], q_end[2]],
-                    "seeds": len(mine),
-                }
-                rows.append(
-                    (
-                        problem + label,
-                        method,
-                        len(mine),
-                        f"{q20[1]:.4g}",
-                        f"{q_end[1]:.4g}",
-                        f"{q_end[0]:.4g} .. {q_end[2]:.4g}",
-                        "",
-                    )
-                )
+                key = f"{problem}{label.replace(' ', '/')}/{method}"
+                summary[key], row = _regret_summary(mine, args.trials)
+                rows.append((problem + label, method, *row))
     for method in METHODS if "mlp-digits" in problems else ():
         mine = [r for r in runs if r["problem"] == "mlp-digits" and r["method"] == method]
         losses = [r["best"][args.mlp_trials] for r in mine]

@@ -14,6 +14,13 @@ points, so a 10-seed median is a count of lucky seeds more than a measure of
 the method (`--seeds 10` runs the smaller version). With more seeds, the table
 also gives the first 10 on their own, from the same runs.
 
+On the synthetic problems bayes and Optuna's GPSampler also run paired: each
+from the other's initial design (for each seed, the same first points), as
+BoTorch's closed-loop comparisons share their initial data. A paired pair of
+runs differs only in what the methods do after the design, so luck of the
+first points cannot decide it: `bayes@gp-design` continues GPSampler's 10
+random startup points, `optuna-gp@bayes-design` bayes's Sobol points.
+
     python bench/quality.py [--seeds 30] [--mlp-seeds 5] [--quick] [--problems branin,hartmann6]
 """
 
@@ -36,7 +43,8 @@ from botorch.test_functions import Branin, Hartmann
 
 from _common import machine, quartiles, report
 from hyperdial.server.algorithms.base import History, Observed, make_suggester
-from hyperdial.server.domain import AlgorithmConfig
+from hyperdial.server.algorithms.bayes import BayesSuggester
+from hyperdial.server.domain import AlgorithmConfig, OptionValue
 from hyperdial.server.space import FloatParam, IntParam, ParamValue, SearchSpace
 
 Objective = Callable[[Mapping[str, ParamValue]], float]
@@ -45,6 +53,14 @@ METHODS = ("grid", "random", "bayes", "optuna-tpe", "optuna-gp")
 SYNTHETIC = ("branin", "hartmann6")
 PROBLEMS = (*SYNTHETIC, "mlp-digits")
 ISSUE_SEEDS = 10  # the benchmark's specification; more seeds also report these on their own
+OPTUNA_GP_STARTUP = 10  # GPSampler's default n_startup_trials: its random initial design
+# Paired run -> (the method that runs, whose initial design it starts from).
+PAIRED = {
+    "bayes@gp-design": ("bayes", "optuna-gp"),
+    "optuna-gp@bayes-design": ("optuna-gp", "bayes"),
+}
+# A bayes run -> the GPSampler run from the same initial design, compared seed by seed.
+SAME_DESIGN = {"bayes": "optuna-gp@bayes-design", "bayes@gp-design": "optuna-gp"}
 
 
 @dataclass(frozen=True)
@@ -106,20 +122,56 @@ def _gridded(space: SearchSpace, trials: int) -> SearchSpace:
     )
 
 
+Design = list[dict[str, ParamValue]]
+
+
+def _bayes_design(space: SearchSpace, seed: int) -> Design:
+    """The Sobol points bayes draws for `seed` before it has a model."""
+    suggester = BayesSuggester(space, {})
+    return [
+        dict(suggester.suggest(space, History(draw), 1, seed).suggestions[0].params)
+        for draw in range(suggester.initial_trials)
+    ]
+
+
+def _gp_design(space: SearchSpace, seed: int) -> Design:
+    """The random startup points GPSampler draws for `seed` (they do not depend on values)."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(sampler=optuna.samplers.GPSampler(seed=seed))
+    return [_ask(study.ask(), space) for _ in range(OPTUNA_GP_STARTUP)]
+
+
+DESIGNS: dict[str, Callable[[SearchSpace, int], Design]] = {
+    "bayes": _bayes_design,
+    "optuna-gp": _gp_design,
+}
+
+
 def _ours(
-    method: str, space: SearchSpace, objective: Callable[..., Any], trials: int, seed: int
+    method: str,
+    space: SearchSpace,
+    objective: Callable[..., Any],
+    trials: int,
+    seed: int,
+    design: Design | None = None,
 ) -> list[tuple[float, Any]]:
+    """Our `method`; with a `design`, bayes evaluates it first as its initial trials."""
     if method == "grid":
         space = _gridded(space, trials)
-    options = {"sampler": "sobol"} if method == "random" else {}
+    options: dict[str, OptionValue] = {"sampler": "sobol"} if method == "random" else {}
+    if design is not None:
+        options["initial_trials"] = len(design)
     suggester = make_suggester(space, AlgorithmConfig(method, options))
     observed: list[Observed] = []
     results: list[tuple[float, Any]] = []
     for draw in range(trials):
-        batch = suggester.suggest(space, History(draw, tuple(observed)), 1, seed)
-        if not batch.suggestions:
-            break
-        params = dict(batch.suggestions[0].params)
+        if design is not None and draw < len(design):
+            params = design[draw]
+        else:
+            batch = suggester.suggest(space, History(draw, tuple(observed)), 1, seed)
+            if not batch.suggestions:
+                break
+            params = dict(batch.suggestions[0].params)
         outcome = objective(params)
         value, extra = outcome if isinstance(outcome, tuple) else (outcome, None)
         observed.append(Observed(params, value))
@@ -127,25 +179,42 @@ def _ours(
     return results
 
 
+def _ask(trial: optuna.Trial, space: SearchSpace) -> dict[str, ParamValue]:
+    """The trial's parameters, asked of Optuna in the space's order."""
+    params: dict[str, ParamValue] = {}
+    for p in space.params:
+        if isinstance(p, FloatParam):
+            params[p.name] = trial.suggest_float(p.name, p.low, p.high, log=p.log)
+        elif isinstance(p, IntParam):
+            params[p.name] = trial.suggest_int(p.name, p.low, p.high, log=p.log)
+    return params
+
+
 def _optuna(
-    method: str, space: SearchSpace, objective: Callable[..., Any], trials: int, seed: int
+    method: str,
+    space: SearchSpace,
+    objective: Callable[..., Any],
+    trials: int,
+    seed: int,
+    design: Design | None = None,
 ) -> list[tuple[float, Any]]:
+    """Optuna's `method`; with a `design`, GPSampler's startup trials are those points."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    sampler = (
-        optuna.samplers.TPESampler(seed=seed, multivariate=True)
-        if method == "optuna-tpe"
-        else optuna.samplers.GPSampler(seed=seed)
-    )
+    if method == "optuna-tpe":
+        sampler: optuna.samplers.BaseSampler = optuna.samplers.TPESampler(
+            seed=seed, multivariate=True
+        )
+    elif design is None:
+        sampler = optuna.samplers.GPSampler(seed=seed)
+    else:
+        sampler = optuna.samplers.GPSampler(seed=seed, n_startup_trials=len(design))
     study = optuna.create_study(sampler=sampler)
+    for params in design or ():
+        study.enqueue_trial(params)
     results: list[tuple[float, Any]] = []
     for _ in range(trials):
         trial = study.ask()
-        params: dict[str, ParamValue] = {}
-        for p in space.params:
-            if isinstance(p, FloatParam):
-                params[p.name] = trial.suggest_float(p.name, p.low, p.high, log=p.log)
-            elif isinstance(p, IntParam):
-                params[p.name] = trial.suggest_int(p.name, p.low, p.high, log=p.log)
+        params = _ask(trial, space)
         outcome = objective(params)
         value, extra = outcome if isinstance(outcome, tuple) else (outcome, None)
         study.tell(trial, value)
@@ -160,8 +229,10 @@ def one_run(problem_name: str, method: str, seed: int, trials: int) -> dict[str,
         problem, objective = Problem(problem_name, MLP_SPACE, math.nan), _mlp_objective()
     else:
         problem, objective = _synthetic(problem_name)
-    runner = _optuna if method.startswith("optuna") else _ours
-    results = runner(method, problem.space, objective, trials, seed)
+    runs, source = PAIRED.get(method, (method, None))
+    design = None if source is None else DESIGNS[source](problem.space, seed)
+    runner = _optuna if runs.startswith("optuna") else _ours
+    results = runner(runs, problem.space, objective, trials, seed, design)
     values = [value for value, _ in results]
     # A grid smaller than the budget ends early: its best stays what it found.
     best_at = {n: min(values[:n]) for n in (20, 30, 50)}
@@ -176,10 +247,19 @@ def one_run(problem_name: str, method: str, seed: int, trials: int) -> dict[str,
     }
 
 
+def _methods(problem: str) -> tuple[str, ...]:
+    """Every method on `problem`: the paired runs on the synthetic problems only."""
+    return (*METHODS, *PAIRED) if problem in SYNTHETIC else METHODS
+
+
 def _regret_summary(
-    runs: list[dict[str, Any]], trials: int
+    runs: list[dict[str, Any]], trials: int, rival: Mapping[int, float]
 ) -> tuple[dict[str, Any], tuple[Any, ...]]:
-    """Median regret after 20 and `trials` trials and the IQR at the end: JSON and table cells."""
+    """Median regret after 20 and `trials` trials and the IQR at the end: JSON and table cells.
+
+    With a `rival` (GPSampler's final regret by seed, from the same initial
+    design), also on how many seeds these runs end lower.
+    """
     q20 = quartiles([r["regret"][20] for r in runs])
     q_end = quartiles([r["regret"][trials] for r in runs])
     summary = {
@@ -188,11 +268,18 @@ def _regret_summary(
         f"iqr_regret_{trials}": [q_end[0], q_end[2]],
         "seeds": len(runs),
     }
+    lower = ""
+    if rival:
+        summary["seeds_lower_than_gp_same_design"] = sum(
+            r["regret"][trials] < rival[r["seed"]] for r in runs
+        )
+        lower = f"{summary['seeds_lower_than_gp_same_design']}/{len(runs)}"
     cells = (
         len(runs),
         f"{q20[1]:.4g}",
         f"{q_end[1]:.4g}",
         f"{q_end[0]:.4g} .. {q_end[2]:.4g}",
+        lower,
         "",
     )
     return summary, cells
@@ -218,7 +305,7 @@ def main() -> None:
     jobs = [
         (problem, method, seed, args.trials if problem in SYNTHETIC else args.mlp_trials)
         for problem in problems
-        for method in METHODS
+        for method in _methods(problem)
         for seed in range(
             1 if method == "grid" else args.seeds if problem in SYNTHETIC else args.mlp_seeds
         )
@@ -239,7 +326,7 @@ def main() -> None:
         subsets.append((f" seeds<{ISSUE_SEEDS}", ISSUE_SEEDS))
     for problem in (p for p in problems if p in SYNTHETIC):
         for label, limit in subsets:
-            for method in METHODS:
+            for method in _methods(problem):
                 mine = [
                     r
                     for r in runs
@@ -247,8 +334,13 @@ def main() -> None:
                     and r["method"] == method
                     and (limit is None or r["seed"] < limit)
                 ]
+                rival = {
+                    r["seed"]: r["regret"][args.trials]
+                    for r in runs
+                    if r["problem"] == problem and r["method"] == SAME_DESIGN.get(method)
+                }
                 key = f"{problem}{label.replace(' ', '/')}/{method}"
-                summary[key], row = _regret_summary(mine, args.trials)
+                summary[key], row = _regret_summary(mine, args.trials, rival)
                 rows.append((problem + label, method, *row))
     for method in METHODS if "mlp-digits" in problems else ():
         mine = [r for r in runs if r["problem"] == "mlp-digits" and r["method"] == method]
@@ -267,13 +359,23 @@ def main() -> None:
                 "",
                 f"{statistics.median(losses):.4f}",
                 "",
+                "",
                 f"{accuracy:.4f}",
             )
         )
     report(
         f"Quality: regret after 20 / {args.trials} trials (MLP: best val loss after "
         f"{args.mlp_trials})",
-        ("problem", "method", "seeds", "median @20", "median @end", "IQR @end", "val acc"),
+        (
+            "problem",
+            "method",
+            "seeds",
+            "median @20",
+            "median @end",
+            "IQR @end",
+            "< GP, same design",
+            "val acc",
+        ),
         rows,
         {"summary": summary, "runs": runs, "machine": machine(), "args": vars(args)},
     )

@@ -200,14 +200,12 @@ def _optuna(
 ) -> list[tuple[float, Any]]:
     """Optuna's `method`; with a `design`, GPSampler's startup trials are those points."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    if method == "optuna-tpe":
-        sampler: optuna.samplers.BaseSampler = optuna.samplers.TPESampler(
-            seed=seed, multivariate=True
-        )
-    elif design is None:
-        sampler = optuna.samplers.GPSampler(seed=seed)
-    else:
-        sampler = optuna.samplers.GPSampler(seed=seed, n_startup_trials=len(design))
+    startup = OPTUNA_GP_STARTUP if design is None else len(design)
+    sampler = (
+        optuna.samplers.TPESampler(seed=seed, multivariate=True)
+        if method == "optuna-tpe"
+        else optuna.samplers.GPSampler(seed=seed, n_startup_trials=startup)
+    )
     study = optuna.create_study(sampler=sampler)
     for params in design or ():
         study.enqueue_trial(params)

@@ -31,6 +31,7 @@ import json
 import math
 import os
 import statistics
+from collections import defaultdict
 from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -227,10 +228,10 @@ def one_run(problem_name: str, method: str, seed: int, trials: int) -> dict[str,
         problem, objective = Problem(problem_name, MLP_SPACE, math.nan), _mlp_objective()
     else:
         problem, objective = _synthetic(problem_name)
-    runs, source = PAIRED.get(method, (method, None))
+    running, source = PAIRED.get(method, (method, None))
     design = None if source is None else DESIGNS[source](problem.space, seed)
-    runner = _optuna if runs.startswith("optuna") else _ours
-    results = runner(runs, problem.space, objective, trials, seed, design)
+    runner = _optuna if running.startswith("optuna") else _ours
+    results = runner(running, problem.space, objective, trials, seed, design)
     values = [value for value, _ in results]
     # A grid smaller than the budget ends early: its best stays what it found.
     best_at = {n: min(values[:n]) for n in (20, 30, 50)}
@@ -318,6 +319,9 @@ def main() -> None:
             runs.append(run)
             log.write(json.dumps(run) + "\n")  # kept if a later run fails
             log.flush()
+    by_seed: dict[tuple[str, str], dict[int, dict[str, Any]]] = defaultdict(dict)
+    for run in runs:
+        by_seed[run["problem"], run["method"]][run["seed"]] = run
     rows, summary = [], {}
     subsets: list[tuple[str, int | None]] = [("", None)]
     if args.seeds > ISSUE_SEEDS:
@@ -327,16 +331,11 @@ def main() -> None:
             for method in _methods(problem):
                 mine = [
                     r
-                    for r in runs
-                    if r["problem"] == problem
-                    and r["method"] == method
-                    and (limit is None or r["seed"] < limit)
+                    for seed, r in by_seed[problem, method].items()
+                    if limit is None or seed < limit
                 ]
-                rival = {
-                    r["seed"]: r["regret"][args.trials]
-                    for r in runs
-                    if r["problem"] == problem and r["method"] == SAME_DESIGN.get(method)
-                }
+                theirs = by_seed.get((problem, SAME_DESIGN.get(method, "")), {})
+                rival = {seed: r["regret"][args.trials] for seed, r in theirs.items()}
                 key = f"{problem}{label.replace(' ', '/')}/{method}"
                 summary[key], row = _regret_summary(mine, args.trials, rival)
                 rows.append((problem + label, method, *row))

@@ -287,7 +287,7 @@ def test_after_fuzzing_the_server_is_up_and_the_store_consistent(fuzz_server) ->
     _, channel, path = fuzz_server
     health = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest())
     assert health.status == health_pb2.HealthCheckResponse.SERVING
-    store = SqlStore(f"sqlite:///{path}")
+    store = SqlStore(f"sqlite:///{path}", create=True)
     try:
 
         def audit(txn):

@@ -22,11 +22,21 @@ class LocalServer:
         database: SQLAlchemy URL of the store, e.g. `sqlite:///hyperdial.db`.
         port: 0 picks a free port (the server prints the one it bound).
         args: more `hyperdial server` flags, e.g. `["--durability", "process"]`.
+        create_database: create the SQLite file if it is missing (`--create-database`).
     """
 
-    def __init__(self, database: str, *, port: int = 0, args: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        database: str,
+        *,
+        port: int = 0,
+        args: Sequence[str] = (),
+        create_database: bool = True,
+    ) -> None:
         command = [sys.executable, "-m", "hyperdial.server", "--address", f"127.0.0.1:{port}"]
         command += ["--database", database, "--log-level", "WARNING", *args]
+        if create_database:
+            command.append("--create-database")
         self.process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
         assert self.process.stdout is not None
         line = self.process.stdout.readline()

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from hyperdial.server.app import build
 from hyperdial.server.config import Settings, parse_settings
+from hyperdial.server.errors import StartupError
 
 log = logging.getLogger("hyperdial.server")
 
@@ -46,8 +47,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     try:
         asyncio.run(serve(settings))
-    except (OSError, ValueError) as error:
-        sys.exit(f"hyperdial server: {error}")
+    except (StartupError, OSError) as error:
+        # One line, and 2 like argparse: what the operator configured cannot work.
+        print(f"hyperdial server: {error}", file=sys.stderr)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

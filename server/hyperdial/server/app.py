@@ -4,27 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 from wsgiref.simple_server import WSGIServer
 
 import grpc
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_health.v1 import health, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from hyperdial.server.config import Settings
+from hyperdial.server.errors import StartupError
 from hyperdial.server.metrics import ServerMetrics, StudySnapshot
-from hyperdial.server.rpc.interceptors import (
-    BearerTokenAuth,
-    MalformedRequests,
-    RpcMetrics,
-    load_tokens,
-)
+from hyperdial.server.rpc.health import StoreHealth
+from hyperdial.server.rpc.interceptors import BearerTokenAuth, MalformedRequests, RpcMetrics
 from hyperdial.server.rpc.servicer import HyperdialServicer
 from hyperdial.server.service.compute import ComputePool
 from hyperdial.server.service.studies import StudyService
 from hyperdial.server.service.suggesters import SuggesterCache
 from hyperdial.server.service.trials import TrialService
 from hyperdial.server.store.sql import SqlStore
+from hyperdial.server.tokens import load_tokens
 from hyperdial.v1 import hyperdial_pb2, hyperdial_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,7 @@ class App:
 
     server: grpc.aio.Server
     health: health.aio.HealthServicer
+    store_health: StoreHealth
     store: SqlStore
     trials: TrialService
     port: int
@@ -47,6 +48,7 @@ class App:
 
     async def stop(self, grace_seconds: float) -> None:
         """Reports NOT_SERVING, lets in-flight RPCs finish, then closes the store."""
+        await self.store_health.stop()
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace_seconds)
         await self.trials.close()
@@ -57,13 +59,20 @@ class App:
 
 
 def _server_credentials(settings: Settings) -> grpc.ServerCredentials | None:
-    """TLS credentials from the PEM files in `settings`, or None for plaintext."""
+    """TLS credentials from the PEM files in `settings`, or None for plaintext.
+
+    The files are loaded into an `ssl` context first: gRPC would only say
+    "Failed to bind to address" about a malformed certificate or key.
+    """
     if not settings.tls_cert or not settings.tls_key:
         return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    _load_pem("--tls-cert/--tls-key", context.load_cert_chain, settings.tls_cert, settings.tls_key)
     with open(settings.tls_cert, "rb") as cert, open(settings.tls_key, "rb") as key:
         pair = (key.read(), cert.read())
     client_ca = None
     if settings.tls_client_ca:
+        _load_pem("--tls-client-ca", context.load_verify_locations, settings.tls_client_ca)
         with open(settings.tls_client_ca, "rb") as ca:
             client_ca = ca.read()
     return grpc.ssl_server_credentials(
@@ -71,17 +80,42 @@ def _server_credentials(settings: Settings) -> grpc.ServerCredentials | None:
     )
 
 
+def _load_pem(flags: str, load: Callable[..., None], *paths: str) -> None:
+    try:
+        load(*paths)
+    except ssl.SSLError as error:
+        raise StartupError(
+            f"{flags}: {', '.join(paths)} is not a PEM certificate chain with its private key "
+            f"({error.reason or error})"
+        ) from None
+    except OSError as error:
+        unreadable = error.filename or paths[0]
+        raise StartupError(f"{flags}: cannot read {unreadable}: {error.strerror}") from None
+
+
 async def build(settings: Settings) -> App:
-    """Starts a server as `settings` say; the caller owns stopping it."""
+    """Starts a server as `settings` say; the caller owns stopping it.
+
+    Raises:
+        StartupError: something in `settings` cannot be used; the message says what.
+    """
     metrics = ServerMetrics(per_study=settings.metrics_per_study)
+    credentials = _server_credentials(settings)
+    tokens = load_tokens(settings.auth_token_file) if settings.auth_token_file else None
+    metrics_tokens = (
+        load_tokens(settings.metrics_token_file) if settings.metrics_token_file else tokens
+    )
     # Metrics outermost (every answer counts, refusals too); authentication next: it sees
     # the guarded handler and denies per call's metadata.
     interceptors: list[grpc.aio.ServerInterceptor] = [RpcMetrics(metrics), MalformedRequests()]
-    if settings.auth_token_file:
-        interceptors.insert(1, BearerTokenAuth(load_tokens(settings.auth_token_file)))
-    credentials = _server_credentials(settings)
-    store = SqlStore(
-        settings.database, durability=settings.durability, on_commit=metrics.write_batch.observe
+    if tokens is not None:
+        interceptors.insert(1, BearerTokenAuth(tokens))
+    store = await asyncio.to_thread(
+        SqlStore,
+        settings.database,
+        durability=settings.durability,
+        on_commit=metrics.write_batch.observe,
+        create=settings.creates_database,
     )
     metrics.watch_studies(lambda: _snapshots(store))
     compute = ComputePool(settings.compute_workers)
@@ -107,24 +141,45 @@ async def build(settings: Settings) -> App:
             port = server.add_insecure_port(settings.address)
         else:
             port = server.add_secure_port(settings.address, credentials)
-    except RuntimeError as error:
+    except RuntimeError:
         store.close()
-        raise OSError(f"cannot listen on {settings.address}: {error}") from error
+        raise StartupError(
+            f"--address {settings.address}: cannot listen there (in use, or not HOST:PORT)"
+        ) from None
     await server.start()
-    for name in ("", SERVICE_NAME):
-        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    store_health = StoreHealth(
+        health_servicer,
+        ("", SERVICE_NAME),
+        lambda: asyncio.wrap_future(store.write(lambda txn: txn.touch(), durable=False)),
+        on_change=metrics.store_writable.set,
+    )
+    await store_health.start()
     app = App(
         server=server,
         health=health_servicer,
+        store_health=store_health,
         store=store,
         trials=trials,
         port=port,
         metrics=metrics,
     )
     if settings.metrics_port is not None:
-        app.metrics_http, app.metrics_port = metrics.serve(
-            settings.metrics_address, settings.metrics_port
-        )
+        try:
+            app.metrics_http, app.metrics_port = metrics.serve(
+                settings.metrics_address,
+                settings.metrics_port,
+                tokens=metrics_tokens,
+                tls=(settings.tls_cert, settings.tls_key)
+                if settings.tls_cert and settings.tls_key
+                else None,
+                healthy=lambda: store_health.serving,
+            )
+        except OSError as error:
+            await app.stop(0)
+            raise StartupError(
+                f"--metrics-port {settings.metrics_port}: cannot listen on "
+                f"{settings.metrics_address}: {error.strerror or error}"
+            ) from None
     return app
 
 

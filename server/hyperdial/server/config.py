@@ -38,7 +38,16 @@ class Settings:
     metrics_port: int | None = None
     metrics_address: str = "127.0.0.1"
     metrics_per_study: bool = True
+    metrics_token_file: str | None = None
     compute_workers: int = 0
+    create_database: bool | None = None
+
+    @property
+    def creates_database(self) -> bool:
+        """Whether a missing SQLite file may be created: if asked, or at the default path."""
+        if self.create_database is not None:
+            return self.create_database
+        return self.database == DEFAULT_DATABASE
 
     def redacted(self) -> dict[str, object]:
         """The settings with any database password hidden, for the startup log."""
@@ -68,6 +77,14 @@ def parse_settings(
         default=env.get("HYPERDIAL_DATABASE", defaults.database),
         help="SQLAlchemy URL: an SQLite file (default %(default)s, in the working "
         "directory) or postgresql+psycopg://… (env HYPERDIAL_DATABASE)",
+    )
+    parser.add_argument(
+        "--create-database",
+        action="store_true",
+        default=_flag(env.get("HYPERDIAL_CREATE_DATABASE")),
+        help="create the SQLite file if it does not exist (env HYPERDIAL_CREATE_DATABASE=true); "
+        "without it the server refuses to start on a missing database, so a lost or moved "
+        "one is noticed, except at the default path",
     )
     parser.add_argument(
         "--durability",
@@ -141,6 +158,13 @@ def parse_settings(
         help="where /metrics listens (default %(default)s; 0.0.0.0 in a container)",
     )
     parser.add_argument(
+        "--metrics-token-file",
+        default=env.get("HYPERDIAL_METRICS_TOKEN_FILE"),
+        help="require 'Authorization: Bearer <token>' on /metrics, tokens as in "
+        "--auth-token-file (default: the --auth-token-file tokens, if any; /healthz stays "
+        "open; env HYPERDIAL_METRICS_TOKEN_FILE)",
+    )
+    parser.add_argument(
         "--no-metrics-per-study",
         dest="metrics_per_study",
         action="store_false",
@@ -170,8 +194,14 @@ def parse_settings(
         metrics_port=args.metrics_port,
         metrics_address=args.metrics_address,
         metrics_per_study=args.metrics_per_study,
+        metrics_token_file=args.metrics_token_file,
         compute_workers=args.compute_workers,
+        create_database=args.create_database or None,
     )
+
+
+def _flag(text: str | None) -> bool:
+    return (text or "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def _optional_int(text: str | None) -> int | None:

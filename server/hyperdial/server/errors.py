@@ -42,3 +42,10 @@ class Conflict(HyperdialError):
 
 class Unavailable(HyperdialError):
     """The database cannot be reached or written; retrying later is safe."""
+
+
+class StartupError(Exception):
+    """The server cannot start as configured; the message says why in one line.
+
+    Not a `HyperdialError`: no caller ever sees it, the operator does.
+    """

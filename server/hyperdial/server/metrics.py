@@ -8,14 +8,19 @@ server with thousands of studies cannot blow up Prometheus.
 
 from __future__ import annotations
 
+import ssl
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from wsgiref.simple_server import WSGIServer
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, make_wsgi_app
 from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.exposition import ThreadingWSGIServer
 from prometheus_client.registry import Collector
+
+from hyperdial.server.tokens import Tokens
 
 OTHER_STUDIES = "_other"
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -74,6 +79,11 @@ class ServerMetrics:
             buckets=_LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self.store_writable = Gauge(
+            "hyperdial_store_writable",
+            "1 while the store's writer commits (health SERVING), 0 while it cannot.",
+            registry=self.registry,
+        )
         self.write_batch = Histogram(
             "hyperdial_store_write_batch_size",
             "Writes committed together (group commit), per transaction.",
@@ -97,10 +107,66 @@ class ServerMetrics:
         """Reports trials by state, best values and active studies from `snapshot` at scrape."""
         self.registry.register(_StudyCollector(self, snapshot))
 
-    def serve(self, address: str, port: int) -> tuple[WSGIServer, int]:
-        """Serves /metrics on address:port (0 picks a port); returns the server and its port."""
-        server, _ = start_http_server(port, addr=address, registry=self.registry)
+    def serve(
+        self,
+        address: str,
+        port: int,
+        *,
+        tokens: Tokens | None = None,
+        tls: tuple[str, str] | None = None,
+        healthy: Callable[[], bool] = lambda: True,
+    ) -> tuple[WSGIServer, int]:
+        """Serves /metrics (and /healthz) on address:port; returns the server and its port.
+
+        Args:
+            address: where to listen.
+            port: the port; 0 picks a free one.
+            tokens: if given, /metrics needs `Authorization: Bearer <token>`
+                (Prometheus: `authorization: {credentials_file: …}`).
+            tls: (certificate chain, key) PEM files: serve HTTPS.
+            healthy: answers /healthz, which needs no token (200 or 503), for
+                orchestrators' HTTP probes.
+        """
+        app = _guarded(make_wsgi_app(self.registry), tokens, healthy)
+        server = make_server(
+            address, port, app, server_class=ThreadingWSGIServer, handler_class=_QuietHandler
+        )
+        if tls is not None:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(*tls)
+            server.socket = context.wrap_socket(server.socket, server_side=True)
+        thread = threading.Thread(target=server.serve_forever, name="hyperdial-metrics")
+        thread.daemon = True
+        thread.start()
         return server, int(server.server_address[1])
+
+
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+def _guarded(metrics: WsgiApp, tokens: Tokens | None, healthy: Callable[[], bool]) -> WsgiApp:
+    """`metrics` behind a bearer-token check, beside an open /healthz."""
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        text = [("Content-Type", "text/plain; charset=utf-8")]
+        if environ.get("PATH_INFO") == "/healthz":
+            serving = healthy()
+            start_response("200 OK" if serving else "503 Service Unavailable", text)
+            return [b"SERVING\n" if serving else b"NOT_SERVING\n"]
+        if tokens is not None and not tokens.accepts(environ.get("HTTP_AUTHORIZATION", "")):
+            challenge = ("WWW-Authenticate", 'Bearer realm="hyperdial metrics"')
+            start_response("401 Unauthorized", [*text, challenge])
+            return [b"missing or invalid bearer token: send 'Authorization: Bearer <token>'\n"]
+        return metrics(environ, start_response)
+
+    return app
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """Logs nothing per request: a scrape every few seconds is not news."""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """See BaseHTTPRequestHandler."""
 
 
 class _StudyCollector(Collector):

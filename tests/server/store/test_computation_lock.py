@@ -12,7 +12,7 @@ from hyperdial.server.store.sql import SqlStore
 
 def test_replicas_take_turns_and_a_dead_holder_frees_the_study() -> None:
     with postgres_schema() as url:
-        first, second = SqlStore(url), SqlStore(url)
+        first, second = SqlStore(url, create=True), SqlStore(url, create=True)
         try:
             held = first.try_lock_computation(7)
             assert held is not None
@@ -44,7 +44,7 @@ def test_replicas_take_turns_and_a_dead_holder_frees_the_study() -> None:
 
 
 def test_sqlite_has_one_process_and_always_grants_the_lock(sqlite_url: str) -> None:
-    store = SqlStore(sqlite_url)
+    store = SqlStore(sqlite_url, create=True)
     try:
         one, two = store.try_lock_computation(1), store.try_lock_computation(1)
         assert one is not None

@@ -28,7 +28,7 @@ def _migrate_to(url: str, revision: str) -> None:
 
 
 def test_the_newest_revision_matches_the_table_definitions(database_url) -> None:
-    SqlStore(database_url).close()
+    SqlStore(database_url, create=True).close()
     engine = create_engine(database_url)
     with engine.connect() as conn:
         differences = compare_metadata(MigrationContext.configure(conn), metadata)
@@ -62,7 +62,7 @@ def test_a_version_1_database_upgrades_and_keeps_its_data(database_url, adopt) -
             conn.execute(text("DROP TABLE alembic_version"))
     engine.dispose()
 
-    store = SqlStore(database_url)
+    store = SqlStore(database_url, create=True)
     try:
         study = store.read(lambda txn: txn.find_study("old"))
         assert study is not None

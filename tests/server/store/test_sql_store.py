@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from hyperdial.server.domain import Goal, Objective, StudyConfig
-from hyperdial.server.errors import NotFound
+from hyperdial.server.errors import NotFound, StartupError
 from hyperdial.server.space import FloatParam, SearchSpace
 from hyperdial.server.store.base import NewTrial
 from hyperdial.server.store.prepared import Statements
@@ -18,21 +18,21 @@ CONFIG = StudyConfig(SearchSpace((FloatParam("x", 0, 1),)), (Objective("loss", G
 
 @pytest.fixture
 def store(database_url: str):
-    opened = SqlStore(database_url)
+    opened = SqlStore(database_url, create=True)
     yield opened
     opened.close()
 
 
 def test_writes_are_visible_to_a_new_store_on_the_same_database(database_url: str) -> None:
     url = database_url
-    first = SqlStore(url)
+    first = SqlStore(url, create=True)
     study = first.write(lambda txn: txn.create_study("s", CONFIG, 1.0), durable=True).result()
     first.write(
         lambda txn: txn.insert_trials(study, 1, [NewTrial({"x": 0.5}, None)], "w", 2.0, 3.0),
         durable=True,
     ).result()
     first.close()
-    second = SqlStore(url)
+    second = SqlStore(url, create=True)
     try:
         found = second.read(lambda txn: txn.find_study("s"))
         assert found is not None
@@ -67,15 +67,9 @@ def test_a_failing_op_rolls_back_alone(store: SqlStore) -> None:
     assert store.read(lambda txn: txn.find_study("kept")) is not None
 
 
-def test_concurrent_writes_share_commits(store: SqlStore, monkeypatch) -> None:
+def test_concurrent_writes_share_commits(database_url: str) -> None:
     batches: list[int] = []
-    original = store._commit
-
-    def counting(conn, batch):
-        batches.append(len(batch))
-        original(conn, batch)
-
-    monkeypatch.setattr(store, "_commit", counting)
+    store = SqlStore(database_url, on_commit=batches.append, create=True)
     started, gate = threading.Event(), threading.Event()
 
     def blocking(txn) -> None:
@@ -93,12 +87,13 @@ def test_concurrent_writes_share_commits(store: SqlStore, monkeypatch) -> None:
     first.result()
     assert [f.result().name for f in rest] == [f"s{i}" for i in range(50)]
     assert batches == [1, 50]
+    store.close()
 
 
 def test_hot_statements_use_indexes(tmp_path: Path) -> None:
     """No hot-path statement scans the trials table: Suggest and Observe cost O(log n)."""
     path = tmp_path / "plans.db"
-    store = SqlStore(f"sqlite:///{path}")
+    store = SqlStore(f"sqlite:///{path}", create=True)
     store.close()
     from sqlalchemy.dialects import sqlite
 
@@ -124,7 +119,7 @@ def test_hot_statements_use_indexes(tmp_path: Path) -> None:
 
 
 def test_memory_databases_are_refused() -> None:
-    with pytest.raises(ValueError, match="needs a file"):
+    with pytest.raises(StartupError, match="needs a file"):
         SqlStore("sqlite://")
 
 
@@ -134,7 +129,7 @@ def test_memory_databases_are_refused() -> None:
 )
 def test_durable_writes_commit_with_fsync(tmp_path: Path, durability, durable, level) -> None:
     """In "full" mode a durable write commits with synchronous=FULL (2): fsync'd."""
-    store = SqlStore(f"sqlite:///{tmp_path / 'sync.db'}", durability=durability)
+    store = SqlStore(f"sqlite:///{tmp_path / 'sync.db'}", durability=durability, create=True)
     try:
 
         def synchronous(txn) -> int:

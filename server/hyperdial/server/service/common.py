@@ -19,9 +19,14 @@ DEFAULT_PAGE_SIZE = 100
 _NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
 
 
-async def write(store: Store, op: Callable[[Transaction], T], *, durable: bool) -> T:
-    """Queues `op` on the store's writer and waits for its commit without blocking the loop."""
-    return await asyncio.wrap_future(store.write(op, durable=durable))
+async def write(store: Store, op: Callable[[Transaction], T], *, durable: bool, study: str) -> T:
+    """Queues `op` on the store's writer and waits for its commit without blocking the loop.
+
+    `study` is the name of the study `op` locks (or creates): the writer orders
+    its batches by it, so replicas lock study rows in one order. Cancelling the
+    wait (the RPC's deadline passed) skips `op` if it has not started.
+    """
+    return await asyncio.wrap_future(store.write(op, durable=durable, key=study))
 
 
 async def read(store: Store, op: Callable[[Transaction], T]) -> T:

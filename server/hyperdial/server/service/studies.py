@@ -92,7 +92,7 @@ class StudyService:
                 )
             return _summary(txn, existing), False
 
-        return await write(self._store, op, durable=True)
+        return await write(self._store, op, durable=True, study=name)
 
     async def get(self, name: str) -> Study:
         """The study with its progress. Raises NotFound."""
@@ -125,4 +125,4 @@ class StudyService:
         def op(txn: Transaction) -> None:
             txn.delete_study(txn.lock_study(name).id)
 
-        await write(self._store, op, durable=True)
+        await write(self._store, op, durable=True, study=name)

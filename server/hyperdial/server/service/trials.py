@@ -214,7 +214,7 @@ class TrialService:
             study = txn.lock_study(study_name)
             return self._suggest(txn, study, worker_id, count, force_new=force_new)
 
-        planned = await write(self._store, op, durable=False)
+        planned = await write(self._store, op, durable=False, study=study_name)
         return await self._complete(study_name, worker_id, planned)
 
     async def close(self) -> None:
@@ -341,6 +341,7 @@ class TrialService:
                 self._store,
                 lambda txn: self._commit(txn, study_name, study.trial_count, worker_id, computed),
                 durable=False,
+                study=study_name,
             )
         if (
             suggested is not None
@@ -415,7 +416,7 @@ class TrialService:
             lost = sorted(set(numbers) - held)
             return renewed, lost, datetime.fromtimestamp(lease_until, UTC)
 
-        return await write(self._store, op, durable=False)
+        return await write(self._store, op, durable=False, study=study_name)
 
     async def report_progress(
         self, study_name: str, number: int, worker_id: str, step: int, value: float
@@ -455,7 +456,7 @@ class TrialService:
                 )
             return stop, datetime.fromtimestamp(lease_until, UTC)
 
-        return await write(self._store, op, durable=False)
+        return await write(self._store, op, durable=False, study=study_name)
 
     async def observe(
         self,
@@ -488,7 +489,7 @@ class TrialService:
                 return trial, None
             return trial, self._suggest(txn, study, worker_id, next_count, force_new=False)
 
-        trial, following = await write(self._store, op, durable=True)
+        trial, following = await write(self._store, op, durable=True, study=study_name)
         if following is None:
             return trial, None
         return trial, await self._complete(study_name, worker_id, following)
@@ -627,7 +628,7 @@ class TrialService:
             )
             return finished
 
-        return await write(self._store, op, durable=True)
+        return await write(self._store, op, durable=True, study=study_name)
 
     async def best_trials(self, study_name: str, count: int) -> Front:
         """The best completed trials that meet the constraints, with their curves.

@@ -13,8 +13,12 @@ Contract (every implementation, every backend):
     writes (the next trial number, the next grid point) sees no interleaving
     writer of the same store. Across processes (several replicas on one
     database) `lock_study` locks the study's row for the rest of the batch.
-  * Errors: `NotFound` for a missing study or trial; `Unavailable` when the
-    database cannot commit (the whole batch failed; retrying is safe).
+    An op that locks a study names it as the write's `key`: a batch runs its
+    ops ordered by key, so replicas lock rows in one order and never deadlock.
+  * Errors: `NotFound` for a missing study or trial; `Conflict` when a
+    concurrent writer won a race (retry at once); `Unavailable` when the
+    database cannot commit (retry later). No database error leaves the store
+    as anything else. The writer outlives every such fault.
 """
 
 from __future__ import annotations
@@ -81,6 +85,10 @@ class RequeuedPoint:
 
 class Transaction(Protocol):
     """Reads and writes inside one transaction; see the module docstring."""
+
+    def touch(self) -> None:
+        """Writes without changing anything: proves the database takes writes."""
+        ...
 
     def create_study(self, name: str, config: StudyConfig, now: float) -> StudyRecord:
         """Inserts a study; the caller has checked the name is free.
@@ -234,8 +242,13 @@ class Store(Protocol):
         """
         ...
 
-    def write(self, op: Callable[[Transaction], T], *, durable: bool) -> Future[T]:
-        """Runs `op` in a (possibly shared) write transaction; resolves after commit."""
+    def write(self, op: Callable[[Transaction], T], *, durable: bool, key: str = "") -> Future[T]:
+        """Runs `op` in a (possibly shared) write transaction; resolves after commit.
+
+        `key` is the name of the study `op` locks, if any (see the module
+        docstring). A caller that cancels the future before `op` starts has it
+        skipped.
+        """
         ...
 
     def read(self, op: Callable[[Transaction], T]) -> T:

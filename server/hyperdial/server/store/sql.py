@@ -1,31 +1,28 @@
 """SQL store on SQLAlchemy 2 Core: SQLite (default, WAL) or PostgreSQL by URL.
 
-All writes of a server go through one writer thread that drains a queue and
-commits everything waiting in one transaction (group commit): sixteen clients'
-Observes share one fsync instead of paying one each. Reads use a separate
-connection pool and, on SQLite's WAL, never wait for the writer.
+All writes of a server go through one writer thread (`writer.py`: group
+commit, recovery from database faults). Reads use a separate connection pool
+and, on SQLite's WAL, never wait for the writer. Every database error leaves
+the store as Conflict or Unavailable (`failures.py`), never as a raw driver
+error.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import queue
-import threading
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
-from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 import alembic.command
 import alembic.config
 from sqlalchemy import Connection, Engine, create_engine, event, func, inspect, select, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from hyperdial.server.domain import (
@@ -36,7 +33,7 @@ from hyperdial.server.domain import (
     Trial,
     TrialState,
 )
-from hyperdial.server.errors import Conflict, HyperdialError, NotFound, Unavailable
+from hyperdial.server.errors import Conflict, NotFound, StartupError
 from hyperdial.server.pareto import pareto_front
 from hyperdial.server.store.base import (
     ComputationLock,
@@ -46,6 +43,7 @@ from hyperdial.server.store.base import (
     StudyRecord,
     StudySnapshotRow,
 )
+from hyperdial.server.store.failures import classify, is_database_error
 from hyperdial.server.store.prepared import (
     STUDY_COLUMNS,
     TRIAL_COLUMNS,
@@ -53,11 +51,12 @@ from hyperdial.server.store.prepared import (
     Statements,
 )
 from hyperdial.server.store.schema import measurements, studies, trials
+from hyperdial.server.store.sqlite_file import DatabaseFile
+from hyperdial.server.store.writer import Writer
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
-MAX_BATCH = 512
 _MIGRATION_LOCK = 0x68797065  # any constant; the advisory lock that serializes migrations
 
 
@@ -105,8 +104,6 @@ class _AdvisoryLock:
             self._conn.close()
 
 
-# PostgreSQL: serialization failure, deadlock detected. Both mean "try again".
-_RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
 _parse_config = lru_cache(maxsize=1024)(StudyConfig.from_json)
 
 
@@ -167,18 +164,9 @@ class SqlTransaction:
         rows = self._run(statement, **values).fetchall()
         return [_trial(study_name, dict(zip(TRIAL_COLUMNS, row, strict=True))) for row in rows]
 
-    def execute_raw(self, sql: str) -> None:
-        """Runs a statement without parameters (session settings)."""
-        self._cursor.execute(sql)
-
-    def savepoint(self, name: str, action: str) -> None:
-        """Runs SAVEPOINT / RELEASE / ROLLBACK TO for the writer's per-op isolation."""
-        verb = {
-            "begin": "SAVEPOINT",
-            "release": "RELEASE SAVEPOINT",
-            "rollback": "ROLLBACK TO SAVEPOINT",
-        }
-        self._cursor.execute(f"{verb[action]} {name}")
+    def touch(self) -> None:
+        """See `Transaction.touch`."""
+        self._conn.execute(text("UPDATE alembic_version SET version_num = version_num"))
 
     def create_study(self, name: str, config: StudyConfig, now: float) -> StudyRecord:
         """See `Transaction.create_study`."""
@@ -506,11 +494,15 @@ class SqlTransaction:
         return [_trial(study.name, row) for row in self._conn.execute(query).mappings()]
 
 
-@dataclass
-class _Write(Generic[T]):
-    op: Callable[[SqlTransaction], T]
-    durable: bool
-    future: Future[T]
+SUPPORTED_BACKENDS = ("sqlite", "postgresql")
+# libpq: give up connecting after 10 s; notice a peer that vanished within about a minute.
+_POSTGRES_CONNECT_ARGS = {
+    "connect_timeout": 10,
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+}
 
 
 class SqlStore:
@@ -518,11 +510,16 @@ class SqlStore:
 
     Args:
         url: SQLAlchemy URL, e.g. `sqlite:///hyperdial.db` or
-            `postgresql+psycopg://user@host/db`.
+            `postgresql+psycopg://user@host/db` (`postgresql://` means the same).
         durability: "full" fsyncs every commit that holds a durable write
             (power-loss safe); "process" leaves flushing to the OS (safe when
             the server process dies, not when the machine does).
         on_commit: called with the number of writes in each committed batch.
+        create: whether a missing SQLite file may be created (a PostgreSQL
+            database is always initialized: it exists only if someone made it).
+
+    Raises:
+        StartupError: the URL, the database or its writability is not usable.
     """
 
     def __init__(
@@ -531,46 +528,72 @@ class SqlStore:
         *,
         durability: Durability = "full",
         on_commit: Callable[[int], None] | None = None,
+        create: bool = False,
     ) -> None:
-        parsed = make_url(url)
+        parsed = _parse_url(url)
         self.backend = parsed.get_backend_name()
         self.durability: Durability = durability
-        self._on_commit = on_commit  # told each committed batch's size (metrics)
+        self._shown = parsed.render_as_string(hide_password=True)
+        self._file: DatabaseFile | None = None
         if self.backend == "sqlite":
             database = parsed.database or ""
             if database in ("", ":memory:") or database.startswith("file::memory:"):
-                raise ValueError("an SQLite store needs a file: sqlite:///path/to/hyperdial.db")
-            Path(database).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
-            self._read_engine = create_engine(
-                url, pool_size=8, connect_args={"check_same_thread": False}
-            )
+                raise StartupError("an SQLite store needs a file: sqlite:///path/to/hyperdial.db")
+            self._file = DatabaseFile(database, create=create)
+            sqlite_args = {"check_same_thread": False}
+            self._read_engine = create_engine(parsed, pool_size=8, connect_args=sqlite_args)
             self._write_engine = create_engine(
-                url, poolclass=StaticPool, connect_args={"check_same_thread": False}
+                parsed, poolclass=StaticPool, connect_args=sqlite_args
             )
             _configure_sqlite(self._read_engine, begin="BEGIN")
             _configure_sqlite(self._write_engine, begin="BEGIN IMMEDIATE")
         else:
-            self._read_engine = create_engine(url, pool_size=8, pool_pre_ping=True)
-            self._write_engine = create_engine(url, pool_size=1, pool_pre_ping=True)
-        self._migrate()
+            # Named in pg_stat_activity, unless the URL names it otherwise.
+            connect_args = {"application_name": "hyperdial-server", **_POSTGRES_CONNECT_ARGS}
+            for given in parsed.query:
+                connect_args.pop(given, None)
+            options = {"pool_pre_ping": True, "connect_args": connect_args}
+            self._read_engine = create_engine(parsed, pool_size=8, **options)
+            self._write_engine = create_engine(parsed, pool_size=1, **options)
+        self._dbapi: Any = self._write_engine.dialect.dbapi
+        self._open()
+        dialect = self._write_engine.dialect
+        self._statements = Statements(dialect, lock_rows=self.backend != "sqlite")
+        self._read_statements = Statements(dialect, lock_rows=False)
+        self._writer: Writer[SqlTransaction] = Writer(
+            self._write_engine,
+            lambda conn: SqlTransaction(conn, self._statements),
+            durability=durability,
+            after_commit=None if self._file is None else self._file.check,
+            on_commit=on_commit,
+        )
+
+    def _open(self) -> None:
+        """Migrates the schema and proves the database takes writes, or says why not."""
+        try:
+            self._migrate()
+        except Exception as error:
+            self._read_engine.dispose()
+            self._write_engine.dispose()
+            if not is_database_error(error, self._dbapi):
+                raise
+            reason = _reason(error)
+            raise StartupError(f"cannot use the database {self._shown}: {reason}") from None
+        if self._file is not None:
+            self._file.pin()
         self._lock_class = 0
         if self.backend == "postgresql":
             with self._read_engine.connect() as conn:
                 self._lock_class = _computation_lock_class(
                     str(conn.execute(text("SELECT current_schema()")).scalar())
                 )
-        dialect = self._write_engine.dialect
-        self._statements = Statements(dialect, lock_rows=self.backend != "sqlite")
-        self._read_statements = Statements(dialect, lock_rows=False)
-        self._synchronous = ""
-        self._queue: queue.SimpleQueue[_Write[Any] | None] = queue.SimpleQueue()
-        self._writer = threading.Thread(
-            target=self._run, name="hyperdial-store-writer", daemon=True
-        )
-        self._writer.start()
 
     def _migrate(self) -> None:
-        """Brings the database to the newest schema revision, creating it when empty."""
+        """Brings the database to the newest schema revision, creating it when empty.
+
+        Then writes without changing anything: a read-only database fails here,
+        at startup, rather than at every write once the server says SERVING.
+        """
         config = alembic.config.Config()
         config.set_main_option("script_location", "hyperdial.server.store:migrations")
         with self._write_engine.begin() as conn:
@@ -582,27 +605,37 @@ class SqlStore:
             if "schema_info" in tables and "alembic_version" not in tables:
                 alembic.command.stamp(config, "0001")  # made before migrations existed
             alembic.command.upgrade(config, "head")
+            SqlTransaction(conn, Statements(conn.dialect, lock_rows=False)).touch()
 
-    def write(self, op: Callable[[SqlTransaction], T], *, durable: bool) -> Future[T]:
+    def write(
+        self, op: Callable[[SqlTransaction], T], *, durable: bool, key: str = ""
+    ) -> Future[T]:
         """See `Store.write`."""
-        future: Future[T] = Future()
-        self._queue.put(_Write(op, durable, future))
-        return future
+        return self._writer.submit(op, durable=durable, key=key)
 
     def read(self, op: Callable[[SqlTransaction], T]) -> T:
         """See `Store.read`."""
         try:
-            with self._read_engine.connect() as conn, conn.begin():
-                return op(SqlTransaction(conn, self._read_statements))
-        except SQLAlchemyError as error:
-            log.exception("database read failed")
-            raise Unavailable(f"database read failed: {type(error).__name__}") from error
+            with self._read_engine.connect() as conn:
+                try:
+                    with conn.begin():
+                        return op(SqlTransaction(conn, self._read_statements))
+                except self._dbapi.Error:
+                    conn.invalidate()  # raised past SQLAlchemy: the connection may be dead
+                    raise
+        except Exception as error:
+            if is_database_error(error, self._dbapi):
+                raise classify(error, "a read") from error
+            raise
 
     def try_lock_computation(self, study_id: int) -> ComputationLock | None:
         """See `Store.try_lock_computation`."""
         if self.backend != "postgresql":
             return _NoLock()
-        conn = self._read_engine.connect()
+        try:
+            conn = self._read_engine.connect()
+        except SQLAlchemyError as error:
+            raise classify(error, "taking a computation lock") from error
         try:
             held = conn.execute(
                 text("SELECT pg_try_advisory_lock(:kind, :study)"),
@@ -611,7 +644,7 @@ class SqlStore:
             conn.commit()
         except SQLAlchemyError as error:
             conn.close()
-            raise Unavailable(f"database unavailable: {type(error).__name__}") from error
+            raise classify(error, "taking a computation lock") from error
         if not held:
             conn.close()
             return None
@@ -619,93 +652,44 @@ class SqlStore:
 
     def close(self) -> None:
         """See `Store.close`."""
-        if self._writer.is_alive():
-            self._queue.put(None)
-            self._writer.join()
+        self._writer.close()
         self._read_engine.dispose()
         self._write_engine.dispose()
 
-    def _run(self) -> None:
-        with self._write_engine.connect() as conn:
-            while True:
-                first = self._queue.get()
-                if first is None:
-                    return
-                batch = [first]
-                stop = False
-                while len(batch) < MAX_BATCH:
-                    try:
-                        item = self._queue.get_nowait()
-                    except queue.Empty:
-                        break
-                    if item is None:
-                        stop = True
-                        break
-                    batch.append(item)
-                self._commit(conn, batch)
-                if stop:
-                    return
 
-    def _commit(self, conn: Connection, batch: list[_Write[Any]]) -> None:
-        """Runs a batch in one transaction, each op in a savepoint; one commit, one fsync.
+def _parse_url(url: str) -> URL:
+    """The URL, with `postgresql://` meaning our driver; StartupError if we cannot serve it."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise StartupError(
+            f"--database {url!r} is not a database URL; use sqlite:///PATH or "
+            "postgresql://USER@HOST/DB"
+        ) from None
+    backend = parsed.get_backend_name()
+    if backend not in SUPPORTED_BACKENDS:
+        raise StartupError(
+            f"--database: {backend!r} databases are not supported; use sqlite:///PATH or "
+            "postgresql://USER@HOST/DB"
+        )
+    if backend == "postgresql":
+        if "+" not in parsed.drivername:
+            return parsed.set(drivername="postgresql+psycopg")
+        if parsed.get_driver_name() != "psycopg":
+            raise StartupError(
+                f"--database: the driver {parsed.get_driver_name()!r} is not installed; "
+                "use postgresql+psycopg://USER@HOST/DB"
+            )
+    elif parsed.drivername != "sqlite":
+        raise StartupError(f"--database: use sqlite:///PATH, not {parsed.drivername}://")
+    return parsed
 
-        A batch of one op needs no savepoint: if it fails, the transaction is
-        rolled back whole.
-        """
-        durable = self.durability == "full" and any(w.durable for w in batch)
-        if self.backend == "sqlite":
-            self._set_synchronous(conn, "FULL" if durable else "NORMAL")
-        isolate = len(batch) > 1
-        outcomes: list[tuple[bool, Any]] = []
-        try:
-            with conn.begin() as transaction:
-                txn = SqlTransaction(conn, self._statements)
-                if self.backend == "postgresql" and not durable:
-                    # The commit may return before the WAL is flushed: safe for a crash of
-                    # this server, which is all a non-durable write promises.
-                    txn.execute_raw("SET LOCAL synchronous_commit TO OFF")
-                for write in batch:
-                    if isolate:
-                        txn.savepoint("op", "begin")
-                    try:
-                        result = write.op(txn)
-                    except Exception as error:
-                        if isolate:
-                            txn.savepoint("op", "rollback")
-                        else:
-                            transaction.rollback()
-                        outcomes.append((False, error))
-                    else:
-                        outcomes.append((True, result))
-                    if isolate:
-                        txn.savepoint("op", "release")
-        except SQLAlchemyError as error:
-            failure: HyperdialError
-            sqlstate = getattr(getattr(error, "orig", None), "sqlstate", None)
-            if isinstance(sqlstate, str) and sqlstate in _RETRYABLE_SQLSTATES:
-                log.warning("batch of %d writes lost a race (%s); retryable", len(batch), error)
-                failure = Conflict("a concurrent writer won; retry the request")
-            else:
-                log.exception("database commit failed for a batch of %d writes", len(batch))
-                failure = Unavailable(f"database write failed: {type(error).__name__}")
-            for write in batch:
-                write.future.set_exception(failure)
-            return
-        if self._on_commit is not None:
-            self._on_commit(len(batch))
-        for write, (ok, outcome) in zip(batch, outcomes, strict=True):
-            if ok:
-                write.future.set_result(outcome)
-            else:
-                write.future.set_exception(outcome)
 
-    def _set_synchronous(self, conn: Connection, level: str) -> None:
-        if level != self._synchronous:
-            # On the raw connection: SQLAlchemy would wrap the pragma in a transaction.
-            dbapi = conn.connection.dbapi_connection
-            assert dbapi is not None
-            dbapi.execute(f"PRAGMA synchronous={level}")
-            self._synchronous = level
+def _reason(error: BaseException) -> str:
+    """The first line of a database error's own message."""
+    original = getattr(error, "orig", None) or error
+    text = str(original).strip()
+    return text.splitlines()[0] if text else type(original).__name__
 
 
 def _configure_sqlite(engine: Engine, *, begin: str) -> None:

@@ -22,8 +22,13 @@ class RunningServer:
 
 @contextlib.contextmanager
 def serve(database: str, settings: Settings | None = None) -> Iterator[RunningServer]:
-    """Runs a real gRPC server on an ephemeral loopback port for the `with` block."""
-    settings = replace(settings or Settings(), address="127.0.0.1:0", database=database)
+    """Runs a real gRPC server on an ephemeral loopback port for the `with` block.
+
+    A missing SQLite file is created unless `settings` say otherwise.
+    """
+    settings = settings or Settings()
+    create = True if settings.create_database is None else settings.create_database
+    settings = replace(settings, address="127.0.0.1:0", database=database, create_database=create)
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, name="hyperdial-test-server", daemon=True)
     thread.start()

@@ -1,0 +1,76 @@
+"""The SQLite file under a store: created only when asked to, watched for removal.
+
+SQLite keeps writing to a file whose directory was deleted (the open file
+lives on, unlinked), so a server would go on acknowledging writes that no
+restart will ever find. `DatabaseFile` notices: the file at the path must be
+the one the store opened, checked after every commit and before anyone is
+answered. And a restarted server does not quietly start over on an empty
+database where one used to be: a new file is made only when the operator
+asks for it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from hyperdial.server.errors import StartupError, Unavailable
+
+
+class DatabaseFile:
+    """The database file at `path`; `create` allows making a new one there."""
+
+    def __init__(self, path: str, *, create: bool) -> None:
+        self.path = Path(path).expanduser().resolve()
+        self._identity: tuple[int, int] | None = None
+        self._lost = ""
+        if _holds_data(self.path):
+            return
+        if not create:
+            raise StartupError(
+                f"there is no database at {self.path}; pass --create-database "
+                "(HYPERDIAL_CREATE_DATABASE=true) to create a new one there"
+            )
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise StartupError(f"cannot create {self.path.parent}: {error.strerror}") from None
+
+    def pin(self) -> None:
+        """Remembers the file now at the path as the store's own (after opening it)."""
+        self._identity = _identity(self.path)
+
+    def check(self) -> None:
+        """Raises Unavailable if the file at the path is gone or is another file now.
+
+        Once lost, always lost: the store's connection writes to a file nobody
+        will read again, whatever appears at the path later.
+        """
+        if self._lost:
+            raise Unavailable(self._lost)
+        try:
+            found = _identity(self.path)
+        except FileNotFoundError:
+            found = None
+        except OSError as error:
+            raise Unavailable(f"cannot check the database file {self.path}: {error}") from None
+        if found != self._identity:
+            self._lost = (
+                f"the database file {self.path} was removed or replaced while the server "
+                "ran; it refuses writes until restarted on a database it can keep"
+            )
+            raise Unavailable(self._lost)
+
+
+def _holds_data(path: Path) -> bool:
+    try:
+        return path.stat().st_size > 0
+    except FileNotFoundError:
+        return False
+    except OSError as error:
+        raise StartupError(f"cannot read the database file {path}: {error.strerror}") from None
+
+
+def _identity(path: Path) -> tuple[int, int]:
+    status = os.stat(path)
+    return status.st_dev, status.st_ino

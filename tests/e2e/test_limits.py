@@ -12,12 +12,18 @@ from hyperdial.server.config import Settings, parse_settings
 from hyperdial.server.service.limits import Limits
 from hyperdial.server.testing import serve
 
-LIMITS = Limits(max_suggest_count=5, max_parameters=3, max_studies=2, max_name_length=12)
+LIMITS = Limits(
+    max_suggest_count=5,
+    max_parameters=3,
+    max_studies=2,
+    max_name_length=12,
+    max_message_bytes=64 * 1024,
+)
 
 
 @pytest.fixture
 def limited(sqlite_url):
-    settings = Settings(limits=LIMITS, max_message_bytes=64 * 1024)
+    settings = Settings(limits=LIMITS)
     with serve(sqlite_url, settings) as server, Client(server.address) as client:
         yield client
 

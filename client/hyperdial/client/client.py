@@ -19,6 +19,9 @@ from hyperdial.v1 import hyperdial_pb2_grpc as pb_grpc
 Response = TypeVar("Response")
 
 DEFAULT_SERVER = "127.0.0.1:50051"
+# Above the server's default --max-message-bytes (16 MiB), which sizes its answers to fit;
+# gRPC's own default of 4 MiB would refuse large pages the server sends.
+DEFAULT_MAX_RECEIVE_BYTES = 64 * 1024 * 1024
 _GOALS = {"minimize": pb.MINIMIZE, "maximize": pb.MAXIMIZE}
 
 
@@ -47,6 +50,8 @@ class Client:
             `tls_ca_file` the system's root certificates verify the server.
         tls_ca_file: PEM bundle of the CA that signed the server's certificate.
         tls_cert_file, tls_key_file: this client's certificate and key (mutual TLS).
+        max_receive_bytes: the largest answer accepted (keep it above the
+            server's --max-message-bytes).
     """
 
     def __init__(
@@ -60,6 +65,7 @@ class Client:
         tls_ca_file: str | None = None,
         tls_cert_file: str | None = None,
         tls_key_file: str | None = None,
+        max_receive_bytes: int = DEFAULT_MAX_RECEIVE_BYTES,
     ) -> None:
         self.address = address or os.environ.get("HYPERDIAL_SERVER", DEFAULT_SERVER)
         self.timeout = timeout
@@ -70,7 +76,11 @@ class Client:
             (("authorization", f"Bearer {token}"),) if token else ()
         )
         # Keepalive pings find a dead connection under a long-lived Work stream.
-        options = [("grpc.keepalive_time_ms", 20_000), ("grpc.keepalive_timeout_ms", 10_000)]
+        options = [
+            ("grpc.keepalive_time_ms", 20_000),
+            ("grpc.keepalive_timeout_ms", 10_000),
+            ("grpc.max_receive_message_length", max_receive_bytes),
+        ]
         if tls or tls_ca_file or tls_cert_file or tls_key_file:
             credentials = grpc.ssl_channel_credentials(
                 root_certificates=_read(tls_ca_file),

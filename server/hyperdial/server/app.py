@@ -126,8 +126,8 @@ async def build(settings: Settings) -> App:
     server = grpc.aio.server(
         interceptors=interceptors,
         options=[
-            ("grpc.max_receive_message_length", settings.max_message_bytes),
-            ("grpc.max_send_message_length", settings.max_message_bytes),
+            ("grpc.max_receive_message_length", settings.limits.max_message_bytes),
+            ("grpc.max_send_message_length", settings.limits.max_message_bytes),
         ],
     )
     hyperdial_pb2_grpc.add_HyperdialServiceServicer_to_server(servicer, server)

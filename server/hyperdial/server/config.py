@@ -29,7 +29,6 @@ class Settings:
     durability: Durability = "full"
     grace_seconds: float = 10.0
     log_level: str = "INFO"
-    max_message_bytes: int = 16 * 1024 * 1024
     auth_token_file: str | None = None
     tls_cert: str | None = None
     tls_key: str | None = None
@@ -132,12 +131,6 @@ def parse_settings(
         default=env.get("HYPERDIAL_TLS_CLIENT_CA"),
         help="PEM CA bundle: require client certificates it signed (mutual TLS)",
     )
-    parser.add_argument(
-        "--max-message-bytes",
-        type=int,
-        default=int(env.get("HYPERDIAL_MAX_MESSAGE_BYTES", defaults.max_message_bytes)),
-        help="largest request or response accepted (default %(default)s)",
-    )
     for name, flag, meaning in _LIMIT_FLAGS:
         parser.add_argument(
             flag,
@@ -185,7 +178,6 @@ def parse_settings(
         durability=args.durability,
         grace_seconds=args.grace_seconds,
         log_level=args.log_level,
-        max_message_bytes=args.max_message_bytes,
         auth_token_file=args.auth_token_file,
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
@@ -213,6 +205,16 @@ _LIMIT_FLAGS = (
     ("max_parameters", "--max-parameters", "most parameters in a study's search space"),
     ("max_studies", "--max-studies", "most studies the server holds"),
     ("max_name_length", "--max-name-length", "longest study name or worker id (<= 128)"),
+    (
+        "max_config_bytes",
+        "--max-config-bytes",
+        "largest study config, as JSON (and at most a quarter of --max-message-bytes)",
+    ),
+    (
+        "max_message_bytes",
+        "--max-message-bytes",
+        "largest request or response; answers are sized to fit it",
+    ),
 )
 
 

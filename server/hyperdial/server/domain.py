@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeAlias
 
-from hyperdial.server.errors import InvalidArgument
+from hyperdial.server.errors import InvalidArgument, shown
 from hyperdial.server.space import (
     CategoricalParam,
     Condition,
@@ -28,6 +28,16 @@ from hyperdial.server.space import (
 OptionValue: TypeAlias = float | int | str | bool
 DEFAULT_LEASE_SECONDS = 600.0
 DEFAULT_MAX_REISSUES = 3
+# What Observe accepts: a study must not need more, or longer, metrics than that.
+MAX_METRICS = 100
+MAX_METRIC_NAME = 128
+
+
+def _check_metric_name(name: str) -> None:
+    if len(name) > MAX_METRIC_NAME:
+        raise InvalidArgument(
+            "metric", f"must be at most {MAX_METRIC_NAME} characters, got {len(name)}"
+        )
 
 
 class Goal(enum.Enum):
@@ -67,6 +77,9 @@ class Objective:
     goal: Goal
     reference: float | None = None
 
+    def __post_init__(self) -> None:
+        _check_metric_name(self.metric)
+
     @property
     def maximize(self) -> bool:
         """Whether larger values are better."""
@@ -96,6 +109,7 @@ class OutcomeConstraint:
     def __post_init__(self) -> None:
         if not self.metric:
             raise InvalidArgument("metric", "must name the constrained metric")
+        _check_metric_name(self.metric)
         if self.lower is None and self.upper is None:
             raise InvalidArgument("upper_bound", "set upper_bound, lower_bound or both")
         for name, bound in (("lower_bound", self.lower), ("upper_bound", self.upper)):
@@ -190,7 +204,15 @@ class StudyConfig:
                         f"objectives[{i}].metric", "several objectives must each name a metric"
                     )
                 if name in names[:i]:
-                    raise InvalidArgument(f"objectives[{i}].metric", f"{name!r} appears twice")
+                    raise InvalidArgument(
+                        f"objectives[{i}].metric", f"{shown(name)} appears twice"
+                    )
+        if len(self.required_metrics()) > MAX_METRICS:
+            raise InvalidArgument(
+                "constraints",
+                f"objectives and constraints name {len(self.required_metrics())} metrics; a "
+                f"trial reports at most {MAX_METRICS}",
+            )
         if not 0 <= self.max_reissues <= 1000:
             raise InvalidArgument(
                 "max_reissues", f"must be -1 (never) or 0..1000, got {self.max_reissues}"

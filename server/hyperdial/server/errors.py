@@ -2,6 +2,17 @@
 
 from __future__ import annotations
 
+# What an error may echo of a caller's input: enough to recognize it, never a flood.
+SHOWN_CHARACTERS = 64
+
+
+def shown(value: object, *, quote: bool = True) -> str:
+    """`value` for an error message: repr'd (or not) and cut to SHOWN_CHARACTERS."""
+    text = repr(value) if quote else str(value)
+    if len(text) <= SHOWN_CHARACTERS:
+        return text
+    return f"{text[:SHOWN_CHARACTERS]}… ({len(text)} characters)"
+
 
 class HyperdialError(Exception):
     """Base of every error the server reports to a caller on purpose."""

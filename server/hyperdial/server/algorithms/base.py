@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from hyperdial.server.domain import AlgorithmConfig, Objective, OptionValue
-from hyperdial.server.errors import InvalidArgument
+from hyperdial.server.errors import InvalidArgument, shown
 from hyperdial.server.space import ParamValue, SearchSpace
 
 
@@ -116,7 +116,7 @@ def make_suggester(space: SearchSpace, algorithm: AlgorithmConfig) -> Suggester:
     if target is None:
         raise InvalidArgument(
             "algorithm.name",
-            f"unknown algorithm {algorithm.name!r}; choose one of {', '.join(_REGISTRY)}",
+            f"unknown algorithm {shown(algorithm.name)}; choose one of {', '.join(_REGISTRY)}",
         )
     module_name, factory_name = target.split(":")
     factory: SuggesterFactory = getattr(importlib.import_module(module_name), factory_name)
@@ -134,13 +134,13 @@ class Options:
         self._options = dict(options)
 
     def _field(self, name: str) -> str:
-        return f"algorithm.options.{name}"
+        return f"algorithm.options.{shown(name, quote=False)}"
 
     def int(self, name: str, default: int, low: int, high: int) -> int:
         """An integer option in [low, high]."""
         value = self._options.pop(name, default)
         if isinstance(value, bool) or not isinstance(value, int):
-            raise InvalidArgument(self._field(name), f"must be an integer, got {value!r}")
+            raise InvalidArgument(self._field(name), f"must be an integer, got {shown(value)}")
         if not low <= value <= high:
             raise InvalidArgument(self._field(name), f"must be in {low}..{high}, got {value}")
         return value
@@ -149,7 +149,7 @@ class Options:
         """A number in [low, high]."""
         value = self._options.pop(name, default)
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise InvalidArgument(self._field(name), f"must be a number, got {value!r}")
+            raise InvalidArgument(self._field(name), f"must be a number, got {shown(value)}")
         if not low <= value <= high:
             raise InvalidArgument(self._field(name), f"must be in {low}..{high}, got {value}")
         return float(value)
@@ -158,7 +158,7 @@ class Options:
         """A boolean option."""
         value = self._options.pop(name, default)
         if not isinstance(value, bool):
-            raise InvalidArgument(self._field(name), f"must be a bool, got {value!r}")
+            raise InvalidArgument(self._field(name), f"must be a bool, got {shown(value)}")
         return value
 
     def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
@@ -166,7 +166,7 @@ class Options:
         value = self._options.pop(name, default)
         if value not in choices:
             raise InvalidArgument(
-                self._field(name), f"must be one of {', '.join(choices)}, got {value!r}"
+                self._field(name), f"must be one of {', '.join(choices)}, got {shown(value)}"
             )
         return str(value)
 

@@ -208,7 +208,10 @@ def _objective(message: pb.Objective, field: str) -> Objective:
     reference = message.reference_value if message.HasField("reference_value") else None
     if reference is not None and not math.isfinite(reference):
         raise InvalidArgument(f"{field}.reference_value", f"must be finite, got {reference}")
-    return Objective(message.metric, goal, reference)
+    try:
+        return Objective(message.metric, goal, reference)
+    except InvalidArgument as error:
+        raise error.within(field) from None
 
 
 def _objectives(message: pb.StudyConfig) -> tuple[Objective, ...]:

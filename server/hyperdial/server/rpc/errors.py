@@ -38,6 +38,11 @@ from hyperdial.server.errors import (
 
 log = logging.getLogger(__name__)
 
+# gRPC carries the status in trailing metadata, which a client refuses past 16 KiB (message
+# and BadRequest detail together): whatever a handler raised, the answer stays far below.
+MAX_MESSAGE_CHARACTERS = 1024
+MAX_FIELD_CHARACTERS = 256
+
 STATUS_CODES: dict[type[HyperdialError], grpc.StatusCode] = {
     InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,
     NotFound: grpc.StatusCode.NOT_FOUND,
@@ -61,9 +66,10 @@ def describe(error: Exception, where: str) -> tuple[grpc.StatusCode, str, str]:
     only: their text may hold internals the caller has no business seeing.
     """
     if isinstance(error, InvalidArgument):
-        return grpc.StatusCode.INVALID_ARGUMENT, str(error), error.field
+        field = _cut(error.field, MAX_FIELD_CHARACTERS)
+        return grpc.StatusCode.INVALID_ARGUMENT, _cut(str(error), MAX_MESSAGE_CHARACTERS), field
     if isinstance(error, HyperdialError):
-        return STATUS_CODES[type(error)], str(error), ""
+        return STATUS_CODES[type(error)], _cut(str(error), MAX_MESSAGE_CHARACTERS), ""
     error_id = uuid.uuid4().hex[:12]
     log.error("internal error %s in %s", error_id, where, exc_info=error)
     return (
@@ -73,15 +79,18 @@ def describe(error: Exception, where: str) -> tuple[grpc.StatusCode, str, str]:
     )
 
 
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else f"{text[: limit - 1]}…"
+
+
 def _bad_request(error: InvalidArgument) -> grpc.Status:
+    _, message, field = describe(error, "")
     violation = error_details_pb2.BadRequest.FieldViolation(
-        field=error.field, description=error.reason
+        field=field, description=_cut(error.reason, MAX_MESSAGE_CHARACTERS)
     )
     detail = any_pb2.Any()
     detail.Pack(error_details_pb2.BadRequest(field_violations=[violation]))
-    status = status_pb2.Status(
-        code=code_pb2.INVALID_ARGUMENT, message=str(error), details=[detail]
-    )
+    status = status_pb2.Status(code=code_pb2.INVALID_ARGUMENT, message=message, details=[detail])
     converted: grpc.Status = rpc_status.to_status(status)
     return converted
 

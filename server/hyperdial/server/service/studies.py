@@ -22,6 +22,9 @@ from hyperdial.server.service.compute import ComputePool
 from hyperdial.server.service.limits import DEFAULT_LIMITS, Limits
 from hyperdial.server.store.base import Store, StudyRecord, Transaction
 
+# Room for what a study carries besides its config (counts, times, its best trial).
+STUDY_OVERHEAD_BYTES = 4096
+
 
 def _summary(txn: Transaction, record: StudyRecord) -> Study:
     # A Pareto front has no single best; GetBestTrials returns it.
@@ -68,6 +71,13 @@ class StudyService:
                 f"{len(config.space.params)} parameters; at most "
                 f"{self._limits.max_parameters} are allowed",
             )
+        wanted = config.to_json()
+        if len(wanted.encode()) > self._limits.config_bytes:
+            raise InvalidArgument(
+                "config",
+                f"takes {len(wanted.encode())} bytes as JSON; at most "
+                f"{self._limits.config_bytes} are allowed (--max-config-bytes)",
+            )
         # Validates the options (and enumerates a grid) before anything is stored.
         try:
             suggester = await asyncio.to_thread(make_suggester, config.space, config.algorithm)
@@ -75,7 +85,6 @@ class StudyService:
             raise error.within("config") from None
         if suggester.learns and self._compute is not None:
             self._compute.warm()
-        wanted = config.to_json()
 
         def op(txn: Transaction) -> tuple[Study, bool]:
             existing = txn.find_study(name)
@@ -106,16 +115,27 @@ class StudyService:
         return await read(self._store, op)
 
     async def list(self, requested_page_size: int, page_token: str) -> tuple[list[Study], str]:
-        """One page of studies by creation order and the token of the next page."""
+        """One page of studies by creation order and the token of the next page.
+
+        A page holds at most `page_size` studies and what fits in an answer:
+        studies with large configs come fewer to a page.
+        """
         limit = page_size(requested_page_size)
         after = decode_token(page_token)
 
         def op(txn: Transaction) -> tuple[list[Study], str]:
             records = txn.list_studies(after, limit + 1)
-            more = len(records) > limit
-            records = records[:limit]
-            token = encode_token(records[-1].id) if more else ""
-            return [_summary(txn, r) for r in records], token
+            page: list[StudyRecord] = []
+            used = 0
+            for record in records[:limit]:
+                # The config, and its best trial's parameters, never larger than the config.
+                size = 2 * len(record.config.to_json().encode()) + STUDY_OVERHEAD_BYTES
+                if page and used + size > self._limits.answer_bytes:
+                    break
+                page.append(record)
+                used += size
+            token = encode_token(page[-1].id) if len(page) < len(records) else ""
+            return [_summary(txn, r) for r in page], token
 
         return await read(self._store, op)
 

@@ -14,7 +14,15 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from hyperdial.server.algorithms.base import History, Observed, SuggestBatch
-from hyperdial.server.domain import Goal, StudyConfig, StudyState, Trial, TrialState
+from hyperdial.server.domain import (
+    MAX_METRIC_NAME,
+    MAX_METRICS,
+    Goal,
+    StudyConfig,
+    StudyState,
+    Trial,
+    TrialState,
+)
 from hyperdial.server.errors import Conflict, FailedPrecondition, InvalidArgument, NotFound
 from hyperdial.server.metrics import ServerMetrics
 from hyperdial.server.pareto import Front, pareto_front
@@ -32,7 +40,12 @@ from hyperdial.server.service.compute import (
     StudyComputations,
     held_across_replicas,
 )
-from hyperdial.server.service.limits import DEFAULT_LIMITS, Limits
+from hyperdial.server.service.limits import (
+    DEFAULT_LIMITS,
+    TRIAL_OVERHEAD_BYTES,
+    Limits,
+    trial_bytes,
+)
 from hyperdial.server.service.suggesters import SuggesterCache
 from hyperdial.server.space import ParamValue
 from hyperdial.server.stopping.rules import make_rule
@@ -44,8 +57,6 @@ EXPIRY_CHECK_SECONDS = 1.0
 MAX_REASON_LENGTH = 4096
 MAX_BEST = 1000
 MAX_IMPORTED = 10_000
-MAX_METRICS = 100
-MAX_METRIC_NAME = 128
 IMPORT_WORKER = "import"
 # A learned suggestion is recomputed when another trial was handed out meanwhile; this
 # many times at most before the caller is told to retry.
@@ -225,6 +236,9 @@ class TrialService:
     def _suggest(
         self, txn: Transaction, study: StudyRecord, worker_id: str, count: int, *, force_new: bool
     ) -> Suggested | Planned:
+        # Never more trials than one answer carries: what is handed out must reach the worker.
+        each = study.config.space.max_assignment_bytes() + TRIAL_OVERHEAD_BYTES
+        count = max(1, min(count, self._limits.answer_bytes // each))
         now = self._clock()
         lease_until = _lease_until(study, now)
         if not force_new:
@@ -555,20 +569,27 @@ class TrialService:
         *,
         include_measurements: bool = False,
     ) -> tuple[list[Trial], str]:
-        """One page of trials by number and the token of the next page."""
+        """One page of trials by number and the token of the next page.
+
+        A page holds at most `page_size` trials and what fits in an answer.
+        """
         limit = page_size(requested_page_size)
         after = decode_token(page_token)
 
         def op(txn: Transaction) -> tuple[list[Trial], str]:
             study = _find(txn, study_name)
-            trials = txn.list_trials(study, states, after, limit + 1)
-            more = len(trials) > limit
-            trials = trials[:limit]
-            if include_measurements:
-                trials = [
-                    replace(t, measurements=txn.measurements(study, t.number)) for t in trials
-                ]
-            return trials, encode_token(trials[-1].number) if more else ""
+            found = txn.list_trials(study, states, after, limit + 1)
+            page: list[Trial] = []
+            used = 0
+            for trial in found[:limit]:
+                if include_measurements:
+                    trial = replace(trial, measurements=txn.measurements(study, trial.number))
+                used += trial_bytes(trial)
+                if page and used > self._limits.answer_bytes:
+                    break
+                page.append(trial)
+            more = len(page) < len(found)
+            return page, encode_token(page[-1].number) if more else ""
 
         return await read(self._store, op)
 
@@ -651,7 +672,14 @@ class TrialService:
             else:
                 front = Front((), 0.0, ())
                 best = tuple(txn.best_trials(study, count or 1))
-            curves = (replace(t, measurements=txn.measurements(study, t.number)) for t in best)
+            curves: list[Trial] = []
+            used = 0
+            for trial in best:  # as many as fit in one answer, best first
+                trial = replace(trial, measurements=txn.measurements(study, trial.number))
+                used += trial_bytes(trial)
+                if curves and used > self._limits.answer_bytes:
+                    break
+                curves.append(trial)
             return replace(front, trials=tuple(curves))
 
         return await read(self._store, op)

@@ -31,7 +31,8 @@ def decode_coordinate(param: Param, u: float) -> ParamValue:
         if param.log:
             low, high = math.log(param.low), math.log(param.high)
             return min(max(math.exp(low + u * (high - low)), param.low), param.high)
-        return param.low + u * (param.high - param.low)
+        # Rounding may step past an end by an ulp: a value handed out is always in range.
+        return min(max(param.low + u * (param.high - param.low), param.low), param.high)
     return _decode_int(param, u)
 
 

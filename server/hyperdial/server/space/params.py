@@ -15,11 +15,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TypeAlias
 
-from hyperdial.server.errors import InvalidArgument
+from hyperdial.server.errors import InvalidArgument, shown
 
 ParamValue: TypeAlias = float | int | str
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]{0,127}$")
+# Integers beyond 2**53 lose their last digits as doubles, which the unit-cube encoding,
+# grids and the models all use; no hyperparameter comes near it.
+MAX_INT_MAGNITUDE = 2**53
+MAX_CHOICES = 10_000
+MAX_CHOICE_LENGTH = 1024
 
 
 @dataclass(frozen=True)
@@ -64,7 +69,7 @@ def _check_grid_values(
         raise InvalidArgument("grid_values", "must not repeat a value")
     for i, value in enumerate(values):
         if not param.contains(value):
-            raise InvalidArgument(f"grid_values[{i}]", f"{value!r} is outside the domain")
+            raise InvalidArgument(f"grid_values[{i}]", f"{shown(value)} is outside the domain")
 
 
 @dataclass(frozen=True)
@@ -89,6 +94,12 @@ class FloatParam:
             )
         if self.log and self.low <= 0:
             raise InvalidArgument("float_range.low", f"log scale needs low > 0, got {self.low}")
+        if not math.isfinite(self.high - self.low):
+            raise InvalidArgument(
+                "float_range.high",
+                f"the range is too wide: high - low overflows, got low={self.low}, "
+                f"high={self.high}",
+            )
         _check_grid_values(self, self.grid_values)
 
     def contains(self, value: ParamValue) -> bool:
@@ -113,6 +124,12 @@ class IntParam:
     grid_points: int = 0
 
     def __post_init__(self) -> None:
+        for end in ("low", "high"):
+            if abs(getattr(self, end)) > MAX_INT_MAGNITUDE:
+                raise InvalidArgument(
+                    f"int_range.{end}",
+                    f"must be within ±2**53 ({MAX_INT_MAGNITUDE}), got {getattr(self, end)}",
+                )
         if not self.low < self.high:
             raise InvalidArgument(
                 "int_range.low", f"low < high must hold, got low={self.low}, high={self.high}"
@@ -143,6 +160,16 @@ class CategoricalParam:
     def __post_init__(self) -> None:
         if not self.choices:
             raise InvalidArgument("categorical.choices", "must hold at least one choice")
+        if len(self.choices) > MAX_CHOICES:
+            raise InvalidArgument(
+                "categorical.choices", f"at most {MAX_CHOICES} choices, got {len(self.choices)}"
+            )
+        for j, choice in enumerate(self.choices):
+            if len(choice) > MAX_CHOICE_LENGTH:
+                raise InvalidArgument(
+                    f"categorical.choices[{j}]",
+                    f"must be at most {MAX_CHOICE_LENGTH} characters, got {len(choice)}",
+                )
         if len(set(self.choices)) != len(self.choices):
             raise InvalidArgument("categorical.choices", "must not repeat a choice")
         _check_grid_values(self, self.grid_values)
@@ -170,14 +197,25 @@ class SearchSpace:
             if not _NAME.match(param.name):
                 raise InvalidArgument(
                     f"{where}.name",
-                    f"{param.name!r} must start with a letter or '_' and hold at most 128 "
+                    f"{shown(param.name)} must start with a letter or '_' and hold at most 128 "
                     "letters, digits, '_', '.', '-'",
                 )
             if param.name in seen:
-                raise InvalidArgument(f"{where}.name", f"duplicate parameter {param.name!r}")
+                raise InvalidArgument(f"{where}.name", f"duplicate parameter {shown(param.name)}")
             if param.condition is not None:
                 _check_condition(param.condition, seen, where)
             seen[param.name] = param
+
+    def max_assignment_bytes(self) -> int:
+        """A bound on the size of one configuration in an answer: to size Suggest's answers."""
+        total = 0
+        for param in self.params:
+            if isinstance(param, CategoricalParam):
+                value = max(len(choice.encode()) for choice in param.choices)
+            else:
+                value = 10  # a varint or a double, with its tag
+            total += len(param.name.encode()) + value + 16
+        return total
 
     def by_name(self) -> dict[str, Param]:
         """Parameters keyed by name."""
@@ -203,11 +241,12 @@ class SearchSpace:
             if isinstance(param, FloatParam) and isinstance(value, int):
                 value = float(value)
             if not param.contains(value):
-                raise InvalidArgument(param.name, f"{value!r} is outside the domain")
+                raise InvalidArgument(param.name, f"{shown(value)} is outside the domain")
             checked[param.name] = value
         unknown = sorted(set(params) - set(checked) - {p.name for p in self.params})
         if unknown:
-            raise InvalidArgument(unknown[0], "is not a parameter of this study")
+            name = shown(unknown[0], quote=False)
+            raise InvalidArgument(name, "is not a parameter of this study")
         return checked
 
     def is_active(self, param: Param, assignment: Mapping[str, ParamValue]) -> bool:
@@ -224,13 +263,13 @@ def _check_condition(condition: Condition, earlier: Mapping[str, Param], where: 
     if parent is None:
         raise InvalidArgument(
             f"{where}.condition.parent",
-            f"{condition.parent!r} is not a parameter declared before this one",
+            f"{shown(condition.parent)} is not a parameter declared before this one",
         )
     for j, value in enumerate(condition.values):
         if not parent.contains(value):
             raise InvalidArgument(
                 f"{where}.condition.values[{j}]",
-                f"{value!r} is not a value of parent {parent.name!r}",
+                f"{shown(value)} is not a value of parent {parent.name!r}",
             )
     if isinstance(parent, CategoricalParam) and (
         condition.min is not None or condition.max is not None

@@ -564,7 +564,7 @@ class SqlStore:
             self._write_engine,
             lambda conn: SqlTransaction(conn, self._statements),
             durability=durability,
-            after_commit=None if self._file is None else self._file.check,
+            guard=None if self._file is None else self._file.check,
             on_commit=on_commit,
         )
 

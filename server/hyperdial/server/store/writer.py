@@ -52,8 +52,9 @@ class Writer(Generic[Txn]):
         engine: where the connection comes from (and a fresh one after a fault).
         begin: makes the transaction object ops receive, on a connection.
         durability: "full" fsyncs a batch that holds a durable write.
-        after_commit: runs after each commit, before anyone is answered; raising
-            `Unavailable` there withholds the answers (e.g. the SQLite file vanished).
+        guard: runs before each batch and after its commit, before anyone is
+            answered; raising `Unavailable` refuses the batch or withholds its
+            answers (e.g. the SQLite file vanished).
         on_commit: told each committed batch's size (metrics).
     """
 
@@ -63,13 +64,13 @@ class Writer(Generic[Txn]):
         begin: Callable[[Connection], Txn],
         *,
         durability: Durability,
-        after_commit: Callable[[], None] | None = None,
+        guard: Callable[[], None] | None = None,
         on_commit: Callable[[int], None] | None = None,
     ) -> None:
         self._engine = engine
         self._begin = begin
         self._durability = durability
-        self._after_commit = after_commit
+        self._guard = guard
         self._on_commit = on_commit
         self._backend = engine.dialect.name
         self._dbapi: Any = engine.dialect.dbapi
@@ -130,6 +131,12 @@ class Writer(Generic[Txn]):
         the session, say) is replaced and the batch run once more: nothing of
         it was committed, so the callers never see that fault.
         """
+        try:
+            if self._guard is not None:
+                self._guard()
+        except Unavailable as refused:
+            self._fail(batch, refused)
+            return connection
         for attempt in (1, 2):
             try:
                 if connection is None:
@@ -160,7 +167,7 @@ class Writer(Generic[Txn]):
     def _fail(self, batch: list[Write[Txn, Any]], error: BaseException) -> None:
         """Answers every op of a failed batch that has no answer yet."""
         failure: HyperdialError
-        if isinstance(error, Unavailable):  # e.g. after_commit withheld the answers
+        if isinstance(error, Unavailable):  # the guard refused the batch
             failure = error
         elif is_database_error(error, self._dbapi):
             failure = classify(error, f"a batch of {len(batch)} writes")
@@ -200,8 +207,8 @@ class Writer(Generic[Txn]):
             raise
         if transaction.is_active:
             transaction.commit()  # a failure here leaves the outcome unknown: no rerun
-        if self._after_commit is not None:
-            self._after_commit()
+        if self._guard is not None:
+            self._guard()
         if self._on_commit is not None:
             self._on_commit(len(batch))
         for write, (ok, outcome) in zip(batch, outcomes, strict=True):

@@ -26,8 +26,11 @@ RUN pip install --no-cache-dir torch==2.13.0 ${TORCH_INDEX:+--index-url "$TORCH_
 USER hyperdial
 VOLUME /data
 EXPOSE 50051 9464 9465
+# The database lives on the /data volume: a fresh volume gets a new database. A file removed
+# under a running server is still refused at run time (writes UNAVAILABLE, NOT_SERVING).
 ENV HYPERDIAL_ADDRESS=0.0.0.0:50051 \
-    HYPERDIAL_DATABASE=sqlite:////data/hyperdial.db
+    HYPERDIAL_DATABASE=sqlite:////data/hyperdial.db \
+    HYPERDIAL_CREATE_DATABASE=true
 HEALTHCHECK --interval=10s --timeout=3s --retries=3 CMD python -c "import grpc, sys; \
 from grpc_health.v1 import health_pb2 as h, health_pb2_grpc as g; \
 c = grpc.insecure_channel('127.0.0.1:50051'); \

@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.stamp-install
 
-.PHONY: venv system-deps node-deps demo test lint proto proto-check bench-overhead bench-crash bench-load bench-replicas bench-trainer bench-pruning bench-bayes bench-quality bench-parallel bench-multiobjective clean
+.PHONY: venv system-deps node-deps demo test lint proto proto-check bench-overhead bench-crash bench-load bench-replicas bench-trainer bench-pruning bench-bayes bench-quality bench-parallel bench-multiobjective bench-faults clean
 
 # torch==2.13.0 first: it is the CPU build on this platform, so nothing later asks
 # for a multi-GB CUDA build (pyproject caps torch at that version).
@@ -83,6 +83,9 @@ bench-replicas: venv
 
 bench-load: venv
 	$(PY) bench/load.py
+
+bench-faults: venv
+	$(PY) bench/faults.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

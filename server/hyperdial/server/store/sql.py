@@ -655,6 +655,8 @@ class SqlStore:
         self._writer.close()
         self._read_engine.dispose()
         self._write_engine.dispose()
+        if self._file is not None:
+            self._file.close()
 
 
 def _parse_url(url: str) -> URL:

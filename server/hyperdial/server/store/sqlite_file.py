@@ -2,11 +2,13 @@
 
 SQLite keeps writing to a file whose directory was deleted (the open file
 lives on, unlinked), so a server would go on acknowledging writes that no
-restart will ever find. `DatabaseFile` notices: the file at the path must be
-the one the store opened, checked after every commit and before anyone is
-answered. And a restarted server does not quietly start over on an empty
-database where one used to be: a new file is made only when the operator
-asks for it.
+restart will ever find. `DatabaseFile` notices: it holds a descriptor on the
+file the store opened and, after every commit and before anyone is answered,
+checks that the file is still linked into the file system (deleted, its
+directory deleted, or replaced by a rename, it is not). `fstat` on the
+descriptor costs about a microsecond; a path lookup costs ten. And a
+restarted server does not quietly start over on an empty database where one
+used to be: a new file is made only when the operator asks for it.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ class DatabaseFile:
 
     def __init__(self, path: str, *, create: bool) -> None:
         self.path = Path(path).expanduser().resolve()
-        self._identity: tuple[int, int] | None = None
+        self._descriptor: int | None = None
         self._lost = ""
         if _holds_data(self.path):
             return
@@ -37,29 +39,30 @@ class DatabaseFile:
             raise StartupError(f"cannot create {self.path.parent}: {error.strerror}") from None
 
     def pin(self) -> None:
-        """Remembers the file now at the path as the store's own (after opening it)."""
-        self._identity = _identity(self.path)
+        """Holds on to the file now at the path (after the store opened it) to watch it."""
+        self._descriptor = os.open(self.path, os.O_RDONLY)
 
     def check(self) -> None:
-        """Raises Unavailable if the file at the path is gone or is another file now.
+        """Raises Unavailable if the store's file is no longer linked at any path.
 
         Once lost, always lost: the store's connection writes to a file nobody
         will read again, whatever appears at the path later.
         """
         if self._lost:
             raise Unavailable(self._lost)
-        try:
-            found = _identity(self.path)
-        except FileNotFoundError:
-            found = None
-        except OSError as error:
-            raise Unavailable(f"cannot check the database file {self.path}: {error}") from None
-        if found != self._identity:
+        assert self._descriptor is not None, "pin() first"
+        if os.fstat(self._descriptor).st_nlink == 0:
             self._lost = (
                 f"the database file {self.path} was removed or replaced while the server "
                 "ran; it refuses writes until restarted on a database it can keep"
             )
             raise Unavailable(self._lost)
+
+    def close(self) -> None:
+        """Lets go of the file."""
+        if self._descriptor is not None:
+            os.close(self._descriptor)
+            self._descriptor = None
 
 
 def _holds_data(path: Path) -> bool:
@@ -69,8 +72,3 @@ def _holds_data(path: Path) -> bool:
         return False
     except OSError as error:
         raise StartupError(f"cannot read the database file {path}: {error.strerror}") from None
-
-
-def _identity(path: Path) -> tuple[int, int]:
-    status = os.stat(path)
-    return status.st_dev, status.st_ino

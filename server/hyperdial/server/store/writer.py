@@ -75,6 +75,7 @@ class Writer(Generic[Txn]):
         self._backend = engine.dialect.name
         self._dbapi: Any = engine.dialect.dbapi
         self._synchronous = ""
+        self._closed = False
         self._queue: queue.SimpleQueue[Write[Txn, Any] | None] = queue.SimpleQueue()
         self._thread = threading.Thread(
             target=self._run, name="hyperdial-store-writer", daemon=True
@@ -84,7 +85,7 @@ class Writer(Generic[Txn]):
     def submit(self, op: Callable[[Txn], T], *, durable: bool, key: str = "") -> Future[T]:
         """Queues `op`; the future resolves after its batch commits (or with its error)."""
         future: Future[T] = Future()
-        if not self._thread.is_alive():
+        if self._closed:
             future.set_exception(Unavailable("the store is closed"))
             return future
         self._queue.put(Write(op, durable, key, future))
@@ -92,7 +93,8 @@ class Writer(Generic[Txn]):
 
     def close(self) -> None:
         """Finishes the queued writes and stops the thread."""
-        if self._thread.is_alive():
+        if not self._closed:
+            self._closed = True
             self._queue.put(None)
             self._thread.join()
 
@@ -103,8 +105,7 @@ class Writer(Generic[Txn]):
             batch, stop = self._next_batch()
             if batch:
                 connection = self._commit_or_fail(connection, batch)
-        if connection is not None:
-            connection.close()
+        _discard(connection)
 
     def _next_batch(self) -> tuple[list[Write[Txn, Any]], bool]:
         """Everything queued (up to MAX_BATCH) whose caller still waits, and whether to stop."""
@@ -294,7 +295,7 @@ class _LostBeforeCommit(Exception):
 
 
 def _discard(connection: Connection | None) -> None:
-    """Drops a connection that failed: the next batch gets a new one from the engine."""
+    """Drops a connection (one that failed, or at the end): a later batch gets a new one."""
     if connection is None:
         return
     try:

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import random
-import re
 import signal
 import subprocess
 import sys
@@ -31,11 +30,13 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from _common import machine, report
+from hyperdial.client.local import LocalServer
 from replicas import POSTGRES, _postgres_schema
 
 STUDIES = ("random-study", "grid-study")
@@ -46,39 +47,6 @@ TRAINERS = 2
 # The health probe writes every 2 s and gives up after 5 s: a replica that cannot write
 # says so within about 7 s, so only longer episodes count as "SERVING while unable".
 DETECTION_SECONDS = 10.0
-
-
-class Replica:
-    """`hyperdial server` on a fixed port, its stderr kept in a log across restarts."""
-
-    def __init__(self, url: str, log: Path, port: int = 0) -> None:
-        self.url, self.log, self.port = url, log, port
-        self.process: subprocess.Popen[str] | None = None
-        self.start()
-
-    def start(self) -> None:
-        command = [sys.executable, "-m", "hyperdial.server", "--database", self.url]
-        command += ["--address", f"127.0.0.1:{self.port}", "--log-level", "WARNING"]
-        with self.log.open("a") as log:
-            self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True)
-        assert self.process.stdout is not None
-        match = re.search(r":(\d+)$", self.process.stdout.readline().strip())
-        assert match, f"replica did not start; see {self.log}"
-        self.port = int(match.group(1))
-
-    @property
-    def address(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait()
-
-    def stop(self) -> None:
-        assert self.process is not None
-        self.process.terminate()
-        self.process.wait(timeout=60)
 
 
 def _value(study: str, trial_id: int) -> float:
@@ -121,19 +89,19 @@ class Sample:
     writes: bool
 
 
-def _monitor(replica: Replica, stop: threading.Event, samples: list[Sample]) -> None:
-    """Twice a second: is the replica SERVING, and does a canary write commit?"""
+def _monitor(address: str, stop: threading.Event, samples: list[Sample]) -> None:
+    """Twice a second: is the replica SERVING, and does a canary write commit?
+
+    A restarted replica comes back on the same port; the channel reconnects.
+    """
     import grpc
     from grpc_health.v1 import health_pb2, health_pb2_grpc
 
     from hyperdial.v1 import hyperdial_pb2 as pb
     from hyperdial.v1 import hyperdial_pb2_grpc as pb_grpc
 
-    channel, channel_port = None, None
+    channel = grpc.insecure_channel(address)
     while not stop.wait(0.5):
-        if channel_port != replica.port:
-            channel, channel_port = grpc.insecure_channel(replica.address), replica.port
-        assert channel is not None
         try:
             status = health_pb2_grpc.HealthStub(channel).Check(
                 health_pb2.HealthCheckRequest(), timeout=1
@@ -158,8 +126,17 @@ class Faults:
     log: list[str] = field(default_factory=list)
 
 
-def _inject(replicas: list[Replica], tag: str, seconds: float, faults: Faults) -> None:
-    """Terminates server backends every 0.5-2 s and SIGKILLs a replica every 40-80 s."""
+def _inject(
+    replicas: list[LocalServer],
+    restart: Callable[[int, int], LocalServer],
+    tag: str,
+    seconds: float,
+    faults: Faults,
+) -> None:
+    """Terminates server backends every 0.5-2 s and SIGKILLs a replica every 40-80 s.
+
+    `restart(index, port)` starts replica `index` again on its port.
+    """
     import psycopg
 
     rng = random.Random(0)
@@ -180,10 +157,11 @@ def _inject(replicas: list[Replica], tag: str, seconds: float, faults: Faults) -
             faults.terminations += 1
             faults.backends_terminated += len(chosen)
             if time.monotonic() >= next_kill:
-                victim = rng.choice(replicas)
-                victim.kill()
+                index = rng.randrange(len(replicas))
+                victim = replicas[index]
+                victim.stop(signal.SIGKILL)
                 time.sleep(rng.uniform(0.5, 3.0))
-                victim.start()
+                replicas[index] = restart(index, victim.port)
                 faults.replica_kills += 1
                 faults.log.append(f"killed and restarted {victim.address}")
                 next_kill = time.monotonic() + rng.uniform(40, 80)
@@ -238,6 +216,11 @@ def _create_studies(client: Any) -> None:
     client.create_study("canary", [float_param("x", 0, 1)])
 
 
+def _replica(url: str, tmp: Path, index: int, port: int = 0) -> LocalServer:
+    """Replica `index`; its log is kept in `tmp` across restarts (on the same port)."""
+    return LocalServer(url, port=port, log=tmp / f"replica-{index}.log")
+
+
 def _trainer(address: str, index: int, log: Path) -> subprocess.Popen[bytes]:
     command = [sys.executable, "-m", "hyperdial.trainers", "--server", address]
     command += ["--study", TRAINER_STUDY, "--worker-id", f"trainer-{index}"]
@@ -252,7 +235,7 @@ def run(minutes: float, tmp: Path) -> dict[str, Any]:
     with _postgres_schema() as base_url:
         tag = f"hd-bench-{uuid.uuid4().hex[:8]}"
         url = f"{base_url}&application_name={tag}"
-        replicas = [Replica(url, tmp / f"replica-{i}.log") for i in range(REPLICAS)]
+        replicas = [_replica(url, tmp, i) for i in range(REPLICAS)]
         with Client(replicas[0].address) as client:
             _create_studies(client)
         logs = tmp / "workers"
@@ -272,14 +255,16 @@ def run(minutes: float, tmp: Path) -> dict[str, Any]:
         watching = threading.Event()
         samples: list[list[Sample]] = [[] for _ in replicas]
         monitors = [
-            threading.Thread(target=_monitor, args=(replica, watching, samples[i]))
+            threading.Thread(target=_monitor, args=(replica.address, watching, samples[i]))
             for i, replica in enumerate(replicas)
         ]
         for monitor in monitors:
             monitor.start()
         faults = Faults()
         started = time.monotonic()
-        _inject(replicas, tag, seconds, faults)
+        _inject(
+            replicas, lambda index, port: _replica(url, tmp, index, port), tag, seconds, faults
+        )
         elapsed = time.monotonic() - started
         time.sleep(DETECTION_SECONDS)  # the monitors see the last faults through
         watching.set()

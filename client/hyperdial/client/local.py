@@ -7,11 +7,13 @@ server's code.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import signal
 import subprocess
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from types import TracebackType
 
 
@@ -23,6 +25,7 @@ class LocalServer:
         port: 0 picks a free port (the server prints the one it bound).
         args: more `hyperdial server` flags, e.g. `["--durability", "process"]`.
         create_database: create the SQLite file if it is missing (`--create-database`).
+        log: a file the server's log (stderr) is appended to; default: this process's stderr.
     """
 
     def __init__(
@@ -32,12 +35,17 @@ class LocalServer:
         port: int = 0,
         args: Sequence[str] = (),
         create_database: bool = True,
+        log: str | Path | None = None,
     ) -> None:
         command = [sys.executable, "-m", "hyperdial.server", "--address", f"127.0.0.1:{port}"]
         command += ["--database", database, "--log-level", "WARNING", *args]
         if create_database:
             command.append("--create-database")
-        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+        with contextlib.ExitStack() as files:
+            stderr = None if log is None else files.enter_context(open(log, "a"))
+            self.process = subprocess.Popen(
+                command, stdout=subprocess.PIPE, stderr=stderr, text=True
+            )
         assert self.process.stdout is not None
         line = self.process.stdout.readline()
         match = re.search(r"listening on (\S+):(\d+)", line)

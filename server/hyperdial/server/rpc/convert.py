@@ -28,7 +28,7 @@ from hyperdial.server.domain import (
     TrialState,
 )
 from hyperdial.server.errors import InvalidArgument
-from hyperdial.server.service.trials import Outcome, Suggested
+from hyperdial.server.service.values import Outcome, Suggested
 from hyperdial.server.space import (
     CategoricalParam,
     Condition,

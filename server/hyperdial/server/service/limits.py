@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 from hyperdial.server.domain import Trial
+
+T = TypeVar("T")
 
 # Names are stored in 128-character columns: a limit may be lower, never higher.
 NAME_COLUMN_LENGTH = 128
@@ -52,6 +55,21 @@ class Limits:
 
 
 DEFAULT_LIMITS = Limits()
+
+
+def fitting(items: Iterable[T], size: Callable[[T], int], budget: int) -> list[T]:
+    """The leading `items` whose sizes add up to `budget` at most (the first one always).
+
+    Items are taken one at a time, so a lazy iterable is only read as far as needed.
+    """
+    taken: list[T] = []
+    used = 0
+    for item in items:
+        used += size(item)
+        if taken and used > budget:
+            break
+        taken.append(item)
+    return taken
 
 
 def trial_bytes(trial: Trial) -> int:

@@ -19,7 +19,7 @@ from hyperdial.server.service.common import (
     write,
 )
 from hyperdial.server.service.compute import ComputePool
-from hyperdial.server.service.limits import DEFAULT_LIMITS, Limits
+from hyperdial.server.service.limits import DEFAULT_LIMITS, Limits, fitting
 from hyperdial.server.store.base import Store, StudyRecord, Transaction
 
 # Room for what a study carries besides its config (counts, times, its best trial).
@@ -37,6 +37,14 @@ def _summary(txn: Transaction, record: StudyRecord) -> Study:
         trial_counts=txn.trial_counts(record.id),
         best_trial=best[0] if best else None,
     )
+
+
+def _study_bytes(record: StudyRecord) -> int:
+    """A bound on a study's size in an answer.
+
+    Its config, and its best trial's parameters, never larger than the config.
+    """
+    return 2 * len(record.config.to_json().encode()) + STUDY_OVERHEAD_BYTES
 
 
 class StudyService:
@@ -125,15 +133,7 @@ class StudyService:
 
         def op(txn: Transaction) -> tuple[list[Study], str]:
             records = txn.list_studies(after, limit + 1)
-            page: list[StudyRecord] = []
-            used = 0
-            for record in records[:limit]:
-                # The config, and its best trial's parameters, never larger than the config.
-                size = 2 * len(record.config.to_json().encode()) + STUDY_OVERHEAD_BYTES
-                if page and used + size > self._limits.answer_bytes:
-                    break
-                page.append(record)
-                used += size
+            page = fitting(records[:limit], _study_bytes, self._limits.answer_bytes)
             token = encode_token(page[-1].id) if len(page) < len(records) else ""
             return [_summary(txn, r) for r in page], token
 

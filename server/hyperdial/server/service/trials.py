@@ -9,16 +9,13 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from hyperdial.server.algorithms.base import History, Observed, SuggestBatch
 from hyperdial.server.domain import (
-    MAX_METRIC_NAME,
-    MAX_METRICS,
     Goal,
-    StudyConfig,
     StudyState,
     Trial,
     TrialState,
@@ -44,9 +41,11 @@ from hyperdial.server.service.limits import (
     DEFAULT_LIMITS,
     TRIAL_OVERHEAD_BYTES,
     Limits,
+    fitting,
     trial_bytes,
 )
 from hyperdial.server.service.suggesters import SuggesterCache
+from hyperdial.server.service.values import Outcome, Suggested
 from hyperdial.server.space import ParamValue
 from hyperdial.server.stopping.rules import make_rule
 from hyperdial.server.store.base import NewTrial, Store, StudyRecord, Transaction
@@ -54,7 +53,6 @@ from hyperdial.server.store.base import NewTrial, Store, StudyRecord, Transactio
 # Leases are checked for expiry at most this often per study: the check is cheap but
 # runs on every Suggest, and a trial turning STALE a second late changes nothing.
 EXPIRY_CHECK_SECONDS = 1.0
-MAX_REASON_LENGTH = 4096
 MAX_BEST = 1000
 MAX_IMPORTED = 10_000
 IMPORT_WORKER = "import"
@@ -62,93 +60,6 @@ IMPORT_WORKER = "import"
 # many times at most before the caller is told to retry.
 MAX_COMPUTE_ATTEMPTS = 5
 _HISTORY_STATES = (TrialState.COMPLETED, TrialState.INFEASIBLE, TrialState.PENDING)
-
-
-@dataclass(frozen=True)
-class Suggested:
-    """Trials handed out, and whether the study hands out no more."""
-
-    trials: tuple[Trial, ...]
-    study_finished: bool
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What a worker reports at the end of a trial.
-
-    A completed trial has its value (one objective), named metrics, or both.
-    """
-
-    state: TrialState
-    value: float | None = None
-    reason: str = ""
-    metrics: Mapping[str, float] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if self.state is TrialState.COMPLETED:
-            if self.value is None and not self.metrics:
-                raise InvalidArgument("value", "a completed trial needs a value or metrics")
-            if self.value is not None and not math.isfinite(self.value):
-                raise InvalidArgument("value", f"must be a finite number, got {self.value}")
-        elif self.state not in (TrialState.FAILED, TrialState.INFEASIBLE, TrialState.PRUNED):
-            raise InvalidArgument("outcome", f"cannot observe a trial as {self.state.value}")
-        if len(self.reason) > MAX_REASON_LENGTH:
-            raise InvalidArgument("reason", f"must be at most {MAX_REASON_LENGTH} characters")
-        if len(self.metrics) > MAX_METRICS:
-            raise InvalidArgument("metrics", f"at most {MAX_METRICS} metrics per trial")
-        for name, number in self.metrics.items():
-            if not 1 <= len(name) <= MAX_METRIC_NAME:
-                raise InvalidArgument("metrics", f"names are 1..{MAX_METRIC_NAME} characters")
-            if not math.isfinite(number):
-                raise InvalidArgument(f"metrics.{name}", f"must be a finite number, got {number}")
-
-    def resolve(self, config: StudyConfig) -> Resolved:
-        """The value, metrics and feasibility to store for a study with `config`.
-
-        A completed trial must report every objective and constrained metric;
-        a single objective may come as `value` (then also kept under its
-        metric name).
-        """
-        metrics = dict(self.metrics)
-        if self.state is not TrialState.COMPLETED:
-            return Resolved(None, metrics, feasible=True)
-        objective = config.objective
-        if config.multi_objective and self.value is not None:
-            raise InvalidArgument(
-                "value", "a study with several objectives takes their values in metrics"
-            )
-        if self.value is not None and objective.metric:
-            reported = metrics.setdefault(objective.metric, self.value)
-            if reported != self.value:
-                raise InvalidArgument(
-                    "value", f"differs from metrics.{objective.metric} ({reported})"
-                )
-        for name in config.required_metrics():
-            if name not in metrics:
-                raise InvalidArgument(
-                    f"metrics.{name}", "missing: the study's objectives or constraints need it"
-                )
-        if self.value is None and not objective.metric:
-            raise InvalidArgument("value", "the study's objective has no metric name: set value")
-        value = self.value if self.value is not None else metrics[objective.metric]
-        return Resolved(value, metrics, feasible=config.feasible(metrics))
-
-    def matches(self, trial: Trial) -> bool:
-        """Whether `trial` already ended with this outcome (a harmless repeat)."""
-        if trial.state is not self.state:
-            return False
-        if self.value is not None and trial.value != self.value:
-            return False
-        return all(trial.metrics.get(k) == v for k, v in self.metrics.items())
-
-
-@dataclass(frozen=True)
-class Resolved:
-    """An outcome checked against its study: what the trial row stores."""
-
-    value: float | None
-    metrics: dict[str, float]
-    feasible: bool
 
 
 @dataclass(frozen=True)
@@ -237,7 +148,7 @@ class TrialService:
         self, txn: Transaction, study: StudyRecord, worker_id: str, count: int, *, force_new: bool
     ) -> Suggested | Planned:
         # Never more trials than one answer carries: what is handed out must reach the worker.
-        each = study.config.space.max_assignment_bytes() + TRIAL_OVERHEAD_BYTES
+        each = study.config.space.max_assignment_bytes + TRIAL_OVERHEAD_BYTES
         count = max(1, min(count, self._limits.answer_bytes // each))
         now = self._clock()
         lease_until = _lease_until(study, now)
@@ -579,15 +490,13 @@ class TrialService:
         def op(txn: Transaction) -> tuple[list[Trial], str]:
             study = _find(txn, study_name)
             found = txn.list_trials(study, states, after, limit + 1)
-            page: list[Trial] = []
-            used = 0
-            for trial in found[:limit]:
-                if include_measurements:
-                    trial = replace(trial, measurements=txn.measurements(study, trial.number))
-                used += trial_bytes(trial)
-                if page and used > self._limits.answer_bytes:
-                    break
-                page.append(trial)
+            candidates = (
+                replace(t, measurements=txn.measurements(study, t.number))
+                if include_measurements
+                else t
+                for t in found[:limit]
+            )
+            page = fitting(candidates, trial_bytes, self._limits.answer_bytes)
             more = len(page) < len(found)
             return page, encode_token(page[-1].number) if more else ""
 
@@ -672,15 +581,10 @@ class TrialService:
             else:
                 front = Front((), 0.0, ())
                 best = tuple(txn.best_trials(study, count or 1))
-            curves: list[Trial] = []
-            used = 0
-            for trial in best:  # as many as fit in one answer, best first
-                trial = replace(trial, measurements=txn.measurements(study, trial.number))
-                used += trial_bytes(trial)
-                if curves and used > self._limits.answer_bytes:
-                    break
-                curves.append(trial)
-            return replace(front, trials=tuple(curves))
+            curves = (replace(t, measurements=txn.measurements(study, t.number)) for t in best)
+            # As many as fit in one answer, best first.
+            fit = fitting(curves, trial_bytes, self._limits.answer_bytes)
+            return replace(front, trials=tuple(fit))
 
         return await read(self._store, op)
 

@@ -13,6 +13,7 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TypeAlias
 
 from hyperdial.server.errors import InvalidArgument, shown
@@ -206,8 +207,12 @@ class SearchSpace:
                 _check_condition(param.condition, seen, where)
             seen[param.name] = param
 
+    @cached_property
     def max_assignment_bytes(self) -> int:
-        """A bound on the size of one configuration in an answer: to size Suggest's answers."""
+        """A bound on the size of one configuration in an answer: to size Suggest's answers.
+
+        Computed once per space (every Suggest asks; a categorical may hold 10,000 choices).
+        """
         total = 0
         for param in self.params:
             if isinstance(param, CategoricalParam):

@@ -51,9 +51,9 @@ def classify(error: BaseException, doing: str) -> Conflict | Unavailable:
     database, statement timeout) is Unavailable: retry later.
     """
     if sqlstate(error) in RETRYABLE_SQLSTATES:
-        log.warning("%s lost a race with another writer; retryable: %s", doing, _first_line(error))
+        log.warning("%s lost a race with another writer; retryable: %s", doing, first_line(error))
         return Conflict("a concurrent writer won; retry the request")
-    log.error("%s failed: %s", doing, _first_line(error))
+    log.error("%s failed: %s", doing, first_line(error))
     return Unavailable(f"the database failed ({type(_original(error)).__name__}); retry later")
 
 
@@ -62,6 +62,7 @@ def _original(error: BaseException) -> BaseException:
     return original if isinstance(original, BaseException) else error
 
 
-def _first_line(error: BaseException) -> str:
+def first_line(error: BaseException) -> str:
+    """The first line of a database error's own message (the driver's, when wrapped)."""
     text = str(_original(error)).strip()
     return text.splitlines()[0] if text else type(error).__name__

@@ -1,0 +1,393 @@
+"""One transaction on the SQL store: the `Transaction` protocol and its row mapping.
+
+The hot-path statements (Suggest, ReportProgress, Observe) run precompiled on
+the DBAPI cursor (`prepared.py`); the rest is SQLAlchemy Core. Rows become
+frozen domain objects here, so nothing a caller holds changes with the database.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, func, select, text
+from sqlalchemy.exc import IntegrityError
+
+from hyperdial.server.domain import (
+    Goal,
+    Measurement,
+    StudyConfig,
+    StudyState,
+    Trial,
+    TrialState,
+)
+from hyperdial.server.errors import Conflict, NotFound
+from hyperdial.server.pareto import pareto_front
+from hyperdial.server.store.base import (
+    NewTrial,
+    RequeuedPoint,
+    StudyRecord,
+    StudySnapshotRow,
+)
+from hyperdial.server.store.prepared import (
+    STUDY_COLUMNS,
+    TRIAL_COLUMNS,
+    Prepared,
+    Statements,
+)
+from hyperdial.server.store.rows import study_record, to_time, trial_from_row
+from hyperdial.server.store.schema import measurements, studies, trials
+
+
+class SqlTransaction:
+    """The `Transaction` protocol over one SQLAlchemy connection in a transaction."""
+
+    def __init__(self, conn: Connection, statements: Statements) -> None:
+        self._conn = conn
+        self._sql = statements
+        dbapi = conn.connection.dbapi_connection
+        assert dbapi is not None
+        self._cursor = dbapi.cursor()
+
+    def _run(self, statement: Prepared, **values: Any) -> Any:
+        self._cursor.execute(statement.sql, statement.args(values))
+        return self._cursor
+
+    def _study_row(self, statement: Prepared, **values: Any) -> StudyRecord | None:
+        row = self._run(statement, **values).fetchone()
+        return None if row is None else study_record(dict(zip(STUDY_COLUMNS, row, strict=True)))
+
+    def _trial_rows(self, study_name: str, statement: Prepared, **values: Any) -> list[Trial]:
+        rows = self._run(statement, **values).fetchall()
+        columns = (dict(zip(TRIAL_COLUMNS, row, strict=True)) for row in rows)
+        return [trial_from_row(study_name, named) for named in columns]
+
+    def touch(self) -> None:
+        """See `Transaction.touch`."""
+        self._conn.execute(text("UPDATE alembic_version SET version_num = version_num"))
+
+    def create_study(self, name: str, config: StudyConfig, now: float) -> StudyRecord:
+        """See `Transaction.create_study`."""
+        values = {
+            "name": name,
+            "config_json": config.to_json(),
+            "state": StudyState.ACTIVE.value,
+            "created_at": now,
+            "draws": 0,
+            "trial_count": 0,
+            "budget_used": 0,
+        }
+        try:
+            inserted = self._conn.execute(studies.insert().values(values)).inserted_primary_key
+        except IntegrityError:
+            # Another replica created the same name since this transaction looked.
+            raise Conflict(f"study {name!r} was created concurrently; retry") from None
+        assert inserted is not None
+        study_id = int(inserted[0])
+        return StudyRecord(
+            id=study_id,
+            name=name,
+            config=config,
+            state=StudyState.ACTIVE,
+            created_at=now,
+            draws=0,
+            trial_count=0,
+            budget_used=0,
+        )
+
+    def find_study(self, name: str) -> StudyRecord | None:
+        """See `Transaction.find_study`."""
+        row = self._conn.execute(select(studies).where(studies.c.name == name)).mappings().first()
+        return None if row is None else study_record(row)
+
+    def lock_study(self, name: str) -> StudyRecord:
+        """See `Transaction.lock_study`."""
+        study = self._study_row(self._sql.lock_study, name=name)
+        if study is None:
+            raise NotFound(f"study {name!r} does not exist")
+        return study
+
+    def study_snapshots(self) -> list[StudySnapshotRow]:
+        """See `Transaction.study_snapshots`; one grouped scan of the trials index."""
+        counts: dict[int, dict[str, int]] = {}
+        grouped = select(trials.c.study_id, trials.c.state, func.count()).group_by(
+            trials.c.study_id, trials.c.state
+        )
+        for study_id, state, count in self._conn.execute(grouped):
+            counts.setdefault(study_id, {})[state] = count
+        completed = (trials.c.state == TrialState.COMPLETED.value) & trials.c.feasible
+        extremes = (
+            select(trials.c.study_id, func.min(trials.c.value), func.max(trials.c.value))
+            .where(completed)
+            .group_by(trials.c.study_id)
+        )
+        best = {row[0]: (row[1], row[2]) for row in self._conn.execute(extremes)}
+        rows = []
+        for study in self.list_studies(0, 1 << 62):
+            low, high = best.get(study.id, (None, None))
+            minimize = study.config.objective.goal is Goal.MINIMIZE
+            hypervolume = None
+            if study.config.multi_objective:
+                finished = self.list_trials(study, [TrialState.COMPLETED], 0, 1 << 62)
+                hypervolume = pareto_front(study.config, finished).hypervolume
+            rows.append(
+                StudySnapshotRow(
+                    name=study.name,
+                    algorithm=study.config.algorithm.name,
+                    active=study.state is StudyState.ACTIVE,
+                    trial_counts=counts.get(study.id, {}),
+                    best_value=None if study.config.multi_objective else low if minimize else high,
+                    hypervolume=hypervolume,
+                )
+            )
+        return rows
+
+    def count_studies(self) -> int:
+        """See `Transaction.count_studies`."""
+        return int(self._conn.execute(select(func.count()).select_from(studies)).scalar_one())
+
+    def list_studies(self, after_id: int, limit: int) -> list[StudyRecord]:
+        """See `Transaction.list_studies`."""
+        query = select(studies).where(studies.c.id > after_id).order_by(studies.c.id).limit(limit)
+        return [study_record(row) for row in self._conn.execute(query).mappings()]
+
+    def delete_study(self, study_id: int) -> None:
+        """See `Transaction.delete_study`."""
+        self._conn.execute(studies.delete().where(studies.c.id == study_id))
+
+    def update_study(
+        self, study_id: int, *, draws: int, trial_count: int, budget_used: int, state: StudyState
+    ) -> None:
+        """See `Transaction.update_study`."""
+        self._run(
+            self._sql.update_study,
+            study_id=study_id,
+            draws=draws,
+            trial_count=trial_count,
+            budget_used=budget_used,
+            state=state.value,
+        )
+
+    def trial_counts(self, study_id: int) -> dict[TrialState, int]:
+        """See `Transaction.trial_counts`."""
+        query = (
+            select(trials.c.state, func.count())
+            .where(trials.c.study_id == study_id)
+            .group_by(trials.c.state)
+        )
+        return {TrialState(state): count for state, count in self._conn.execute(query)}
+
+    def pending_trials(self, study: StudyRecord, worker_id: str, limit: int) -> list[Trial]:
+        """See `Transaction.pending_trials`."""
+        return self._trial_rows(
+            study.name,
+            self._sql.pending_of_worker,
+            study_id=study.id,
+            worker_id=worker_id,
+            limit=limit,
+        )
+
+    def renew_leases(self, study_id: int, numbers: Sequence[int], until: float) -> None:
+        """See `Transaction.renew_leases`."""
+        self._conn.execute(
+            trials.update()
+            .where(trials.c.study_id == study_id, trials.c.number.in_(numbers))
+            .values(lease_expires_at=until)
+        )
+
+    def expire_leases(self, study_id: int, now: float) -> int:
+        """See `Transaction.expire_leases`."""
+        return int(self._run(self._sql.expire_leases, study_id=study_id, now=now).rowcount)
+
+    def take_requeued(self, study_id: int, limit: int, max_reissues: int) -> list[RequeuedPoint]:
+        """See `Transaction.take_requeued`."""
+        query = (
+            select(trials.c.id, trials.c.params_json, trials.c.grid_index)
+            .where(
+                trials.c.study_id == study_id,
+                trials.c.state == TrialState.STALE.value,
+                trials.c.grid_index.is_not(None),
+                trials.c.requeued.is_(False),
+            )
+            .order_by(trials.c.number)
+            .limit(limit)
+        )
+        rows = self._conn.execute(query).all()
+        if rows:
+            self._conn.execute(
+                trials.update().where(trials.c.id.in_([r.id for r in rows])).values(requeued=True)
+            )
+        return [
+            RequeuedPoint(json.loads(r.params_json), r.grid_index)
+            for r in rows
+            if self._stale_count(study_id, r.grid_index) <= max_reissues
+        ]
+
+    def _stale_count(self, study_id: int, grid_index: int) -> int:
+        query = select(func.count()).where(
+            trials.c.study_id == study_id,
+            trials.c.grid_index == grid_index,
+            trials.c.state == TrialState.STALE.value,
+        )
+        return int(self._conn.execute(query).scalar_one())
+
+    def insert_trials(
+        self,
+        study: StudyRecord,
+        first_number: int,
+        new: Sequence[NewTrial],
+        worker_id: str,
+        now: float,
+        lease_until: float,
+    ) -> list[Trial]:
+        """See `Transaction.insert_trials`."""
+        rows = [
+            {
+                "study_id": study.id,
+                "number": first_number + k,
+                "state": TrialState.PENDING.value,
+                "params_json": json.dumps(item.params),
+                "worker_id": worker_id,
+                "value": None,
+                "reason": "",
+                "created_at": now,
+                "finished_at": None,
+                "lease_expires_at": lease_until,
+                "grid_index": item.grid_index,
+                "requeued": False,
+                "request_id": "",
+                "metrics_json": None,
+                "feasible": True,
+            }
+            for k, item in enumerate(new)
+        ]
+        for row in rows:
+            self._run(self._sql.insert_trial, **row)
+        created, expires = to_time(now), to_time(lease_until)
+        assert created is not None
+        return [
+            Trial(
+                study_name=study.name,
+                number=first_number + k,
+                state=TrialState.PENDING,
+                params=item.params,
+                worker_id=worker_id,
+                created_at=created,
+                lease_expires_at=expires,
+            )
+            for k, item in enumerate(new)
+        ]
+
+    def get_trial(self, study: StudyRecord, number: int) -> Trial:
+        """See `Transaction.get_trial`."""
+        found = self._trial_rows(study.name, self._sql.get_trial, study_id=study.id, number=number)
+        if not found:
+            raise NotFound(f"trial {number} of study {study.name!r} does not exist")
+        return found[0]
+
+    def finish_pending_trial(
+        self,
+        study: StudyRecord,
+        number: int,
+        worker_id: str,
+        state: TrialState,
+        value: float | None,
+        reason: str,
+        request_id: str,
+        now: float,
+        metrics: Mapping[str, float] | None = None,
+        feasible: bool = True,
+    ) -> Trial | None:
+        """See `Transaction.finish_pending_trial`."""
+        found = self._trial_rows(
+            study.name,
+            self._sql.finish_pending_trial,
+            study_id=study.id,
+            number=number,
+            worker_id=worker_id,
+            state=state.value,
+            value=value,
+            metrics_json=json.dumps(dict(metrics), sort_keys=True) if metrics else None,
+            feasible=feasible,
+            reason=reason,
+            request_id=request_id,
+            now=now,
+        )
+        return found[0] if found else None
+
+    def add_measurement(
+        self, study: StudyRecord, number: int, step: int, value: float, lease_until: float
+    ) -> None:
+        """See `Transaction.add_measurement`."""
+        row = self._run(self._sql.get_trial, study_id=study.id, number=number).fetchone()
+        if row is None:
+            raise NotFound(f"trial {number} of study {study.name!r} does not exist")
+        trial_id = row[TRIAL_COLUMNS.index("id")]
+        self._conn.execute(
+            measurements.delete().where(
+                measurements.c.trial_id == trial_id, measurements.c.step == step
+            )
+        )
+        self._conn.execute(
+            measurements.insert().values(
+                trial_id=trial_id, step=step, value=value, study_id=study.id
+            )
+        )
+        self._run(self._sql.renew_lease, trial_id=trial_id, until=lease_until)
+
+    def measurements(self, study: StudyRecord, number: int) -> tuple[Measurement, ...]:
+        """See `Transaction.measurements`."""
+        query = (
+            select(measurements.c.step, measurements.c.value)
+            .join(trials, trials.c.id == measurements.c.trial_id)
+            .where(trials.c.study_id == study.id, trials.c.number == number)
+            .order_by(measurements.c.step)
+        )
+        return tuple(Measurement(step, value) for step, value in self._conn.execute(query))
+
+    def values_at_step(self, study: StudyRecord, step: int, exclude: int) -> list[float]:
+        """See `Transaction.values_at_step`."""
+        query = (
+            select(measurements.c.value)
+            .join(trials, trials.c.id == measurements.c.trial_id)
+            .where(
+                measurements.c.study_id == study.id,
+                measurements.c.step == step,
+                trials.c.number != exclude,
+            )
+        )
+        return [value for (value,) in self._conn.execute(query)]
+
+    def list_trials(
+        self,
+        study: StudyRecord,
+        states: Sequence[TrialState],
+        after_number: int,
+        limit: int,
+    ) -> list[Trial]:
+        """See `Transaction.list_trials`."""
+        query = select(trials).where(trials.c.study_id == study.id, trials.c.number > after_number)
+        if states:
+            query = query.where(trials.c.state.in_([s.value for s in states]))
+        query = query.order_by(trials.c.number).limit(limit)
+        return [trial_from_row(study.name, row) for row in self._conn.execute(query).mappings()]
+
+    def best_trials(self, study: StudyRecord, limit: int) -> list[Trial]:
+        """See `Transaction.best_trials`."""
+        order = (
+            trials.c.value.asc()
+            if study.config.objective.goal is Goal.MINIMIZE
+            else trials.c.value.desc()
+        )
+        query = (
+            select(trials)
+            .where(
+                trials.c.study_id == study.id,
+                trials.c.state == TrialState.COMPLETED.value,
+                trials.c.feasible,
+            )
+            .order_by(order, trials.c.number)
+            .limit(limit)
+        )
+        return [trial_from_row(study.name, row) for row in self._conn.execute(query).mappings()]

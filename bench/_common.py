@@ -12,6 +12,11 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from hyperdial.server.rpc.convert import study_config_from_proto
+from hyperdial.server.space import SearchSpace
+from hyperdial.trainers.spaces import MLP_DIGITS
+from hyperdial.v1 import hyperdial_pb2 as pb
+
 
 def percentile(values: Sequence[float], q: float) -> float:
     """The q-quantile (0..1) by nearest rank."""
@@ -51,3 +56,9 @@ def report(
         table.add_row(*(f"{cell:.2f}" if isinstance(cell, float) else str(cell) for cell in row))
     Console(width=160).print(table)
     print(json.dumps(result), flush=True)
+
+
+def mlp_digits_space() -> SearchSpace:
+    """The MLP-on-digits space the demo tunes, as the server's suggesters take it."""
+    message = pb.StudyConfig(parameters=MLP_DIGITS, objective=pb.Objective(goal=pb.MINIMIZE))
+    return study_config_from_proto(message).space

@@ -24,26 +24,17 @@ import optuna
 import torch
 from botorch.test_functions.multi_objective import DTLZ2, BraninCurrin
 
-from _common import machine, quartiles, report
+from _common import machine, mlp_digits_space, quartiles, report
 from hyperdial.server.algorithms.base import History, Observed, make_suggester
 from hyperdial.server.domain import AlgorithmConfig, Goal, Objective
 from hyperdial.server.pareto import hypervolume, non_dominated
-from hyperdial.server.space import FloatParam, IntParam, ParamValue, SearchSpace
+from hyperdial.server.space import FloatParam, ParamValue, SearchSpace
 
 RESULTS = Path(__file__).parent / "results"
 METHODS = ("random", "bayes", "optuna-nsga2", "optuna-gp")
 PROBLEMS = {"branin-currin": BraninCurrin(), "dtlz2": DTLZ2(dim=6, num_objectives=2)}
 MINIMIZE_BOTH = (Objective("f0", Goal.MINIMIZE), Objective("f1", Goal.MINIMIZE))
-MLP_SPACE = SearchSpace(
-    (
-        FloatParam("learning_rate", 1e-4, 1e-1, log=True),
-        IntParam("hidden_layers", 1, 4),
-        IntParam("units", 8, 256, log=True),
-        IntParam("batch_size", 16, 256, log=True),
-        FloatParam("dropout", 0.0, 0.5),
-        FloatParam("weight_decay", 1e-6, 1e-2, log=True),
-    )
-)
+MLP_SPACE = mlp_digits_space()
 
 Evaluate = Callable[[Mapping[str, ParamValue]], tuple[float, ...]]
 

@@ -42,7 +42,7 @@ import optuna
 import torch
 from botorch.test_functions import Branin, Hartmann
 
-from _common import machine, quartiles, report
+from _common import machine, mlp_digits_space, quartiles, report
 from hyperdial.server.algorithms.base import History, Observed, make_suggester
 from hyperdial.server.algorithms.bayes import BayesSuggester
 from hyperdial.server.domain import AlgorithmConfig, OptionValue
@@ -85,16 +85,7 @@ def _synthetic(name: str) -> tuple[Problem, Objective]:
     )
 
 
-MLP_SPACE = SearchSpace(
-    (
-        FloatParam("learning_rate", 1e-4, 1e-1, log=True),
-        IntParam("hidden_layers", 1, 4),
-        IntParam("units", 16, 256, log=True),
-        IntParam("batch_size", 16, 256, log=True),
-        FloatParam("dropout", 0.0, 0.5),
-        FloatParam("weight_decay", 1e-6, 1e-2, log=True),
-    )
-)
+MLP_SPACE = mlp_digits_space()
 
 
 def _mlp_objective() -> Callable[[Mapping[str, ParamValue]], tuple[float, float]]:

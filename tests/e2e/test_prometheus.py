@@ -10,6 +10,7 @@ import threading
 import time
 import urllib.parse
 import urllib.request
+from pathlib import Path
 
 import pytest
 import yaml
@@ -52,6 +53,47 @@ def _traffic(address: str, stop: threading.Event) -> None:
             time.sleep(0.02)
 
 
+def _start_prometheus(
+    tmp_path: Path, port: int, *, server: int | None, trainers: int
+) -> subprocess.Popen[bytes]:
+    """Prometheus with the shipped config, scraping every second on loopback."""
+    config = yaml.safe_load((REPO / "deploy" / "prometheus" / "prometheus.yml").read_text())
+    config["global"]["scrape_interval"] = "1s"
+    targets = {
+        "hyperdial-server": f"127.0.0.1:{server}",
+        "hyperdial-trainers": f"127.0.0.1:{trainers}",
+    }
+    for job in config["scrape_configs"]:
+        job["static_configs"] = [{"targets": [targets[job["job_name"]]]}]
+    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
+    return subprocess.Popen(
+        [
+            str(PROMETHEUS),
+            f"--config.file={tmp_path / 'prometheus.yml'}",
+            f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--log.level=warn",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+def _wait_for_scrapes(prometheus: subprocess.Popen[bytes], port: int) -> None:
+    """Until every target was scraped up five times (within a minute)."""
+    deadline = time.monotonic() + 60
+    while True:
+        assert prometheus.poll() is None, prometheus.stderr and prometheus.stderr.read().decode()
+        try:
+            scrapes = _query(port, "min(sum_over_time(up[1m]))")["data"]["result"]
+            if scrapes and float(scrapes[0]["value"][1]) >= 5:
+                return
+        except OSError:
+            pass
+        assert time.monotonic() < deadline, "Prometheus never scraped the server"
+        time.sleep(0.5)
+
+
 @pytest.mark.skipif(
     PROMETHEUS is None,
     reason="Debian's prometheus package is not installed; `make test` installs it",
@@ -86,39 +128,12 @@ def test_every_dashboard_query_returns_data(sqlite_url, tmp_path) -> None:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        config = yaml.safe_load((REPO / "deploy" / "prometheus" / "prometheus.yml").read_text())
-        config["global"]["scrape_interval"] = "1s"
-        targets = {
-            "hyperdial-server": f"127.0.0.1:{server.app.metrics_port}",
-            "hyperdial-trainers": f"127.0.0.1:{trainer_port}",
-        }
-        for job in config["scrape_configs"]:
-            job["static_configs"] = [{"targets": [targets[job["job_name"]]]}]
-        (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
         port = _free_port()
-        prometheus = subprocess.Popen(
-            [
-                str(PROMETHEUS),
-                f"--config.file={tmp_path / 'prometheus.yml'}",
-                f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-                f"--web.listen-address=127.0.0.1:{port}",
-                "--log.level=warn",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+        prometheus = _start_prometheus(
+            tmp_path, port, server=server.app.metrics_port, trainers=trainer_port
         )
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                assert prometheus.poll() is None, prometheus.stderr.read().decode()
-                try:
-                    scrapes = _query(port, "min(sum_over_time(up[1m]))")["data"]["result"]
-                    if scrapes and float(scrapes[0]["value"][1]) >= 5:  # every target up 5x
-                        break
-                except OSError:
-                    pass
-                assert time.monotonic() < deadline, "Prometheus never scraped the server"
-                time.sleep(0.5)
+            _wait_for_scrapes(prometheus, port)
             for expr in _dashboard_queries():
                 answer = _query(port, expr)
                 assert answer["status"] == "success", (expr, answer)

@@ -15,16 +15,17 @@ from grpc_reflection.v1alpha import reflection
 
 from hyperdial.server.config import Settings
 from hyperdial.server.errors import StartupError
-from hyperdial.server.metrics import ServerMetrics, StudySnapshot
+from hyperdial.server.metrics import ServerMetrics
 from hyperdial.server.rpc.health import StoreHealth
 from hyperdial.server.rpc.interceptors import BearerTokenAuth, MalformedRequests, RpcMetrics
 from hyperdial.server.rpc.servicer import HyperdialServicer
 from hyperdial.server.service.compute import ComputePool
+from hyperdial.server.service.progress import StudyProgress
 from hyperdial.server.service.studies import StudyService
 from hyperdial.server.service.suggesters import SuggesterCache
-from hyperdial.server.service.trials import TrialService
+from hyperdial.server.service.trials import TrialServices
 from hyperdial.server.store.sql import SqlStore
-from hyperdial.server.tokens import load_tokens
+from hyperdial.server.tokens import Tokens, load_tokens
 from hyperdial.v1 import hyperdial_pb2, hyperdial_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,7 @@ class App:
     health: health.aio.HealthServicer
     store_health: StoreHealth
     store: SqlStore
-    trials: TrialService
+    trials: TrialServices
     port: int
     metrics: ServerMetrics
     metrics_http: WSGIServer | None = None
@@ -93,36 +94,34 @@ def _load_pem(flags: str, load: Callable[..., None], *paths: str) -> None:
         raise StartupError(f"{flags}: cannot read {unreadable}: {error.strerror}") from None
 
 
-async def build(settings: Settings) -> App:
-    """Starts a server as `settings` say; the caller owns stopping it.
+@dataclass(frozen=True)
+class _Secrets:
+    """What the settings' files hold, read before anything starts so a bad file stops it."""
 
-    Raises:
-        StartupError: something in `settings` cannot be used; the message says what.
-    """
-    metrics = ServerMetrics(per_study=settings.metrics_per_study)
-    credentials = _server_credentials(settings)
-    tokens = load_tokens(settings.auth_token_file) if settings.auth_token_file else None
-    metrics_tokens = (
-        load_tokens(settings.metrics_token_file) if settings.metrics_token_file else tokens
-    )
+    credentials: grpc.ServerCredentials | None
+    tokens: Tokens | None
+    metrics_tokens: Tokens | None
+
+    @classmethod
+    def load(cls, settings: Settings) -> _Secrets:
+        tokens = load_tokens(settings.auth_token_file) if settings.auth_token_file else None
+        metrics_file = settings.metrics_token_file
+        return cls(
+            _server_credentials(settings),
+            tokens,
+            load_tokens(metrics_file) if metrics_file else tokens,
+        )
+
+
+def _grpc_server(
+    settings: Settings, metrics: ServerMetrics, tokens: Tokens | None, servicer: HyperdialServicer
+) -> tuple[grpc.aio.Server, health.aio.HealthServicer]:
+    """The gRPC server with the API, health checks and reflection; not yet listening."""
     # Metrics outermost (every answer counts, refusals too); authentication next: it sees
     # the guarded handler and denies per call's metadata.
     interceptors: list[grpc.aio.ServerInterceptor] = [RpcMetrics(metrics), MalformedRequests()]
     if tokens is not None:
         interceptors.insert(1, BearerTokenAuth(tokens))
-    store = await asyncio.to_thread(
-        SqlStore,
-        settings.database,
-        durability=settings.durability,
-        on_commit=metrics.write_batch.observe,
-        create=settings.creates_database,
-    )
-    metrics.watch_studies(lambda: _snapshots(store))
-    compute = ComputePool(settings.compute_workers)
-    trials = TrialService(
-        store, SuggesterCache(), settings.limits, metrics=metrics, compute=compute
-    )
-    servicer = HyperdialServicer(StudyService(store, settings.limits, compute=compute), trials)
     server = grpc.aio.server(
         interceptors=interceptors,
         options=[
@@ -136,16 +135,68 @@ async def build(settings: Settings) -> App:
     reflection.enable_server_reflection(
         [SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME], server
     )
+    return server, health_servicer
+
+
+def _listen(
+    server: grpc.aio.Server, settings: Settings, credentials: grpc.ServerCredentials | None
+) -> int:
     try:
         if credentials is None:
-            port = server.add_insecure_port(settings.address)
-        else:
-            port = server.add_secure_port(settings.address, credentials)
+            return server.add_insecure_port(settings.address)
+        return server.add_secure_port(settings.address, credentials)
     except RuntimeError:
-        store.close()
         raise StartupError(
             f"--address {settings.address}: cannot listen there (in use, or not HOST:PORT)"
         ) from None
+
+
+async def _serve_metrics(app: App, settings: Settings, tokens: Tokens | None) -> None:
+    tls = (settings.tls_cert, settings.tls_key) if settings.tls_cert and settings.tls_key else None
+    assert settings.metrics_port is not None
+    try:
+        app.metrics_http, app.metrics_port = app.metrics.serve(
+            settings.metrics_address,
+            settings.metrics_port,
+            tokens=tokens,
+            tls=tls,
+            healthy=lambda: app.store_health.serving,
+        )
+    except OSError as error:
+        await app.stop(0)
+        raise StartupError(
+            f"--metrics-port {settings.metrics_port}: cannot listen on "
+            f"{settings.metrics_address}: {error.strerror or error}"
+        ) from None
+
+
+async def build(settings: Settings) -> App:
+    """Starts a server as `settings` say; the caller owns stopping it.
+
+    Raises:
+        StartupError: something in `settings` cannot be used; the message says what.
+    """
+    metrics = ServerMetrics(per_study=settings.metrics_per_study)
+    secrets = _Secrets.load(settings)
+    store = await asyncio.to_thread(
+        SqlStore,
+        settings.database,
+        durability=settings.durability,
+        on_commit=metrics.write_batch.observe,
+        create=settings.creates_database,
+    )
+    metrics.watch_studies(StudyProgress(store).snapshots)
+    compute = ComputePool(settings.compute_workers)
+    suggesters = SuggesterCache()
+    trials = TrialServices(store, suggesters, settings.limits, metrics=metrics, compute=compute)
+    studies = StudyService(store, settings.limits, compute=compute, suggesters=suggesters)
+    try:
+        servicer = HyperdialServicer(studies, trials)
+        server, health_servicer = _grpc_server(settings, metrics, secrets.tokens, servicer)
+        port = _listen(server, settings, secrets.credentials)
+    except StartupError:
+        store.close()
+        raise
     await server.start()
     store_health = StoreHealth(
         health_servicer,
@@ -154,38 +205,7 @@ async def build(settings: Settings) -> App:
         on_change=metrics.store_writable.set,
     )
     await store_health.start()
-    app = App(
-        server=server,
-        health=health_servicer,
-        store_health=store_health,
-        store=store,
-        trials=trials,
-        port=port,
-        metrics=metrics,
-    )
+    app = App(server, health_servicer, store_health, store, trials, port, metrics)
     if settings.metrics_port is not None:
-        try:
-            app.metrics_http, app.metrics_port = metrics.serve(
-                settings.metrics_address,
-                settings.metrics_port,
-                tokens=metrics_tokens,
-                tls=(settings.tls_cert, settings.tls_key)
-                if settings.tls_cert and settings.tls_key
-                else None,
-                healthy=lambda: store_health.serving,
-            )
-        except OSError as error:
-            await app.stop(0)
-            raise StartupError(
-                f"--metrics-port {settings.metrics_port}: cannot listen on "
-                f"{settings.metrics_address}: {error.strerror or error}"
-            ) from None
+        await _serve_metrics(app, settings, secrets.metrics_tokens)
     return app
-
-
-def _snapshots(store: SqlStore) -> list[StudySnapshot]:
-    rows = store.read(lambda txn: txn.study_snapshots())
-    return [
-        StudySnapshot(r.name, r.algorithm, r.active, r.trial_counts, r.best_value, r.hypervolume)
-        for r in rows
-    ]

@@ -9,14 +9,15 @@ from __future__ import annotations
 import argparse
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import get_args
+from typing import Any, get_args
 
 from hyperdial.server.service.limits import Limits
 from hyperdial.server.store.base import Durability
 
 DEFAULT_DATABASE = "sqlite:///hyperdial.db"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 _PASSWORD = re.compile(r"(://[^:/@]*:)[^@]*@")
 
 
@@ -55,6 +56,118 @@ class Settings:
         return shown
 
 
+@dataclass(frozen=True)
+class _Option:
+    """One flag; its variable is HYPERDIAL_ and the flag's name, its default the Settings'."""
+
+    flag: str
+    help: str
+    type: Callable[[str], Any] = str
+    choices: Sequence[str] | None = None
+    switch: bool = False  # a flag without a value, also set by a true-ish variable
+    in_limits: bool = False
+
+    @property
+    def name(self) -> str:
+        """The Settings (or Limits) field it sets."""
+        return self.flag.removeprefix("--").replace("-", "_")
+
+    @property
+    def env(self) -> str:
+        """The variable that sets its default."""
+        return "HYPERDIAL_" + self.name.upper()
+
+
+_OPTIONS = (
+    _Option(
+        "--address",
+        "HOST:PORT to listen on; port 0 picks a free one and prints it (loopback only by "
+        "default: use 0.0.0.0:PORT in a container)",
+    ),
+    _Option(
+        "--database",
+        "SQLAlchemy URL: an SQLite file (in the working directory by default) or "
+        "postgresql+psycopg://…",
+    ),
+    _Option(
+        "--create-database",
+        "create the SQLite file if it does not exist; without it the server refuses to start "
+        "on a missing database, so a lost or moved one is noticed, except at the default path",
+        switch=True,
+    ),
+    _Option(
+        "--durability",
+        "full: every acknowledged Observe is fsync'd (survives power loss); process: survives "
+        "a crash of the server process, not of the machine, and is faster",
+        choices=get_args(Durability),
+    ),
+    _Option("--grace-seconds", "on SIGTERM, time given to in-flight RPCs", type=float),
+    _Option(
+        "--compute-workers",
+        "processes fitting bayes models, off the RPC threads; 0 = min(4, CPUs - 1), at least 1",
+        type=int,
+    ),
+    _Option("--log-level", "how much the server logs", choices=LOG_LEVELS),
+    _Option(
+        "--auth-token-file",
+        "require 'authorization: Bearer <token>' on every RPC but health checks; the file "
+        "holds the accepted tokens, one per line",
+    ),
+    _Option(
+        "--tls-cert", "PEM certificate chain: serve TLS instead of plaintext (with --tls-key)"
+    ),
+    _Option("--tls-key", "PEM private key of --tls-cert"),
+    _Option(
+        "--tls-client-ca", "PEM CA bundle: require client certificates it signed (mutual TLS)"
+    ),
+    _Option("--max-suggest-count", "most trials one Suggest may ask for", int, in_limits=True),
+    _Option("--max-parameters", "most parameters in a study's search space", int, in_limits=True),
+    _Option("--max-studies", "most studies the server holds", int, in_limits=True),
+    _Option("--max-name-length", "longest study name or worker id (<= 128)", int, in_limits=True),
+    _Option(
+        "--max-config-bytes",
+        "largest study config, as JSON (and at most a quarter of --max-message-bytes)",
+        int,
+        in_limits=True,
+    ),
+    _Option(
+        "--max-message-bytes",
+        "largest request or response; answers are sized to fit it",
+        int,
+        in_limits=True,
+    ),
+    _Option(
+        "--metrics-port",
+        "serve Prometheus metrics at http://ADDRESS:PORT/metrics (0 picks a port and prints "
+        "it; off when unset)",
+        type=int,
+    ),
+    _Option("--metrics-address", "where /metrics listens (0.0.0.0 in a container)"),
+    _Option(
+        "--metrics-token-file",
+        "require 'Authorization: Bearer <token>' on /metrics, tokens as in --auth-token-file "
+        "(default: the --auth-token-file tokens, if any; /healthz stays open)",
+    ),
+)
+
+
+def _add(parser: argparse.ArgumentParser, option: _Option, default: Any, text: str | None) -> None:
+    if option.switch:
+        on = _flag(text) or bool(default)
+        parser.add_argument(
+            option.flag, action="store_true", default=on, help=f"{option.help} (env {option.env})"
+        )
+        return
+    shown = "" if default is None else "; default %(default)s"
+    parser.add_argument(
+        option.flag,
+        type=option.type,
+        choices=option.choices,
+        default=default if text in (None, "") else option.type(text),
+        help=f"{option.help} (env {option.env}{shown})",
+    )
+
+
 def parse_settings(
     argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None
 ) -> Settings:
@@ -64,159 +177,31 @@ def parse_settings(
     parser = argparse.ArgumentParser(
         prog="hyperdial server", description="Run the hyperdial tuning server."
     )
-    parser.add_argument(
-        "--address",
-        default=env.get("HYPERDIAL_ADDRESS", defaults.address),
-        help="HOST:PORT to listen on; port 0 picks a free one and prints it "
-        "(env HYPERDIAL_ADDRESS; default %(default)s, loopback only: use 0.0.0.0:PORT "
-        "in a container)",
-    )
-    parser.add_argument(
-        "--database",
-        default=env.get("HYPERDIAL_DATABASE", defaults.database),
-        help="SQLAlchemy URL: an SQLite file (default %(default)s, in the working "
-        "directory) or postgresql+psycopg://… (env HYPERDIAL_DATABASE)",
-    )
-    parser.add_argument(
-        "--create-database",
-        action="store_true",
-        default=_flag(env.get("HYPERDIAL_CREATE_DATABASE")),
-        help="create the SQLite file if it does not exist (env HYPERDIAL_CREATE_DATABASE=true); "
-        "without it the server refuses to start on a missing database, so a lost or moved "
-        "one is noticed, except at the default path",
-    )
-    parser.add_argument(
-        "--durability",
-        choices=get_args(Durability),
-        default=env.get("HYPERDIAL_DURABILITY", defaults.durability),
-        help="full: every acknowledged Observe is fsync'd (survives power loss); process: "
-        "survives a crash of the server process, not of the machine, and is faster "
-        "(env HYPERDIAL_DURABILITY; default %(default)s)",
-    )
-    parser.add_argument(
-        "--grace-seconds",
-        type=float,
-        default=float(env.get("HYPERDIAL_GRACE_SECONDS", defaults.grace_seconds)),
-        help="on SIGTERM, time given to in-flight RPCs (default %(default)s)",
-    )
-    parser.add_argument(
-        "--compute-workers",
-        type=int,
-        default=int(env.get("HYPERDIAL_COMPUTE_WORKERS", defaults.compute_workers)),
-        help="processes fitting bayes models, off the RPC threads; 0 = min(4, CPUs - 1), "
-        "at least 1 (env HYPERDIAL_COMPUTE_WORKERS; default %(default)s)",
-    )
-    parser.add_argument(
-        "--log-level",
-        default=env.get("HYPERDIAL_LOG_LEVEL", defaults.log_level),
-        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-        help="(env HYPERDIAL_LOG_LEVEL; default %(default)s)",
-    )
-    parser.add_argument(
-        "--auth-token-file",
-        default=env.get("HYPERDIAL_AUTH_TOKEN_FILE"),
-        help="require 'authorization: Bearer <token>' on every RPC but health checks; the "
-        "file holds the accepted tokens, one per line (env HYPERDIAL_AUTH_TOKEN_FILE)",
-    )
-    parser.add_argument(
-        "--tls-cert",
-        default=env.get("HYPERDIAL_TLS_CERT"),
-        help="PEM certificate chain: serve TLS instead of plaintext (with --tls-key)",
-    )
-    parser.add_argument(
-        "--tls-key", default=env.get("HYPERDIAL_TLS_KEY"), help="PEM private key of --tls-cert"
-    )
-    parser.add_argument(
-        "--tls-client-ca",
-        default=env.get("HYPERDIAL_TLS_CLIENT_CA"),
-        help="PEM CA bundle: require client certificates it signed (mutual TLS)",
-    )
-    for name, flag, meaning in _LIMIT_FLAGS:
-        parser.add_argument(
-            flag,
-            type=int,
-            default=int(env.get(_env_name(flag), getattr(defaults.limits, name))),
-            help=f"{meaning} (env {_env_name(flag)}; default %(default)s)",
-        )
-    parser.add_argument(
-        "--metrics-port",
-        type=int,
-        default=_optional_int(env.get("HYPERDIAL_METRICS_PORT")),
-        help="serve Prometheus metrics at http://ADDRESS:PORT/metrics (0 picks a port and "
-        "prints it; default off; env HYPERDIAL_METRICS_PORT)",
-    )
-    parser.add_argument(
-        "--metrics-address",
-        default=env.get("HYPERDIAL_METRICS_ADDRESS", defaults.metrics_address),
-        help="where /metrics listens (default %(default)s; 0.0.0.0 in a container)",
-    )
-    parser.add_argument(
-        "--metrics-token-file",
-        default=env.get("HYPERDIAL_METRICS_TOKEN_FILE"),
-        help="require 'Authorization: Bearer <token>' on /metrics, tokens as in "
-        "--auth-token-file (default: the --auth-token-file tokens, if any; /healthz stays "
-        "open; env HYPERDIAL_METRICS_TOKEN_FILE)",
-    )
+    for option in _OPTIONS:
+        holder: Any = defaults.limits if option.in_limits else defaults
+        try:
+            _add(parser, option, getattr(holder, option.name), env.get(option.env))
+        except ValueError:
+            parser.error(f"{option.env}: not a valid {option.type.__name__}")
     parser.add_argument(
         "--no-metrics-per-study",
         dest="metrics_per_study",
         action="store_false",
         help="drop the study label from metrics (for servers with very many studies)",
     )
-    args = parser.parse_args(argv)
+    args = vars(parser.parse_args(argv))
+    limited = {o.name: args.pop(o.name) for o in _OPTIONS if o.in_limits}
     try:
-        limits = Limits(**{name: getattr(args, name) for name, _, _ in _LIMIT_FLAGS})
+        limits = Limits(**limited)
     except ValueError as error:
         parser.error(str(error))
-    if bool(args.tls_cert) != bool(args.tls_key):
+    if bool(args["tls_cert"]) != bool(args["tls_key"]):
         parser.error("--tls-cert and --tls-key go together")
-    if args.tls_client_ca and not args.tls_cert:
+    if args["tls_client_ca"] and not args["tls_cert"]:
         parser.error("--tls-client-ca needs --tls-cert and --tls-key")
-    return Settings(
-        address=args.address,
-        database=args.database,
-        durability=args.durability,
-        grace_seconds=args.grace_seconds,
-        log_level=args.log_level,
-        auth_token_file=args.auth_token_file,
-        tls_cert=args.tls_cert,
-        tls_key=args.tls_key,
-        tls_client_ca=args.tls_client_ca,
-        limits=limits,
-        metrics_port=args.metrics_port,
-        metrics_address=args.metrics_address,
-        metrics_per_study=args.metrics_per_study,
-        metrics_token_file=args.metrics_token_file,
-        compute_workers=args.compute_workers,
-        create_database=args.create_database or None,
-    )
+    args["create_database"] = args["create_database"] or None
+    return Settings(limits=limits, **args)
 
 
 def _flag(text: str | None) -> bool:
     return (text or "").strip().lower() in ("1", "true", "yes", "on")
-
-
-def _optional_int(text: str | None) -> int | None:
-    return None if text in (None, "") else int(text)
-
-
-_LIMIT_FLAGS = (
-    ("max_suggest_count", "--max-suggest-count", "most trials one Suggest may ask for"),
-    ("max_parameters", "--max-parameters", "most parameters in a study's search space"),
-    ("max_studies", "--max-studies", "most studies the server holds"),
-    ("max_name_length", "--max-name-length", "longest study name or worker id (<= 128)"),
-    (
-        "max_config_bytes",
-        "--max-config-bytes",
-        "largest study config, as JSON (and at most a quarter of --max-message-bytes)",
-    ),
-    (
-        "max_message_bytes",
-        "--max-message-bytes",
-        "largest request or response; answers are sized to fit it",
-    ),
-)
-
-
-def _env_name(flag: str) -> str:
-    return "HYPERDIAL_" + flag.removeprefix("--").replace("-", "_").upper()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import ssl
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
@@ -20,22 +19,11 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import ThreadingWSGIServer
 from prometheus_client.registry import Collector
 
+from hyperdial.server.domain import StudySnapshot
 from hyperdial.server.tokens import Tokens
 
 OTHER_STUDIES = "_other"
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
-
-
-@dataclass(frozen=True)
-class StudySnapshot:
-    """What the store says of one study at scrape time."""
-
-    name: str
-    algorithm: str
-    active: bool
-    trial_counts: dict[str, int] = field(default_factory=dict)
-    best_value: float | None = None
-    hypervolume: float | None = None
 
 
 class ServerMetrics:

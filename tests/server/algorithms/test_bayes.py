@@ -174,6 +174,7 @@ def front_hypervolume(algorithm: str, trials: int) -> float:
     return hypervolume([points[i] for i in non_dominated(points)], (18.0, 6.0))
 
 
+@pytest.mark.slow
 def test_two_objectives_reach_a_larger_hypervolume_than_random() -> None:
     assert front_hypervolume("bayes", 16) > 1.1 * front_hypervolume("random", 16)
 
@@ -193,6 +194,7 @@ def test_a_multi_objective_batch_is_spread_and_avoids_pending_points() -> None:
     assert canonical(UNIT, pending[0]) not in keys
 
 
+@pytest.mark.slow
 def test_an_outcome_constraint_keeps_suggestions_feasible() -> None:
     """Minimize x subject to x >= 0.6: the optimum sits on the constraint's boundary."""
     line = SearchSpace((FloatParam("x", 0.0, 1.0), FloatParam("noise", 0.0, 1.0)))

@@ -9,6 +9,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
+from rich.console import Console
 from rich.logging import RichHandler
 
 from hyperdial.client import Client, HyperdialError, default_worker_id
@@ -19,8 +20,7 @@ from hyperdial.trainers.training import pick_device
 from hyperdial.trainers.worker import Worker
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    """Entry point of `hyperdial trainer` and `python -m hyperdial.trainers`."""
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hyperdial trainer", description=__doc__)
     parser.add_argument("--server", default=os.environ.get("HYPERDIAL_SERVER", "127.0.0.1:50051"))
     parser.add_argument("--study", required=True)
@@ -42,10 +42,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="serve Prometheus metrics at http://ADDRESS:PORT/metrics (0 picks a port)",
     )
     parser.add_argument("--metrics-address", default="127.0.0.1")
-    args = parser.parse_args(argv)
-    if args.folds == 1 or args.folds < 0:
-        parser.error(f"--folds must be 0 (no cross-validation) or at least 2, got {args.folds}")
-    console = terminal()
+    return parser
+
+
+def _log_to(console: Console | None) -> None:
     if console is None:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     else:  # log lines print above the progress bars
@@ -54,6 +54,16 @@ def main(argv: Sequence[str] | None = None) -> None:
             format="%(message)s",
             handlers=[RichHandler(console=console, show_path=False)],
         )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of `hyperdial trainer` and `python -m hyperdial.trainers`."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.folds == 1 or args.folds < 0:
+        parser.error(f"--folds must be 0 (no cross-validation) or at least 2, got {args.folds}")
+    console = terminal()
+    _log_to(console)
     device = pick_device(args.device)
     try:
         dataset = load_dataset(args.dataset, seed=args.seed, target=args.target, task=args.task)

@@ -176,12 +176,7 @@ def fit(
     for epoch in range(config.epochs):
         model.train()
         for batch in torch.randperm(len(x), generator=order).split(config.batch_size):
-            batch = batch.to(device)
-            optimizer.zero_grad(set_to_none=True)
-            with _mixed_precision(device):
-                batch_loss = loss_of(model(x[batch]), y[batch])
-            batch_loss.backward()
-            optimizer.step()
+            _step(model, optimizer, loss_of, x, y, batch.to(device))
             seen += len(batch)
         loss, accuracy = evaluate(model, validation, classification)
         if stopper.update(loss):
@@ -204,6 +199,22 @@ def fit(
         samples_per_second=seen / seconds if seconds else math.inf,
         stopped_by_server=stopped_by_server,
     )
+
+
+def _step(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    loss_of: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    x: torch.Tensor,
+    y: torch.Tensor,
+    batch: torch.Tensor,
+) -> None:
+    """One optimizer step on the rows `batch` of (x, y)."""
+    optimizer.zero_grad(set_to_none=True)
+    with _mixed_precision(batch.device):
+        batch_loss = loss_of(model(x[batch]), y[batch])
+    batch_loss.backward()
+    optimizer.step()
 
 
 @dataclass(frozen=True)

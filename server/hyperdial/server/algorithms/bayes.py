@@ -2,7 +2,7 @@
 
 The first `initial_trials` suggestions (default max(5, 2·d + 1)) follow the
 same scrambled Sobol sequence as `random` with `sampler="sobol"`. After that a
-GP (Matern-5/2, lengthscales under `LengthscalePrior`) is fitted to the
+GP (Matern-5/2, lengthscales under `gp.LengthscalePrior`) is fitted to the
 completed trials on the model features of `space.features` (floats and integers
 on [0, 1], log scales in log space; categoricals compared by equality in
 `MixedSingleTaskGP`'s kernel), with outcomes standardized; the worse half of a
@@ -41,11 +41,8 @@ the same way; both sizes bound time and memory per suggestion.
 from __future__ import annotations
 
 import logging
-import random
 import warnings
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import ClassVar
+from collections.abc import Callable, Mapping
 
 import torch
 from botorch.acquisition.acquisition import AcquisitionFunction
@@ -56,9 +53,6 @@ from botorch.acquisition.multi_objective.logei import qLogNoisyExpectedHypervolu
 from botorch.acquisition.multi_objective.objective import IdentityMCMultiOutputObjective
 from botorch.acquisition.objective import GenericMCObjective
 from botorch.exceptions.warnings import BotorchWarning, InputDataWarning, OptimizationWarning
-from botorch.fit import fit_gpytorch_mll
-from botorch.models.gp_regression import SingleTaskGP
-from botorch.models.gp_regression_mixed import MixedSingleTaskGP
 from botorch.models.gpytorch import GPyTorchModel
 from botorch.optim.initializers import gen_batch_initial_conditions
 from botorch.optim.optimize import optimize_acqf
@@ -67,14 +61,9 @@ from botorch.sampling.normal import SobolQMCNormalSampler
 from botorch.utils.multi_objective.hypervolume import infer_reference_point
 from botorch.utils.multi_objective.pareto import is_non_dominated
 from botorch.utils.sampling import manual_seed
-from gpytorch.constraints import GreaterThan
-from gpytorch.kernels import MaternKernel, ScaleKernel
-from gpytorch.likelihoods import GaussianLikelihood
-from gpytorch.mlls import ExactMarginalLogLikelihood
-from gpytorch.priors import GammaPrior, Prior
-from torch.distributions.constraints import Constraint, positive
 
 from hyperdial.server.algorithms.base import History, Options, SuggestBatch, Suggestion
+from hyperdial.server.algorithms.gp import TrainingData, fitted_gp, keep_best
 from hyperdial.server.algorithms.random import sobol_points
 from hyperdial.server.algorithms.warping import compress_worse_half
 from hyperdial.server.domain import OptionValue
@@ -87,91 +76,8 @@ log = logging.getLogger(__name__)
 
 # Integer ranges wider than this are optimized as continuous and rounded.
 MAX_DISCRETE_VALUES = 10_000
-# Deterministic objectives (benchmarks, a seeded training run) need a noise floor well
-# below BoTorch's default 1e-4 of the standardized variance to resolve the optimum. Lower
-# floors (1e-7, 1e-8) refined Branin further but let the fit explain 14 points of a
-# quadratic exactly and extrapolate wildly beside them (tests/e2e/test_import.py).
-MIN_NOISE = 1e-6
 MC_SAMPLES = 256
 INCUMBENT_STARTS = 4
-
-
-@dataclass(frozen=True)
-class TrainingData:
-    """Model features and outcomes of the observations used.
-
-    The first `objectives` columns of `y` are objective values, "higher is
-    better"; the rest are constraint slacks, feasible where <= 0.
-    """
-
-    x: torch.Tensor
-    y: torch.Tensor
-    objectives: int = 1
-    # Per objective, in the same "higher is better" sign: the given hypervolume
-    # reference, or None to infer it.
-    references: tuple[float | None, ...] = ()
-
-
-def _keep(values: Sequence[float], limit: int, seed: int) -> list[int]:
-    """Indices of at most `limit` observations: the best third, then a seeded sample."""
-    order = sorted(range(len(values)), key=lambda i: -values[i])
-    if len(order) <= limit:
-        return order
-    best = limit // 3
-    rest = order[best:]
-    return order[:best] + random.Random(seed).sample(rest, limit - best)
-
-
-class LengthscalePrior(Prior):  # type: ignore[misc]
-    """log p(l) = -0.1 (l^2 + 1/l^2) + const: Optuna GPSampler's prior on 1/l^2, written on l.
-
-    Its mode is l = 1, the width of the unit cube; it falls off gently on both
-    sides (l = 0.3 and l = 3 are about e^-1 below the mode, 0.1 and 10 e^-10).
-    BoTorch's dimension-scaled default (a log-normal with median 10 in 6-D) keeps
-    the model too smooth to find and then refine a narrow optimum in 50 trials: on
-    Hartmann6 the median regret after 50 trials fell from 0.14 to 0.0055 with
-    this prior (30 seeds), on Branin from 2.3e-4 to 7.0e-5 (10 seeds).
-    """
-
-    arg_constraints: ClassVar[dict[str, Constraint]] = {}
-    support = positive
-
-    def __init__(self) -> None:
-        super().__init__(validate_args=False)
-
-    def log_prob(self, x: torch.Tensor) -> torch.Tensor:
-        """The unnormalized log density at lengthscales `x`."""
-        return -0.1 * (x.square() + x.square().reciprocal())
-
-
-def _log_scale(initial: float, floor: float = 0.0) -> GreaterThan:
-    """A hyperparameter above `floor`, its excess fitted in log space, as in Optuna's GPSampler.
-
-    In log space L-BFGS moves the noise from 1 to 1e-4 in a few steps; on the raw
-    scale it took 135 iterations of a 200-point fit, or stopped short of the optimum.
-    """
-    return GreaterThan(floor, transform=torch.exp, inv_transform=torch.log, initial_value=initial)
-
-
-def _matern(
-    batch_shape: torch.Size, ard_num_dims: int, active_dims: list[int] | None = None
-) -> MaternKernel:
-    return MaternKernel(
-        nu=2.5,
-        ard_num_dims=ard_num_dims,
-        batch_shape=batch_shape,
-        active_dims=active_dims,
-        lengthscale_prior=LengthscalePrior(),
-        lengthscale_constraint=_log_scale(1.0),
-    )
-
-
-def _likelihood(batch_shape: torch.Size) -> GaussianLikelihood:
-    return GaussianLikelihood(
-        noise_prior=GammaPrior(1.1, 30.0),
-        noise_constraint=_log_scale(1.0, MIN_NOISE),
-        batch_shape=batch_shape,
-    )
 
 
 class BayesSuggester:
@@ -291,51 +197,13 @@ class BayesSuggester:
         rows = [features_of(space, o.params) for o in history.completed]
         rows += [features_of(space, params) for params in history.infeasible]
         outcomes += [filler] * len(history.infeasible)
-        kept = _keep([row[0] for row in outcomes], self.max_model_points, seed)
+        kept = keep_best([row[0] for row in outcomes], self.max_model_points, seed)
         x = torch.tensor([rows[i] for i in kept], dtype=torch.float64)
         y = torch.tensor([outcomes[i] for i in kept], dtype=torch.float64)
         if objectives == 1:
             # Several objectives stay unwarped: the hypervolume's reference is on their scale.
             y[:, 0] = compress_worse_half(y[:, 0])
         return TrainingData(x, y, objectives, references)
-
-    def _model(self, x: torch.Tensor, y: torch.Tensor) -> GPyTorchModel:
-        """A Matern-5/2 GP with one independent output per column of `y`."""
-        batch_shape = torch.Size([y.shape[-1]]) if y.shape[-1] > 1 else torch.Size()
-        likelihood = _likelihood(batch_shape)
-        if self.layout.categorical:
-            return MixedSingleTaskGP(
-                x,
-                y,
-                cat_dims=sorted(self.layout.categorical),
-                cont_kernel_factory=_matern,
-                likelihood=likelihood,
-            )
-        kernel = ScaleKernel(
-            _matern(batch_shape, x.shape[-1]),
-            batch_shape=batch_shape,
-            outputscale_prior=GammaPrior(2.0, 1.0),
-            outputscale_constraint=_log_scale(1.0),
-        )
-        return SingleTaskGP(x, y, likelihood=likelihood, covar_module=kernel)
-
-    def _fit(self, data: TrainingData) -> GPyTorchModel:
-        """Fits hyperparameters on a capped subset, then conditions on all of `data`."""
-        values = data.y[:, 0].tolist()
-        subset = _keep(values, self.max_fit_points, len(values))
-        fitted = self._model(data.x[subset], data.y[subset])
-        fit_gpytorch_mll(ExactMarginalLogLikelihood(fitted.likelihood, fitted))
-        if len(subset) == len(values):
-            return fitted
-        model = self._model(data.x, data.y)
-        hyperparameters = {
-            name: value
-            for name, value in fitted.state_dict().items()
-            if not name.startswith("outcome_transform")
-        }
-        model.load_state_dict(hyperparameters, strict=False)
-        model.eval()
-        return model
 
     def _acquisition(
         self, model: GPyTorchModel, data: TrainingData, pending: torch.Tensor | None, count: int
@@ -389,7 +257,7 @@ class BayesSuggester:
     def _optimize(
         self, data: TrainingData, pending_rows: list[list[float]], count: int
     ) -> list[list[float]]:
-        model = self._fit(data)
+        model = fitted_gp(data, self.max_fit_points, sorted(self.layout.categorical))
         pending = torch.tensor(pending_rows, dtype=torch.float64) if pending_rows else None
         acquisition = self._acquisition(model, data, pending, count)
         bounds = torch.zeros(2, self.layout.width, dtype=torch.float64)

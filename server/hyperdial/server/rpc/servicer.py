@@ -14,12 +14,13 @@ from hyperdial.server.rpc.convert import (
     study_config_from_proto,
     study_to_proto,
     suggested_to_proto,
+    timestamp,
     trial_states_from_proto,
     trial_to_proto,
 )
 from hyperdial.server.rpc.errors import describe, map_errors
 from hyperdial.server.service.studies import StudyService
-from hyperdial.server.service.trials import TrialService
+from hyperdial.server.service.trials import TrialServices
 from hyperdial.v1 import hyperdial_pb2 as pb
 from hyperdial.v1 import hyperdial_pb2_grpc as pb_grpc
 
@@ -29,7 +30,7 @@ Context = grpc.aio.ServicerContext[Any, Any]
 class HyperdialServicer(pb_grpc.HyperdialServiceServicer):
     """The HyperdialService API over the study and trial services."""
 
-    def __init__(self, studies: StudyService, trials: TrialService) -> None:
+    def __init__(self, studies: StudyService, trials: TrialServices) -> None:
         self._studies = studies
         self._trials = trials
 
@@ -122,7 +123,7 @@ class HyperdialServicer(pb_grpc.HyperdialServiceServicer):
             return pb.WorkResponse(sequence=request.sequence, error=failure)
 
     async def _suggest(self, request: pb.SuggestRequest) -> pb.SuggestResponse:
-        result = await self._trials.suggest(
+        result = await self._trials.leases.suggest(
             request.study, request.worker_id, request.count, force_new=request.force_new
         )
         return suggested_to_proto(result)
@@ -130,23 +131,23 @@ class HyperdialServicer(pb_grpc.HyperdialServiceServicer):
     async def _report_progress(
         self, request: pb.ReportProgressRequest
     ) -> pb.ReportProgressResponse:
-        should_stop, lease_end = await self._trials.report_progress(
+        should_stop, lease_end = await self._trials.outcomes.report_progress(
             request.study, request.trial_id, request.worker_id, request.step, request.value
         )
-        response = pb.ReportProgressResponse(should_stop=should_stop)
-        response.lease_expire_time.FromDatetime(lease_end)
-        return response
+        return pb.ReportProgressResponse(
+            should_stop=should_stop, lease_expire_time=timestamp(lease_end)
+        )
 
     async def _heartbeat(self, request: pb.HeartbeatRequest) -> pb.HeartbeatResponse:
-        renewed, lost, lease_end = await self._trials.heartbeat(
+        renewed, lost, lease_end = await self._trials.leases.heartbeat(
             request.study, request.worker_id, list(request.trial_ids)
         )
-        response = pb.HeartbeatResponse(renewed=renewed, lost=lost)
-        response.lease_expire_time.FromDatetime(lease_end)
-        return response
+        return pb.HeartbeatResponse(
+            renewed=renewed, lost=lost, lease_expire_time=timestamp(lease_end)
+        )
 
     async def _observe(self, request: pb.ObserveRequest) -> pb.ObserveResponse:
-        trial, following = await self._trials.observe(
+        trial, following = await self._trials.outcomes.observe(
             request.study,
             request.trial_id,
             request.worker_id,
@@ -163,7 +164,7 @@ class HyperdialServicer(pb_grpc.HyperdialServiceServicer):
         self, request: pb.ListTrialsRequest, context: Context
     ) -> pb.ListTrialsResponse:
         """See the .proto."""
-        trials, token = await self._trials.list_trials(
+        trials, token = await self._trials.reads.list_trials(
             request.study,
             trial_states_from_proto(list(request.states)),
             request.page_size,
@@ -179,7 +180,8 @@ class HyperdialServicer(pb_grpc.HyperdialServiceServicer):
         self, request: pb.ImportTrialsRequest, context: Context
     ) -> pb.ImportTrialsResponse:
         """See the .proto."""
-        trials = await self._trials.import_trials(request.study, imported_from_proto(request))
+        imported = imported_from_proto(request)
+        trials = await self._trials.outcomes.import_trials(request.study, imported)
         return pb.ImportTrialsResponse(trials=[trial_to_proto(t) for t in trials])
 
     @map_errors
@@ -187,7 +189,7 @@ class HyperdialServicer(pb_grpc.HyperdialServiceServicer):
         self, request: pb.GetBestTrialsRequest, context: Context
     ) -> pb.GetBestTrialsResponse:
         """See the .proto."""
-        front = await self._trials.best_trials(request.study, request.count)
+        front = await self._trials.reads.best_trials(request.study, request.count)
         return pb.GetBestTrialsResponse(
             trials=[trial_to_proto(t) for t in front.trials],
             hypervolume=front.hypervolume,

@@ -28,6 +28,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 
 from hyperdial.server.algorithms.base import History, SuggestBatch, make_suggester
 from hyperdial.server.domain import AlgorithmConfig
@@ -90,12 +91,16 @@ def _import_algorithms() -> None:
     importlib.import_module("hyperdial.server.algorithms.bayes")
 
 
+# A worker process keeps the suggesters it built: a study's next computation reuses its own.
+_suggester = lru_cache(maxsize=64)(make_suggester)
+
+
 def _compute(
     space: SearchSpace, algorithm: AlgorithmConfig, history: History, count: int, seed: int
 ) -> tuple[SuggestBatch, float]:
     """Runs in a worker process: the suggester's answer and the seconds it took."""
     started = time.perf_counter()
-    batch = make_suggester(space, algorithm).suggest(space, history, count, seed)
+    batch = _suggester(space, algorithm).suggest(space, history, count, seed)
     return batch, time.perf_counter() - started
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 
 from hyperdial.server.algorithms.base import make_suggester
 from hyperdial.server.domain import Study, StudyConfig
@@ -20,6 +19,7 @@ from hyperdial.server.service.common import (
 )
 from hyperdial.server.service.compute import ComputePool
 from hyperdial.server.service.limits import DEFAULT_LIMITS, Limits, fitting
+from hyperdial.server.service.suggesters import SuggesterCache
 from hyperdial.server.store.base import Store, StudyRecord, Transaction
 
 # Room for what a study carries besides its config (counts, times, its best trial).
@@ -33,7 +33,7 @@ def _summary(txn: Transaction, record: StudyRecord) -> Study:
         name=record.name,
         config=record.config,
         state=record.state,
-        created_at=datetime.fromtimestamp(record.created_at, UTC),
+        created_at=record.created_at,
         trial_counts=txn.trial_counts(record.id),
         best_trial=best[0] if best else None,
     )
@@ -56,8 +56,10 @@ class StudyService:
         limits: Limits = DEFAULT_LIMITS,
         clock: Callable[[], float] = time.time,
         compute: ComputePool | None = None,
+        suggesters: SuggesterCache | None = None,
     ) -> None:
         self._compute = compute
+        self._suggesters = suggesters or SuggesterCache()
         self._store = store
         self._limits = limits
         self._clock = clock
@@ -94,7 +96,7 @@ class StudyService:
         if suggester.learns and self._compute is not None:
             self._compute.warm()
 
-        def op(txn: Transaction) -> tuple[Study, bool]:
+        def op(txn: Transaction) -> tuple[Study, int]:
             existing = txn.find_study(name)
             if existing is None:
                 if txn.count_studies() >= self._limits.max_studies:
@@ -102,14 +104,19 @@ class StudyService:
                         f"the server holds {self._limits.max_studies} studies, its limit; "
                         "delete some or raise --max-studies"
                     )
-                return _summary(txn, txn.create_study(name, config, self._clock())), True
+                created = txn.create_study(name, config, self._clock())
+                return _summary(txn, created), created.id
             if existing.config.to_json() != wanted:
                 raise AlreadyExists(
                     f"study {name!r} exists with a different config; choose another name"
                 )
-            return _summary(txn, existing), False
+            return _summary(txn, existing), 0
 
-        return await write(self._store, op, durable=True, study=name)
+        study, created_id = await write(self._store, op, durable=True, study=name)
+        if created_id:
+            # Suggest then finds it built (a grid enumerated) instead of building it again.
+            self._suggesters.keep(created_id, suggester)
+        return study, bool(created_id)
 
     async def get(self, name: str) -> Study:
         """The study with its progress. Raises NotFound."""

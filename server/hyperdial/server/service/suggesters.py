@@ -30,8 +30,13 @@ class SuggesterCache:
                 self._cache.move_to_end(study.id)
                 return suggester
         suggester = make_suggester(study.config.space, study.config.algorithm)
+        self.keep(study.id, suggester)
+        return suggester
+
+    def keep(self, study_id: int, suggester: Suggester) -> None:
+        """Caches a suggester built elsewhere (CreateStudy builds one to check the options)."""
         with self._lock:
-            self._cache[study.id] = suggester
+            self._cache[study_id] = suggester
+            self._cache.move_to_end(study_id)
             while len(self._cache) > self._size:
                 self._cache.popitem(last=False)
-        return suggester

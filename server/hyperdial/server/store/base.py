@@ -25,12 +25,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, Protocol, TypeVar
 
 from hyperdial.server.domain import (
     Measurement,
     StudyConfig,
+    StudySnapshot,
     StudyState,
     Trial,
     TrialState,
@@ -56,23 +57,30 @@ class StudyRecord:
 
 
 @dataclass(frozen=True)
-class StudySnapshotRow:
-    """A study's progress in one row: for gauges read at scrape time."""
-
-    name: str
-    algorithm: str
-    active: bool
-    trial_counts: dict[str, int]
-    best_value: float | None
-    hypervolume: float | None = None
-
-
-@dataclass(frozen=True)
 class NewTrial:
     """A trial to insert."""
 
     params: dict[str, ParamValue]
     grid_index: int | None
+
+
+@dataclass(frozen=True)
+class Finish:
+    """How a PENDING trial ends: what `Transaction.finish_pending_trial` stores.
+
+    `metrics` are every value reported with the outcome; `feasible` is False
+    for a completed trial that breaks an outcome constraint.
+    """
+
+    number: int
+    worker_id: str
+    state: TrialState
+    value: float | None
+    reason: str
+    request_id: str
+    finished_at: float
+    metrics: Mapping[str, float] = field(default_factory=dict)
+    feasible: bool = True
 
 
 @dataclass(frozen=True)
@@ -106,10 +114,11 @@ class Transaction(Protocol):
         """The study, locked against other writers until commit. Raises NotFound."""
         ...
 
-    def study_snapshots(self) -> list[StudySnapshotRow]:
+    def study_snapshots(self) -> list[StudySnapshot]:
         """Every study with its trial counts by state and best value (for metrics).
 
-        A study with several objectives has the hypervolume of its front instead.
+        A study with several objectives has no best value; its hypervolume is
+        left to the caller (None here).
         """
         ...
 
@@ -171,23 +180,8 @@ class Transaction(Protocol):
         """One trial. Raises NotFound."""
         ...
 
-    def finish_pending_trial(
-        self,
-        study: StudyRecord,
-        number: int,
-        worker_id: str,
-        state: TrialState,
-        value: float | None,
-        reason: str,
-        request_id: str,
-        now: float,
-        metrics: Mapping[str, float] | None = None,
-        feasible: bool = True,
-    ) -> Trial | None:
-        """Moves the trial to a final state if it is PENDING and leased to `worker_id`.
-
-        `metrics` are every value reported with the outcome; `feasible` is
-        False for a completed trial that breaks an outcome constraint.
+    def finish_pending_trial(self, study: StudyRecord, finish: Finish) -> Trial | None:
+        """Ends the trial as `finish` says if it is PENDING and leased to its worker.
 
         Returns None (and changes nothing) otherwise: the caller then reads the
         trial to tell why.

@@ -43,6 +43,72 @@ class Prepared:
         return tuple(values.get(name, constant) for name, constant in self._slots)
 
 
+_PENDING_OF_WORKER = (
+    select(trials)
+    .where(
+        trials.c.study_id == bindparam("study_id"),
+        trials.c.worker_id == bindparam("worker_id"),
+        trials.c.state == TrialState.PENDING.value,
+    )
+    .order_by(trials.c.number)
+    .limit(bindparam("limit"))
+)
+
+_EXPIRE_LEASES = (
+    trials.update()
+    .where(
+        trials.c.study_id == bindparam("study_id"),
+        trials.c.state == TrialState.PENDING.value,
+        trials.c.lease_expires_at < bindparam("now"),
+    )
+    .values(state=TrialState.STALE.value, finished_at=bindparam("now"), reason="lease expired")
+)
+
+_INSERT_TRIAL = trials.insert().values({c: bindparam(c) for c in TRIAL_COLUMNS if c != "id"})
+
+_UPDATE_STUDY = (
+    studies.update()
+    .where(studies.c.id == bindparam("study_id"))
+    .values(
+        draws=bindparam("draws"),
+        trial_count=bindparam("trial_count"),
+        budget_used=bindparam("budget_used"),
+        state=bindparam("state"),
+    )
+)
+
+_GET_TRIAL = select(trials).where(
+    trials.c.study_id == bindparam("study_id"), trials.c.number == bindparam("number")
+)
+
+_FINISH_PENDING_TRIAL = (
+    trials.update()
+    .where(
+        trials.c.study_id == bindparam("study_id"),
+        trials.c.number == bindparam("number"),
+        trials.c.state == TrialState.PENDING.value,
+        trials.c.worker_id == bindparam("worker_id"),
+    )
+    .values(
+        state=bindparam("state"),
+        value=bindparam("value"),
+        metrics_json=bindparam("metrics_json"),
+        feasible=bindparam("feasible"),
+        reason=bindparam("reason"),
+        request_id=bindparam("request_id"),
+        finished_at=bindparam("now"),
+        lease_expires_at=None,
+    )
+    .returning(*trials.c)
+)
+
+_RENEW_LEASE = (
+    trials.update()
+    .where(trials.c.id == bindparam("trial_id"))
+    .values(lease_expires_at=bindparam("until"))
+)
+
+
 class Statements:
     """The statements Suggest, ReportProgress and Observe run, for one dialect."""
 
@@ -52,67 +118,10 @@ class Statements:
 
         study_by_name = select(studies).where(studies.c.name == bindparam("name"))
         self.lock_study = prepare(study_by_name.with_for_update() if lock_rows else study_by_name)
-        self.pending_of_worker = prepare(
-            select(trials)
-            .where(
-                trials.c.study_id == bindparam("study_id"),
-                trials.c.worker_id == bindparam("worker_id"),
-                trials.c.state == TrialState.PENDING.value,
-            )
-            .order_by(trials.c.number)
-            .limit(bindparam("limit"))
-        )
-        self.expire_leases = prepare(
-            trials.update()
-            .where(
-                trials.c.study_id == bindparam("study_id"),
-                trials.c.state == TrialState.PENDING.value,
-                trials.c.lease_expires_at < bindparam("now"),
-            )
-            .values(
-                state=TrialState.STALE.value, finished_at=bindparam("now"), reason="lease expired"
-            )
-        )
-        self.insert_trial = prepare(
-            trials.insert().values({c: bindparam(c) for c in TRIAL_COLUMNS if c != "id"})
-        )
-        self.update_study = prepare(
-            studies.update()
-            .where(studies.c.id == bindparam("study_id"))
-            .values(
-                draws=bindparam("draws"),
-                trial_count=bindparam("trial_count"),
-                budget_used=bindparam("budget_used"),
-                state=bindparam("state"),
-            )
-        )
-        self.get_trial = prepare(
-            select(trials).where(
-                trials.c.study_id == bindparam("study_id"), trials.c.number == bindparam("number")
-            )
-        )
-        self.finish_pending_trial = prepare(
-            trials.update()
-            .where(
-                trials.c.study_id == bindparam("study_id"),
-                trials.c.number == bindparam("number"),
-                trials.c.state == TrialState.PENDING.value,
-                trials.c.worker_id == bindparam("worker_id"),
-            )
-            .values(
-                state=bindparam("state"),
-                value=bindparam("value"),
-                metrics_json=bindparam("metrics_json"),
-                feasible=bindparam("feasible"),
-                reason=bindparam("reason"),
-                request_id=bindparam("request_id"),
-                finished_at=bindparam("now"),
-                lease_expires_at=None,
-            )
-            .returning(*trials.c)
-        )
-        self.renew_lease = prepare(
-            trials.update()
-            .where(trials.c.id == bindparam("trial_id"))
-            .values(lease_expires_at=bindparam("until"))
-        )
+        self.pending_of_worker = prepare(_PENDING_OF_WORKER)
+        self.expire_leases = prepare(_EXPIRE_LEASES)
+        self.insert_trial = prepare(_INSERT_TRIAL)
+        self.update_study = prepare(_UPDATE_STUDY)
+        self.get_trial = prepare(_GET_TRIAL)
+        self.finish_pending_trial = prepare(_FINISH_PENDING_TRIAL)
+        self.renew_lease = prepare(_RENEW_LEASE)

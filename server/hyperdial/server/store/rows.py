@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
@@ -13,11 +12,6 @@ from hyperdial.server.store.base import StudyRecord
 
 # Every row of a study holds the same config: parse it once.
 _parse_config = lru_cache(maxsize=1024)(StudyConfig.from_json)
-
-
-def to_time(seconds: float | None) -> datetime | None:
-    """A stored epoch time as an aware datetime (None stays None)."""
-    return None if seconds is None else datetime.fromtimestamp(seconds, UTC)
 
 
 def study_record(row: Mapping[Any, Any]) -> StudyRecord:
@@ -42,9 +36,9 @@ def trial_from_row(study_name: str, row: Mapping[Any, Any]) -> Trial:
         state=TrialState(row["state"]),
         params=json.loads(row["params_json"]),
         worker_id=row["worker_id"],
-        created_at=datetime.fromtimestamp(row["created_at"], UTC),
-        lease_expires_at=to_time(row["lease_expires_at"]),
-        finished_at=to_time(row["finished_at"]),
+        created_at=row["created_at"],
+        lease_expires_at=row["lease_expires_at"],
+        finished_at=row["finished_at"],
         value=row["value"],
         reason=row["reason"],
         request_id=row["request_id"],

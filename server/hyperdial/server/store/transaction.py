@@ -8,7 +8,7 @@ frozen domain objects here, so nothing a caller holds changes with the database.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, func, select, text
@@ -18,17 +18,17 @@ from hyperdial.server.domain import (
     Goal,
     Measurement,
     StudyConfig,
+    StudySnapshot,
     StudyState,
     Trial,
     TrialState,
 )
 from hyperdial.server.errors import Conflict, NotFound
-from hyperdial.server.pareto import pareto_front
 from hyperdial.server.store.base import (
+    Finish,
     NewTrial,
     RequeuedPoint,
     StudyRecord,
-    StudySnapshotRow,
 )
 from hyperdial.server.store.prepared import (
     STUDY_COLUMNS,
@@ -36,7 +36,7 @@ from hyperdial.server.store.prepared import (
     Prepared,
     Statements,
 )
-from hyperdial.server.store.rows import study_record, to_time, trial_from_row
+from hyperdial.server.store.rows import study_record, trial_from_row
 from hyperdial.server.store.schema import measurements, studies, trials
 
 
@@ -108,7 +108,7 @@ class SqlTransaction:
             raise NotFound(f"study {name!r} does not exist")
         return study
 
-    def study_snapshots(self) -> list[StudySnapshotRow]:
+    def study_snapshots(self) -> list[StudySnapshot]:
         """See `Transaction.study_snapshots`; one grouped scan of the trials index."""
         counts: dict[int, dict[str, int]] = {}
         grouped = select(trials.c.study_id, trials.c.state, func.count()).group_by(
@@ -127,18 +127,14 @@ class SqlTransaction:
         for study in self.list_studies(0, 1 << 62):
             low, high = best.get(study.id, (None, None))
             minimize = study.config.objective.goal is Goal.MINIMIZE
-            hypervolume = None
-            if study.config.multi_objective:
-                finished = self.list_trials(study, [TrialState.COMPLETED], 0, 1 << 62)
-                hypervolume = pareto_front(study.config, finished).hypervolume
             rows.append(
-                StudySnapshotRow(
+                StudySnapshot(
                     name=study.name,
                     algorithm=study.config.algorithm.name,
                     active=study.state is StudyState.ACTIVE,
                     trial_counts=counts.get(study.id, {}),
                     best_value=None if study.config.multi_objective else low if minimize else high,
-                    hypervolume=hypervolume,
+                    multi_objective=study.config.multi_objective,
                 )
             )
         return rows
@@ -218,19 +214,27 @@ class SqlTransaction:
             self._conn.execute(
                 trials.update().where(trials.c.id.in_([r.id for r in rows])).values(requeued=True)
             )
+        stale = self._stale_counts(study_id, [r.grid_index for r in rows])
         return [
             RequeuedPoint(json.loads(r.params_json), r.grid_index)
             for r in rows
-            if self._stale_count(study_id, r.grid_index) <= max_reissues
+            if stale[r.grid_index] <= max_reissues
         ]
 
-    def _stale_count(self, study_id: int, grid_index: int) -> int:
-        query = select(func.count()).where(
-            trials.c.study_id == study_id,
-            trials.c.grid_index == grid_index,
-            trials.c.state == TrialState.STALE.value,
+    def _stale_counts(self, study_id: int, grid_indexes: Sequence[int]) -> dict[int, int]:
+        """How many trials of each grid point went STALE: one grouped query."""
+        if not grid_indexes:
+            return {}
+        query = (
+            select(trials.c.grid_index, func.count())
+            .where(
+                trials.c.study_id == study_id,
+                trials.c.grid_index.in_(grid_indexes),
+                trials.c.state == TrialState.STALE.value,
+            )
+            .group_by(trials.c.grid_index)
         )
-        return int(self._conn.execute(query).scalar_one())
+        return {int(index): int(count) for index, count in self._conn.execute(query)}
 
     def insert_trials(
         self,
@@ -264,8 +268,6 @@ class SqlTransaction:
         ]
         for row in rows:
             self._run(self._sql.insert_trial, **row)
-        created, expires = to_time(now), to_time(lease_until)
-        assert created is not None
         return [
             Trial(
                 study_name=study.name,
@@ -273,8 +275,8 @@ class SqlTransaction:
                 state=TrialState.PENDING,
                 params=item.params,
                 worker_id=worker_id,
-                created_at=created,
-                lease_expires_at=expires,
+                created_at=now,
+                lease_expires_at=lease_until,
             )
             for k, item in enumerate(new)
         ]
@@ -286,33 +288,22 @@ class SqlTransaction:
             raise NotFound(f"trial {number} of study {study.name!r} does not exist")
         return found[0]
 
-    def finish_pending_trial(
-        self,
-        study: StudyRecord,
-        number: int,
-        worker_id: str,
-        state: TrialState,
-        value: float | None,
-        reason: str,
-        request_id: str,
-        now: float,
-        metrics: Mapping[str, float] | None = None,
-        feasible: bool = True,
-    ) -> Trial | None:
+    def finish_pending_trial(self, study: StudyRecord, finish: Finish) -> Trial | None:
         """See `Transaction.finish_pending_trial`."""
+        metrics = finish.metrics
         found = self._trial_rows(
             study.name,
             self._sql.finish_pending_trial,
             study_id=study.id,
-            number=number,
-            worker_id=worker_id,
-            state=state.value,
-            value=value,
+            number=finish.number,
+            worker_id=finish.worker_id,
+            state=finish.state.value,
+            value=finish.value,
             metrics_json=json.dumps(dict(metrics), sort_keys=True) if metrics else None,
-            feasible=feasible,
-            reason=reason,
-            request_id=request_id,
-            now=now,
+            feasible=finish.feasible,
+            reason=finish.reason,
+            request_id=finish.request_id,
+            now=finish.finished_at,
         )
         return found[0] if found else None
 

@@ -1,7 +1,7 @@
-"""Frozen value objects for studies and trials, and the study config's JSON form.
+"""A study's config: objectives, constraints, algorithm, stopping, budgets; its JSON form.
 
-Every layer passes these by value: the store returns new objects, never live
-rows, so nothing a caller holds changes under it.
+The API's defaults live here too (an unset field of the request is 0 or
+empty), so the protobuf conversion only converts.
 """
 
 from __future__ import annotations
@@ -11,26 +11,35 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, TypeAlias
 
 from hyperdial.server.errors import InvalidArgument, shown
-from hyperdial.server.space import (
-    CategoricalParam,
-    Condition,
-    FloatParam,
-    IntParam,
-    Param,
-    ParamValue,
-    SearchSpace,
-)
+from hyperdial.server.space import SearchSpace
+from hyperdial.server.space.serialized import space_from_data, space_to_data
 
 OptionValue: TypeAlias = float | int | str | bool
 DEFAULT_LEASE_SECONDS = 600.0
 DEFAULT_MAX_REISSUES = 3
+# The API's max_reissues: 0 asks for the default, this for never.
+NEVER_REISSUE = -1
+DEFAULT_ALGORITHM = "random"
+DEFAULT_MEDIAN_MIN_TRIALS = 5
+DEFAULT_REDUCTION_FACTOR = 3
 # What Observe accepts: a study must not need more, or longer, metrics than that.
 MAX_METRICS = 100
 MAX_METRIC_NAME = 128
+
+
+def max_reissues_from_api(number: int) -> int:
+    """The count the domain stores for the API's `max_reissues` (0: default, -1: never)."""
+    if number == 0:
+        return DEFAULT_MAX_REISSUES
+    return 0 if number == NEVER_REISSUE else number
+
+
+def lease_seconds_from_api(seconds: float) -> float:
+    """The API's `lease_seconds`: 0 is the default."""
+    return seconds or DEFAULT_LEASE_SECONDS
 
 
 def _check_metric_name(name: str) -> None:
@@ -45,24 +54,6 @@ class Goal(enum.Enum):
 
     MINIMIZE = "MINIMIZE"
     MAXIMIZE = "MAXIMIZE"
-
-
-class StudyState(enum.Enum):
-    """ACTIVE hands out trials; FINISHED does not (budget spent or grid exhausted)."""
-
-    ACTIVE = "ACTIVE"
-    FINISHED = "FINISHED"
-
-
-class TrialState(enum.Enum):
-    """Lifecycle of a trial; every state but PENDING is final."""
-
-    PENDING = "PENDING"
-    COMPLETED = "COMPLETED"
-    FAILED = "FAILED"
-    INFEASIBLE = "INFEASIBLE"
-    PRUNED = "PRUNED"
-    STALE = "STALE"
 
 
 @dataclass(frozen=True)
@@ -142,8 +133,13 @@ class OutcomeConstraint:
 class AlgorithmConfig:
     """Algorithm name and its options (validated by the algorithm registry)."""
 
-    name: str = "random"
+    name: str = DEFAULT_ALGORITHM
     options: Mapping[str, OptionValue] = field(default_factory=dict)
+
+    @classmethod
+    def named(cls, name: str, options: Mapping[str, OptionValue]) -> AlgorithmConfig:
+        """The API's form: an empty name is the default algorithm."""
+        return cls(name or DEFAULT_ALGORITHM, options)
 
     def __hash__(self) -> int:
         return hash((self.name, tuple(sorted(self.options.items()))))
@@ -154,10 +150,32 @@ class StoppingConfig:
     """Server-side early stopping: `rule` is "median" or "successive_halving"."""
 
     rule: str
-    min_trials: int = 5
+    min_trials: int = DEFAULT_MEDIAN_MIN_TRIALS
     warmup_steps: int = 0
     min_step: int = 1
-    reduction_factor: int = 3
+    reduction_factor: int = DEFAULT_REDUCTION_FACTOR
+
+    @classmethod
+    def median(cls, min_trials: int, warmup_steps: int) -> StoppingConfig:
+        """The API's median rule: a 0 `min_trials` is the default."""
+        return cls(
+            "median",
+            min_trials=min_trials or DEFAULT_MEDIAN_MIN_TRIALS,
+            warmup_steps=warmup_steps,
+        )
+
+    @classmethod
+    def successive_halving(
+        cls, min_step: int, reduction_factor: int, min_trials: int
+    ) -> StoppingConfig:
+        """The API's successive halving: each 0 is its default (`min_trials`: the factor)."""
+        factor = reduction_factor or DEFAULT_REDUCTION_FACTOR
+        return cls(
+            "successive_halving",
+            min_trials=min_trials or factor,
+            min_step=min_step or 1,
+            reduction_factor=factor,
+        )
 
     def __post_init__(self) -> None:
         if self.rule not in ("median", "successive_halving"):
@@ -227,6 +245,11 @@ class StudyConfig:
             )
 
     @property
+    def api_max_reissues(self) -> int:
+        """`max_reissues` as the API spells it: never is NEVER_REISSUE, not 0."""
+        return self.max_reissues if self.max_reissues else NEVER_REISSUE
+
+    @property
     def objective(self) -> Objective:
         """The (first) objective: the one a single-objective study ranks trials by."""
         return self.objectives[0]
@@ -260,7 +283,7 @@ class StudyConfig:
         objectives and constraints were added, so stored studies still match.
         """
         data: dict[str, Any] = {
-            "params": [_param_to_dict(p) for p in self.space.params],
+            "params": space_to_data(self.space),
             "objective": self.objective.to_dict(),
             "algorithm": {
                 "name": self.algorithm.name,
@@ -283,7 +306,7 @@ class StudyConfig:
         """Inverse of `to_json`."""
         data = json.loads(text)
         return cls(
-            space=SearchSpace(tuple(_param_from_dict(p) for p in data["params"])),
+            space=space_from_data(data["params"]),
             objectives=tuple(
                 Objective.from_dict(o) for o in data.get("objectives", [data["objective"]])
             ),
@@ -295,86 +318,3 @@ class StudyConfig:
             stopping=None if data["stopping"] is None else StoppingConfig(**data["stopping"]),
             constraints=tuple(OutcomeConstraint(**c) for c in data.get("constraints", [])),
         )
-
-
-def _param_to_dict(param: Param) -> dict[str, Any]:
-    data: dict[str, Any] = {"name": param.name, "type": type(param).__name__}
-    if isinstance(param, CategoricalParam):
-        data["choices"] = list(param.choices)
-    else:
-        data.update(low=param.low, high=param.high, log=param.log)
-        data["grid_points"] = param.grid_points
-    data["grid_values"] = list(param.grid_values)
-    if param.condition is not None:
-        cond = param.condition
-        data["condition"] = {
-            "parent": cond.parent,
-            "values": list(cond.values),
-            "min": cond.min,
-            "max": cond.max,
-        }
-    return data
-
-
-def _param_from_dict(data: dict[str, Any]) -> Param:
-    cond_data = data.get("condition")
-    condition = (
-        Condition(
-            cond_data["parent"], tuple(cond_data["values"]), cond_data["min"], cond_data["max"]
-        )
-        if cond_data
-        else None
-    )
-    grid_values = tuple(data["grid_values"])
-    if data["type"] == "CategoricalParam":
-        return CategoricalParam(data["name"], tuple(data["choices"]), condition, grid_values)
-    kind = FloatParam if data["type"] == "FloatParam" else IntParam
-    return kind(
-        data["name"],
-        data["low"],
-        data["high"],
-        data["log"],
-        condition,
-        grid_values,
-        data["grid_points"],
-    )
-
-
-@dataclass(frozen=True)
-class Measurement:
-    """An intermediate value at a step (e.g. the validation loss after an epoch)."""
-
-    step: int
-    value: float
-
-
-@dataclass(frozen=True)
-class Trial:
-    """One configuration handed out to a worker, and what is known of it."""
-
-    study_name: str
-    number: int
-    state: TrialState
-    params: Mapping[str, ParamValue]
-    worker_id: str
-    created_at: datetime
-    lease_expires_at: datetime | None = None
-    finished_at: datetime | None = None
-    value: float | None = None
-    reason: str = ""
-    measurements: tuple[Measurement, ...] = ()
-    request_id: str = ""
-    metrics: Mapping[str, float] = field(default_factory=dict)
-    violates_constraints: bool = False
-
-
-@dataclass(frozen=True)
-class Study:
-    """A study, its progress and its best trial so far."""
-
-    name: str
-    config: StudyConfig
-    state: StudyState
-    created_at: datetime
-    trial_counts: Mapping[TrialState, int] = field(default_factory=dict)
-    best_trial: Trial | None = None

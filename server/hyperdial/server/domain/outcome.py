@@ -1,4 +1,4 @@
-"""What the trial service takes and returns: handed-out trials, and a worker's outcome."""
+"""A worker's outcome for a trial, and what of it a trial row stores."""
 
 from __future__ import annotations
 
@@ -6,24 +6,11 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from hyperdial.server.domain import (
-    MAX_METRIC_NAME,
-    MAX_METRICS,
-    StudyConfig,
-    Trial,
-    TrialState,
-)
+from hyperdial.server.domain.config import MAX_METRIC_NAME, MAX_METRICS, StudyConfig
+from hyperdial.server.domain.trial import Trial, TrialState
 from hyperdial.server.errors import InvalidArgument
 
 MAX_REASON_LENGTH = 4096
-
-
-@dataclass(frozen=True)
-class Suggested:
-    """Trials handed out, and whether the study hands out no more."""
-
-    trials: tuple[Trial, ...]
-    study_finished: bool
 
 
 @dataclass(frozen=True)

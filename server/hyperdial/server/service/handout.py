@@ -1,0 +1,278 @@
+"""Hands out new trials: drawn inside the write transaction, or computed outside it.
+
+Grid and random draw their trials inside the writer's transaction (cheap and
+deterministic). A learning suggester (bayes) cannot: the transaction only
+plans the work (`Planned`), the model is fitted in the compute pool
+(`compute.py`), and a second transaction hands out the result unless another
+trial was handed out meanwhile. Re-issued grid points and expired leases are
+handled here too, since both change what the next trial is.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from hyperdial.server.algorithms.base import History, Observed, SuggestBatch
+from hyperdial.server.domain import Goal, StudyState, Suggested, TrialState
+from hyperdial.server.errors import Conflict, NotFound
+from hyperdial.server.metrics import ServerMetrics
+from hyperdial.server.service.common import read, write
+from hyperdial.server.service.compute import (
+    ComputePool,
+    Precomputed,
+    StudyComputations,
+    held_across_replicas,
+)
+from hyperdial.server.service.suggesters import SuggesterCache
+from hyperdial.server.store.base import NewTrial, Store, StudyRecord, Transaction
+
+# Leases are checked for expiry at most this often per study: the check is cheap but
+# runs on every Suggest, and a trial turning STALE a second late changes nothing.
+EXPIRY_CHECK_SECONDS = 1.0
+# A learned suggestion is recomputed when another trial was handed out meanwhile; this
+# many times at most before the caller is told to retry.
+MAX_COMPUTE_ATTEMPTS = 5
+_HISTORY_STATES = (TrialState.COMPLETED, TrialState.INFEASIBLE, TrialState.PENDING)
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A learning suggester must compute `wanted` trials outside the transaction."""
+
+    study_id: int
+    wanted: int
+
+
+@dataclass(frozen=True)
+class Fresh:
+    """New trials a transaction handed out: counted in the metrics once it commits."""
+
+    suggested: Suggested
+    algorithm: str
+
+
+# What a hand-out transaction returns: trials a worker already held, new ones, or a plan.
+HandOutResult = Suggested | Fresh | Planned
+
+
+def lease_until(study: StudyRecord, now: float) -> float:
+    """When a lease taken or renewed at `now` ends."""
+    return now + study.config.lease_seconds
+
+
+def find_study(txn: Transaction, study_name: str) -> StudyRecord:
+    """The study, or NotFound."""
+    study = txn.find_study(study_name)
+    if study is None:
+        raise NotFound(f"study {study_name!r} does not exist")
+    return study
+
+
+def history(txn: Transaction, study_name: str) -> tuple[StudyRecord, History]:
+    """The study and what a learning suggester needs of its trials."""
+    study = find_study(txn, study_name)
+    config = study.config
+    trials = txn.list_trials(study, _HISTORY_STATES, 0, 2**62)
+    several = config.multi_objective
+    return study, History(
+        draws=study.draws,
+        completed=tuple(
+            Observed(
+                t.params,
+                t.value,
+                config.objective_values(t.metrics) if several else (),
+                config.constraint_slacks(t.metrics),
+            )
+            for t in trials
+            if t.state is TrialState.COMPLETED and t.value is not None
+        ),
+        infeasible=tuple(t.params for t in trials if t.state is TrialState.INFEASIBLE),
+        pending=tuple(t.params for t in trials if t.state is TrialState.PENDING),
+        maximize=config.objective.goal is Goal.MAXIMIZE,
+        objectives=config.objectives if several else (),
+    )
+
+
+class HandOut:
+    """Chooses, inserts and counts new trials for a worker."""
+
+    def __init__(
+        self,
+        store: Store,
+        suggesters: SuggesterCache,
+        clock: Callable[[], float] = time.time,
+        metrics: ServerMetrics | None = None,
+        compute: ComputePool | None = None,
+    ) -> None:
+        self._store = store
+        self._suggesters = suggesters
+        self._clock = clock
+        self._metrics = metrics
+        self._compute = compute or ComputePool()
+        self._computations = StudyComputations()
+        self._next_expiry_check: dict[int, float] = {}  # by study id; touched by the writer only
+
+    def in_transaction(
+        self, txn: Transaction, study: StudyRecord, worker_id: str, count: int, now: float
+    ) -> Fresh | Planned:
+        """Hands out up to `count` new trials, or plans their computation."""
+        config = study.config
+        budget_used = study.budget_used
+        if now >= self._next_expiry_check.get(study.id, 0.0):
+            budget_used -= txn.expire_leases(study.id, now)
+            self._next_expiry_check[study.id] = now + EXPIRY_CHECK_SECONDS
+        wanted = count
+        if config.max_trials:
+            wanted = max(0, min(count, config.max_trials - budget_used))
+        suggester = self._suggesters.get(study)
+        new: list[NewTrial] = []
+        if suggester.reissues_stale and wanted:
+            requeued = txn.take_requeued(study.id, wanted, config.max_reissues)
+            new += [NewTrial(p.params, p.grid_index) for p in requeued]
+        requeue_drained = len(new) < wanted
+        if suggester.learns and wanted:
+            # Computed outside this transaction; the expiry above is kept meanwhile.
+            self._insert(txn, study, worker_id, new, SuggestBatch(()), budget_used, now)
+            return Planned(study.id, wanted)
+        started = time.perf_counter()
+        batch = suggester.suggest(
+            config.space, History(draws=study.draws), wanted - len(new), config.seed
+        )
+        self._observe_compute(study, time.perf_counter() - started)
+        return self._insert(
+            txn, study, worker_id, new, batch, budget_used, now, requeue_drained=requeue_drained
+        )
+
+    async def complete(self, study_name: str, worker_id: str, result: HandOutResult) -> Suggested:
+        """What a committed hand-out transaction gives the worker: counted, or computed first."""
+        if isinstance(result, Suggested):
+            return result
+        if isinstance(result, Fresh):
+            self._count(result)
+            return result.suggested
+        for _ in range(MAX_COMPUTE_ATTEMPTS):
+            fresh = await self._compute_and_commit(study_name, worker_id, result)
+            if fresh is not None:
+                self._count(fresh)
+                return fresh.suggested
+        raise Conflict(
+            f"study {study_name!r}: other trials were handed out during each of "
+            f"{MAX_COMPUTE_ATTEMPTS} computations; retry"
+        )
+
+    async def close(self) -> None:
+        """Stops background computations and the compute pool."""
+        await self._computations.close()
+        self._compute.close()
+
+    def _count(self, fresh: Fresh) -> None:
+        trials = fresh.suggested.trials
+        if self._metrics is not None and trials:
+            label = self._metrics.study_label(trials[0].study_name)
+            self._metrics.suggestions.labels(label, fresh.algorithm).inc(len(trials))
+
+    def _observe_compute(self, study: StudyRecord, seconds: float) -> None:
+        if self._metrics is not None:
+            self._metrics.suggestion_seconds.labels(study.config.algorithm.name).observe(seconds)
+
+    def _insert(
+        self,
+        txn: Transaction,
+        study: StudyRecord,
+        worker_id: str,
+        new: list[NewTrial],
+        batch: SuggestBatch,
+        budget_used: int,
+        now: float,
+        *,
+        requeue_drained: bool = True,
+    ) -> Fresh:
+        """Inserts re-issued and freshly suggested trials and advances the study's counters."""
+        config = study.config
+        new = new + [NewTrial(dict(s.params), s.grid_index) for s in batch.suggestions]
+        budget_used += len(new)
+        spent = bool(config.max_trials) and budget_used >= config.max_trials
+        exhausted = batch.finished and requeue_drained
+        state = StudyState.FINISHED if spent or exhausted else StudyState.ACTIVE
+        trials = (
+            txn.insert_trials(
+                study, study.trial_count + 1, new, worker_id, now, lease_until(study, now)
+            )
+            if new
+            else []
+        )
+        if new or state is not study.state or budget_used != study.budget_used:
+            txn.update_study(
+                study.id,
+                draws=study.draws + len(batch.suggestions),
+                trial_count=study.trial_count + len(new),
+                budget_used=budget_used,
+                state=state,
+            )
+        suggested = Suggested(tuple(trials), state is StudyState.FINISHED)
+        return Fresh(suggested, config.algorithm.name)
+
+    async def _compute_and_commit(
+        self, study_name: str, worker_id: str, planned: Planned
+    ) -> Fresh | None:
+        """One attempt: None when trials were handed out while it computed."""
+        async with (
+            self._computations.lock(planned.study_id),
+            held_across_replicas(self._store, planned.study_id),
+        ):
+            study, observed = await read(self._store, lambda txn: history(txn, study_name))
+            batch = self._computations.take(study.id, study.trial_count, planned.wanted)
+            if batch is None:
+                batch = await self._run(study, observed, planned.wanted)
+            computed = batch
+            fresh = await write(
+                self._store,
+                lambda txn: self._commit(txn, study_name, study.trial_count, worker_id, computed),
+                durable=False,
+                study=study_name,
+            )
+        if (
+            fresh is not None
+            and not fresh.suggested.study_finished
+            and self._suggesters.get(study).precompute
+        ):
+            self._computations.in_background(lambda: self._precompute(study_name, study.id))
+        return fresh
+
+    async def _run(self, study: StudyRecord, observed: History, count: int) -> SuggestBatch:
+        config = study.config
+        batch, seconds = await self._compute.run(
+            config.space, config.algorithm, observed, count, config.seed
+        )
+        self._observe_compute(study, seconds)
+        return batch
+
+    def _commit(
+        self, txn: Transaction, study_name: str, version: int, worker_id: str, batch: SuggestBatch
+    ) -> Fresh | None:
+        """Hands out a computed batch, unless trials were handed out since it was computed."""
+        study = txn.lock_study(study_name)
+        if study.trial_count != version:
+            return None
+        room = len(batch.suggestions)
+        if study.config.max_trials:
+            room = max(0, min(room, study.config.max_trials - study.budget_used))
+        batch = SuggestBatch(batch.suggestions[:room], batch.finished)
+        return self._insert(txn, study, worker_id, [], batch, study.budget_used, self._clock())
+
+    async def _precompute(self, study_name: str, study_id: int) -> None:
+        """Computes the study's next suggestion with its handed-out trials pending."""
+        async with (
+            self._computations.lock(study_id),
+            held_across_replicas(self._store, study_id),
+        ):
+            study, observed = await read(self._store, lambda txn: history(txn, study_name))
+            max_trials = study.config.max_trials
+            if study.state is StudyState.FINISHED or (
+                max_trials and study.budget_used >= max_trials
+            ):
+                return
+            batch = await self._run(study, observed, 1)
+            self._computations.keep(study.id, Precomputed(study.trial_count, batch))

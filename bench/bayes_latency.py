@@ -36,7 +36,7 @@ from gpytorch.mlls import ExactMarginalLogLikelihood
 
 from _common import machine, percentile, report
 from hyperdial.client import Client, float_param
-from hyperdial.client.local import LocalServer
+from hyperdial.client.tools.local import LocalServer
 from hyperdial.server.algorithms.base import History, Observed, make_suggester
 from hyperdial.server.domain import AlgorithmConfig
 from hyperdial.server.service.compute import default_workers, threads_per_worker

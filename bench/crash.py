@@ -62,7 +62,7 @@ def crash_round(
 ) -> tuple[RoundResult, int]:
     """Runs one kill/restart round; returns its audit and the port the server used."""
     from hyperdial.client import Client, float_param
-    from hyperdial.client.local import LocalServer
+    from hyperdial.client.tools.local import LocalServer
 
     server = LocalServer(database, port=port)
     with Client(server.address) as client:

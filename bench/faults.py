@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from _common import machine, report
-from hyperdial.client.local import LocalServer
+from hyperdial.client.tools.local import LocalServer
 from replicas import POSTGRES, _postgres_schema
 
 STUDIES = ("random-study", "grid-study")

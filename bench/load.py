@@ -84,7 +84,7 @@ def _rss_mb(pid: int) -> float:
 
 def main() -> None:
     from hyperdial.client import Client, categorical, float_param, int_param
-    from hyperdial.client.local import LocalServer
+    from hyperdial.client.tools.local import LocalServer
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=60)

@@ -57,7 +57,7 @@ def _hyperdial_worker(
 
 def run_hyperdial(clients: int, trials: int, durability: str, mode: str) -> list[dict[str, Any]]:
     from hyperdial.client import Client, float_param
-    from hyperdial.client.local import LocalServer
+    from hyperdial.client.tools.local import LocalServer
 
     with tempfile.TemporaryDirectory() as tmp:
         database = f"sqlite:///{Path(tmp) / 'bench.db'}"
@@ -127,7 +127,7 @@ def _health_worker(address: str, seconds: float, start: Any, out: Any) -> None:
 
 def run_floor(clients: int, seconds: float = 4.0) -> dict[str, Any]:
     """The cost of gRPC itself here: empty health-check round trips against the same server."""
-    from hyperdial.client.local import LocalServer
+    from hyperdial.client.tools.local import LocalServer
 
     with (
         tempfile.TemporaryDirectory() as tmp,

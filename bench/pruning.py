@@ -20,7 +20,7 @@ from typing import Any
 
 from _common import machine, report
 from hyperdial.client import Client, median_stopping, successive_halving
-from hyperdial.client.local import LocalServer
+from hyperdial.client.tools.local import LocalServer
 from hyperdial.trainers.data import load_dataset
 from hyperdial.trainers.demo import SPACE
 from hyperdial.trainers.training import fit, pick_device

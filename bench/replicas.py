@@ -45,7 +45,7 @@ def _postgres_schema() -> Iterator[str]:
 
 def run(database: str, replicas: int, trials: int) -> dict[str, Any]:
     from hyperdial.client import Client, float_param
-    from hyperdial.client.local import LocalServer
+    from hyperdial.client.tools.local import LocalServer
 
     servers = [LocalServer(database) for _ in range(replicas)]
     try:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from hyperdial.client.local import LocalServer
+from hyperdial.client.tools.local import LocalServer
 
 REPO = Path(__file__).resolve().parent.parent
 POSTGRES = os.environ.get("HYPERDIAL_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")

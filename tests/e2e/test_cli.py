@@ -12,9 +12,9 @@ import pytest
 from PIL import Image
 
 from hyperdial.client import Client, categorical, float_param, int_param, outcome_constraint
-from hyperdial.client.plots import KINDS, Axis, importances, plot
-from hyperdial.client.study_cli import main as study_main
-from hyperdial.client.study_file import StudyFileError, load_study_file
+from hyperdial.client.tools.plots import KINDS, Axis, importances, plot
+from hyperdial.client.tools.study_cli import main as study_main
+from hyperdial.client.tools.study_file import StudyFileError, load_study_file
 from hyperdial.server.testing import RunningServer, serve
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "mlp-digits.yaml"

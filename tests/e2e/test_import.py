@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from hyperdial.client import Client, InvalidArgumentError, float_param, int_param
-from hyperdial.client.study_cli import main as study_main
+from hyperdial.client.tools.study_cli import main as study_main
 
 SPACE = [float_param("x", -5.0, 5.0), int_param("n", 1, 3)]
 

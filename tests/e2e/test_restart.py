@@ -5,7 +5,6 @@ import signal
 import pytest
 
 from hyperdial.client import Client, float_param, int_param
-from hyperdial.v1 import hyperdial_pb2 as pb
 
 
 @pytest.mark.parametrize("signal_name", ["SIGTERM", "SIGKILL"])
@@ -41,7 +40,7 @@ def test_a_grid_study_survives_server_restarts(database_url, server_process, sig
             acknowledged[trial.id] = (trial.params["a"], trial.params["b"])
         stored = list(study.trials())
         info = study.info()
-    assert info.state == pb.FINISHED
+    assert info.finished
     assert len(stored) == 40 == len(acknowledged)
     points = {(t.params["a"], t.params["b"]) for t in stored}
     assert len(points) == 40  # every grid point exactly once

@@ -13,7 +13,7 @@ import pytest
 from tests.helpers import postgres_schema
 
 from hyperdial.client import Client, float_param
-from hyperdial.client.local import LocalServer
+from hyperdial.client.tools.local import LocalServer
 
 # gRPC's C core logs a failed bind itself (e.g. "E1127 18:22:46.895 add_port.cc:83] …").
 _GRPC_CORE_LOG = re.compile(r"^[DIWE]\d{4} ")

@@ -4,10 +4,13 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from hyperdial.client import Client
-from hyperdial.client.local import LocalServer
+from hyperdial.client.tools.local import LocalServer
 
 
+@pytest.mark.slow
 def test_the_demo_tunes_retrains_and_reports(tmp_path) -> None:
     database = f"sqlite:///{tmp_path / 'demo.db'}"
     output = tmp_path / "final"

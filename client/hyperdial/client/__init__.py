@@ -35,6 +35,7 @@ from hyperdial.client.params import (
     successive_halving,
 )
 from hyperdial.client.study import Study, Trial, default_worker_id
+from hyperdial.client.views import ParetoFront, StudyInfo
 
 __all__ = [
     "AbortedError",
@@ -46,8 +47,10 @@ __all__ = [
     "InternalError",
     "InvalidArgumentError",
     "NotFoundError",
+    "ParetoFront",
     "ResourceExhaustedError",
     "Study",
+    "StudyInfo",
     "Trial",
     "UnauthenticatedError",
     "UnavailableError",

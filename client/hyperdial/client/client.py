@@ -13,6 +13,7 @@ from hyperdial.client.errors import UnavailableError, from_rpc_error
 from hyperdial.client.params import OptionValue, options_to_proto
 from hyperdial.client.retry import with_retries
 from hyperdial.client.study import Study
+from hyperdial.client.views import StudyInfo
 from hyperdial.v1 import hyperdial_pb2 as pb
 from hyperdial.v1 import hyperdial_pb2_grpc as pb_grpc
 
@@ -110,7 +111,7 @@ class Client:
         *,
         goal: str = "minimize",
         metric: str = "objective",
-        algorithm: str = "random",
+        algorithm: str = "",
         options: Mapping[str, OptionValue] | None = None,
         max_trials: int = 0,
         seed: int = 0,
@@ -122,6 +123,7 @@ class Client:
     ) -> Study:
         """Creates the study, or returns the existing one if it has the same config.
 
+        `algorithm` is "random" (the server's default, when empty), "grid" or "bayes".
         One objective is `metric` and `goal`; several are `objectives`, (metric,
         goal) pairs, whose Pareto front the study looks for. `constraints` limit
         reported metrics, e.g. `outcome_constraint("param_count", max=50_000)`.
@@ -154,13 +156,14 @@ class Client:
         self.call(self.stub.GetStudy, pb.GetStudyRequest(name=name))
         return Study(self, name, prefetch=prefetch, stream=stream)
 
-    def list_studies(self, page_size: int = 100) -> Iterator[pb.Study]:
+    def list_studies(self, page_size: int = 100) -> Iterator[StudyInfo]:
         """Every study, oldest first, fetched a page at a time."""
         token = ""
         while True:
             request = pb.ListStudiesRequest(page_size=page_size, page_token=token)
             page = self.call(self.stub.ListStudies, request)
-            yield from page.studies
+            for message in page.studies:
+                yield Study(self, message.name).describe(message)
             token = page.next_page_token
             if not token:
                 return

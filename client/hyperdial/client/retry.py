@@ -17,23 +17,29 @@ RETRYABLE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.ABORTED})
 
 
 def with_retries(
-    attempt: Callable[[], T], retry_seconds: float, on_retry: Callable[[], None] | None = None
+    attempt: Callable[[], T],
+    retry_seconds: float,
+    on_retry: Callable[[], None] | None = None,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> T:
     """Runs `attempt` until it succeeds, fails for good, or `retry_seconds` have passed.
 
     Only UNAVAILABLE (server down or restarting) and ABORTED (a lost race) are
     retried; every request of the API is safe to repeat, so nothing is applied
     twice. `on_retry` runs before each new attempt (e.g. to reopen a stream).
+    `clock` and `sleep` are the monotonic time and the wait (tests move them).
     """
-    give_up = time.monotonic() + retry_seconds
+    give_up = clock() + retry_seconds
     backoff = 0.05
     while True:
         try:
             return attempt()
         except HyperdialError as error:
-            if error.code not in RETRYABLE or time.monotonic() + backoff > give_up:
+            if error.code not in RETRYABLE or clock() + backoff > give_up:
                 raise
-        time.sleep(backoff * random.uniform(0.5, 1.0))
+        sleep(backoff * random.uniform(0.5, 1.0))
         backoff = min(backoff * 2, 2.0)
         if on_retry is not None:
             on_retry()

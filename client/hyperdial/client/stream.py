@@ -45,6 +45,26 @@ class WorkStream:
             self._responses.cancel()
             self._responses = None
 
+    def suggest(self, request: pb.SuggestRequest) -> pb.SuggestResponse:
+        """See `WorkerCalls`."""
+        answer: pb.SuggestResponse = self._call("suggest", request)
+        return answer
+
+    def report_progress(self, request: pb.ReportProgressRequest) -> pb.ReportProgressResponse:
+        """See `WorkerCalls`."""
+        answer: pb.ReportProgressResponse = self._call("report_progress", request)
+        return answer
+
+    def heartbeat(self, request: pb.HeartbeatRequest) -> pb.HeartbeatResponse:
+        """See `WorkerCalls`."""
+        answer: pb.HeartbeatResponse = self._call("heartbeat", request)
+        return answer
+
+    def observe(self, request: pb.ObserveRequest) -> pb.ObserveResponse:
+        """See `WorkerCalls`."""
+        answer: pb.ObserveResponse = self._call("observe", request)
+        return answer
+
     def _attempt(self, kind: str, request: Any) -> Any:
         if self._responses is None:
             self._open()
@@ -65,7 +85,7 @@ class WorkStream:
             raise from_work_error(response.error)
         return getattr(response, kind)
 
-    def call(self, kind: str, request: Any) -> Any:
+    def _call(self, kind: str, request: Any) -> Any:
         """Sends `request` as the `kind` field of a WorkRequest; returns the matching answer."""
         with self._lock:
             return with_retries(lambda: self._attempt(kind, request), self._client.retry_seconds)

@@ -6,13 +6,16 @@ import os
 import re
 import socket
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from hyperdial.client.calls import UnaryCalls, WorkerCalls
 from hyperdial.client.params import ParamValue, from_value, to_value
 from hyperdial.client.stream import WorkStream
+from hyperdial.client.views import ParetoFront, StudyInfo, created_time
 from hyperdial.v1 import hyperdial_pb2 as pb
 
 if TYPE_CHECKING:
@@ -45,36 +48,46 @@ class Study:
         self.client = client
         self.name = name
         self.prefetch = prefetch
-        self._stream = WorkStream(client) if stream else None
+        #: How the worker loop's requests travel: one Work stream, or unary calls.
+        self.calls: WorkerCalls = WorkStream(client) if stream else UnaryCalls(client)
         #: Set once a Suggest said the study hands out no more trials.
         self.finished = False
         self._prefetched: dict[str, list[Trial]] = {}
 
-    def _work(self, kind: str, request: Any) -> Any:
-        """Sends a worker-loop request on the stream, or as a unary call."""
-        if self._stream is not None:
-            return self._stream.call(kind, request)
-        methods: dict[str, Callable[..., Any]] = {
-            "suggest": self.client.stub.Suggest,
-            "observe": self.client.stub.Observe,
-            "report_progress": self.client.stub.ReportProgress,
-            "heartbeat": self.client.stub.Heartbeat,
-        }
-        method = methods[kind]
-        return self.client.call(method, request)
-
     def close(self) -> None:
         """Ends the Work stream, if any."""
-        if self._stream is not None:
-            self._stream.close()
+        self.calls.close()
+
+    def observe(self, request: pb.ObserveRequest) -> pb.Trial:
+        """Sends a trial's outcome; keeps the next trial it hands out (with `prefetch`)."""
+        response = self.calls.observe(request)
+        if response.HasField("next"):
+            following = self._take_suggestion(response.next)
+            self._prefetched.setdefault(request.worker_id, []).extend(following)
+        return response.trial
 
     def _take_suggestion(self, response: pb.SuggestResponse) -> list[Trial]:
         self.finished = response.study_finished
         return [Trial.from_proto(self, t) for t in response.trials]
 
-    def info(self) -> pb.Study:
+    def info(self) -> StudyInfo:
         """The study's config and progress as the server sees it now."""
-        return self.client.call(self.client.stub.GetStudy, pb.GetStudyRequest(name=self.name))
+        request = pb.GetStudyRequest(name=self.name)
+        return self.describe(self.client.call(self.client.stub.GetStudy, request))
+
+    def describe(self, message: pb.Study) -> StudyInfo:
+        """A study's API form (this study's) as Python values."""
+        best = (
+            Trial.from_proto(self, message.best_trial) if message.HasField("best_trial") else None
+        )
+        return StudyInfo(
+            name=message.name,
+            state=pb.StudyState.Name(message.state),
+            config=message.config,
+            created=created_time(message),
+            trial_counts=Counter(message.trial_counts),
+            best_trial=best,
+        )
 
     def suggest(
         self, count: int = 1, *, worker_id: str | None = None, force_new: bool = False
@@ -84,7 +97,7 @@ class Study:
         request = pb.SuggestRequest(
             study=self.name, worker_id=worker, count=count, force_new=force_new
         )
-        return self._take_suggestion(self._work("suggest", request))
+        return self._take_suggestion(self.calls.suggest(request))
 
     def next_trial(self, worker_id: str | None = None) -> Trial | None:
         """The next trial for this worker, or None once the study is finished."""
@@ -142,10 +155,15 @@ class Study:
         response = self.client.call(self.client.stub.GetBestTrials, request)
         return [Trial.from_proto(self, t) for t in response.trials]
 
-    def pareto_front(self) -> pb.GetBestTrialsResponse:
+    def pareto_front(self) -> ParetoFront:
         """The whole Pareto front with its hypervolume and reference point."""
         request = pb.GetBestTrialsRequest(study=self.name, count=0)
-        return self.client.call(self.client.stub.GetBestTrials, request)
+        response = self.client.call(self.client.stub.GetBestTrials, request)
+        return ParetoFront(
+            trials=[Trial.from_proto(self, t) for t in response.trials],
+            hypervolume=response.hypervolume,
+            reference_point=list(response.reference_point),
+        )
 
 
 def _imported(
@@ -222,7 +240,7 @@ class Trial:
             step=step,
             value=value,
         )
-        response = self.study._work("report_progress", request)
+        response = self.study.calls.report_progress(request)
         self.measurements.append((step, value))
         return bool(response.should_stop)
 
@@ -235,7 +253,7 @@ class Trial:
         request = pb.HeartbeatRequest(
             study=self.study.name, worker_id=self.worker_id, trial_ids=[self.id]
         )
-        response = self.study._work("heartbeat", request)
+        response = self.study.calls.heartbeat(request)
         return self.id in response.renewed
 
     def _observe(self, **outcome: object) -> None:
@@ -247,14 +265,11 @@ class Trial:
             next_count=1 if self.study.prefetch else 0,
             **outcome,  # type: ignore[arg-type]
         )
-        response = self.study._work("observe", request)
-        if response.HasField("next"):
-            following = self.study._take_suggestion(response.next)
-            self.study._prefetched.setdefault(self.worker_id, []).extend(following)
-        self.state = pb.TrialState.Name(response.trial.state)
-        self.value = response.trial.value if response.trial.HasField("value") else None
-        self.reason = response.trial.reason
-        self.metrics = dict(response.trial.metrics)
+        ended = self.study.observe(request)
+        self.state = pb.TrialState.Name(ended.state)
+        self.value = ended.value if ended.HasField("value") else None
+        self.reason = ended.reason
+        self.metrics = dict(ended.metrics)
 
     def complete(
         self, value: float | None = None, *, metrics: Mapping[str, float] | None = None

@@ -20,18 +20,10 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from hyperdial.client import Client, float_param, int_param, median_stopping
-from hyperdial.client.local import LocalServer
+from hyperdial.client import Client, median_stopping
+from hyperdial.client.tools.local import LocalServer
 from hyperdial.trainers.final import retrain
-
-SPACE = [
-    float_param("learning_rate", 1e-4, 1e-1, log=True),
-    int_param("hidden_layers", 1, 4),
-    int_param("units", 16, 256, log=True),
-    int_param("batch_size", 16, 256, log=True),
-    float_param("dropout", 0.0, 0.5),
-    float_param("weight_decay", 1e-6, 1e-2, log=True),
-]
+from hyperdial.trainers.spaces import MLP_DIGITS
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -49,7 +41,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     with LocalServer(args.database) as server, Client(server.address) as client:
         study = client.create_study(
             name,
-            SPACE,
+            list(MLP_DIGITS),
             goal="minimize",
             metric="val_loss",
             algorithm="bayes",
@@ -78,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         for column in ("trial", "val loss", "lr", "layers", "units", "batch", "dropout", "L2"):
             table.add_column(column, justify="right")
         for trial in study.best_trials(5):
-            cells = [trial.params[p.name] for p in SPACE]
+            cells = [trial.params[p.name] for p in MLP_DIGITS]
             table.add_row(
                 str(trial.id),
                 f"{trial.value:.4f}",

@@ -97,7 +97,7 @@ class Worker:
     def _show_study(self, progress: RichProgress) -> None:
         info = self._study.info()
         finished = sum(n for state, n in info.trial_counts.items() if state != "PENDING")
-        best = info.best_trial.value if info.HasField("best_trial") else None
+        best = info.best_trial.value if info.best_trial is not None else None
         progress.study(finished, info.config.max_trials, best)
 
     def _train(self, trial: Trial) -> tuple[str, FitResult | None]:

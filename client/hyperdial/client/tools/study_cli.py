@@ -30,7 +30,8 @@ from hyperdial.client.client import Client
 from hyperdial.client.errors import HyperdialError, InvalidArgumentError
 from hyperdial.client.params import ParamValue
 from hyperdial.client.study import Study, Trial
-from hyperdial.client.study_file import StudyFileError, load_study_file
+from hyperdial.client.tools.study_file import StudyFileError, load_study_file
+from hyperdial.client.views import StudyInfo
 from hyperdial.v1 import hyperdial_pb2 as pb
 
 SHOWN_BEST = 5
@@ -88,12 +89,12 @@ def _table(title: str, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> 
     return table
 
 
-def _progress(info: pb.Study) -> Table:
+def _progress(info: StudyInfo) -> Table:
     config = info.config
     budget = config.max_trials or "∞"
     done = sum(v for k, v in info.trial_counts.items() if k != "PENDING")
     table = Table(title=f"study {info.name}", show_header=False)
-    table.add_row("state", pb.StudyState.Name(info.state))
+    table.add_row("state", info.state)
     for objective in config.objectives or [config.objective]:
         goal = pb.Goal.Name(objective.goal).lower()
         table.add_row("objective", f"{goal} {objective.metric}")
@@ -104,14 +105,14 @@ def _progress(info: pb.Study) -> Table:
         if constraint.HasField("upper_bound"):
             bounds.append(f"{constraint.metric} <= {constraint.upper_bound:g}")
         table.add_row("constraint", ", ".join(bounds))
-    table.add_row("algorithm", config.algorithm.name or "random")
+    table.add_row("algorithm", config.algorithm.name)
     table.add_row(
         "trials",
         f"{done} finished of {budget}; "
         + ", ".join(f"{k} {v}" for k, v in sorted(info.trial_counts.items()) if v),
     )
     table.add_row("parameters", ", ".join(p.name for p in config.parameters))
-    if info.HasField("best_trial"):
+    if info.best_trial is not None:
         table.add_row("best", f"trial {info.best_trial.id}: {info.best_trial.value:.6g}")
     return table
 
@@ -120,7 +121,7 @@ def _show(study: Study) -> Group:
     info = study.info()
     if info.config.objectives:
         front = study.pareto_front()
-        trials = [Trial.from_proto(study, t) for t in front.trials]
+        trials = front.trials
         header, rows = trial_rows(trials)
         reference = ", ".join(f"{r:.6g}" for r in front.reference_point)
         title = (
@@ -148,11 +149,11 @@ def _list(client: Client, console: Console) -> None:
     rows = []
     for info in client.list_studies():
         done = info.trial_counts.get("COMPLETED", 0)
-        best = info.best_trial.value if info.HasField("best_trial") else None
+        best = info.best_trial.value if info.best_trial is not None else None
         rows.append(
             [
                 info.name,
-                pb.StudyState.Name(info.state),
+                info.state,
                 info.config.algorithm.name,
                 done,
                 info.config.max_trials or "∞",
@@ -239,7 +240,7 @@ def _watch(study: Study, interval: float, console: Console) -> None:
         while True:
             time.sleep(interval)
             live.update(_show(study))
-            if study.info().state == pb.FINISHED:
+            if study.info().finished:
                 return
 
 

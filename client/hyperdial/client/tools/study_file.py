@@ -255,7 +255,7 @@ def load_study_file(path: str | Path) -> StudyFile:
     kwargs: dict[str, Any] = {
         "metric": reader.get(objective, "objective", "metric", str, "objective"),
         "goal": reader.get(objective, "objective", "goal", str, "minimize"),
-        "algorithm": reader.get(algorithm, "algorithm", "name", str, "random"),
+        "algorithm": reader.get(algorithm, "algorithm", "name", str, ""),
         "options": reader.get(algorithm, "algorithm", "options", dict, {}),
         "max_trials": reader.get(data, "", "max_trials", int, 0),
         "seed": reader.get(data, "", "seed", int, 0),

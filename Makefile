@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.stamp-install
 
-.PHONY: venv system-deps node-deps demo test lint proto proto-check bench-overhead bench-crash bench-load bench-replicas bench-trainer bench-pruning bench-bayes bench-quality bench-parallel bench-multiobjective bench-faults clean
+.PHONY: venv system-deps node-deps demo test test-slow lint proto proto-check bench-overhead bench-crash bench-load bench-replicas bench-trainer bench-pruning bench-bayes bench-quality bench-parallel bench-multiobjective bench-faults clean
 
 # torch==2.13.0 first: it is the CPU build on this platform, so nothing later asks
 # for a multi-GB CUDA build (pyproject caps torch at that version).
@@ -30,8 +30,13 @@ system-deps:
 	  || echo "warning: could not install Debian's prometheus; its test will be skipped" >&2; }
 
 ## make test: the whole test suite
+## make test: the suite but its slow tests (marked `slow`), in under five minutes
 test: venv system-deps node-deps
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -m "not slow"
+
+## make test-slow: the slow tests (crashes, replicas, concurrent bayes, the demo); CI runs both
+test-slow: venv system-deps node-deps
+	$(PY) -m pytest -q -m slow
 
 # The Node.js client example's packages (tests/e2e/test_node_client.py runs it); that test
 # skips, saying why, where the machine has no Node.js.

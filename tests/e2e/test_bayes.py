@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
+
 from hyperdial.client import Client, categorical, float_param, int_param
 from hyperdial.server.testing import serve
 
@@ -24,6 +26,7 @@ def _objective(params: dict) -> float:
     )
 
 
+@pytest.mark.slow
 def test_a_bayes_study_with_two_concurrent_workers_completes_its_budget(sqlite_url: str) -> None:
     with serve(sqlite_url) as server, Client(server.address, timeout=60) as client:
         study = client.create_study(
@@ -75,6 +78,7 @@ def test_a_joint_batch_holds_distinct_configurations(sqlite_url: str) -> None:
         assert len(keys) == 6
 
 
+@pytest.mark.slow
 def test_a_random_study_answers_while_a_bayes_study_computes(sqlite_url: str) -> None:
     with serve(sqlite_url) as server, Client(server.address, timeout=60) as client:
         heavy = client.create_study(

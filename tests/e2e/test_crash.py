@@ -1,8 +1,10 @@
 """SIGKILL under load: every acknowledged Observe survives, exactly once."""
 
+import pytest
 from bench.crash import crash_round
 
 
+@pytest.mark.slow
 def test_acknowledged_observes_survive_a_sigkill(database_url, tmp_path) -> None:
     database = database_url
     port = 0

@@ -30,7 +30,7 @@ def _brute_force_front(observed: list[tuple[int, dict[str, float]]]) -> set[int]
     return {n for n, m in feasible if not any(dominates(o, m) for _, o in feasible)}
 
 
-@pytest.mark.parametrize("algorithm", ["random", "bayes"])
+@pytest.mark.parametrize("algorithm", ["random", pytest.param("bayes", marks=pytest.mark.slow)])
 def test_the_front_is_exactly_the_non_dominated_feasible_set(
     client: Client, algorithm: str
 ) -> None:

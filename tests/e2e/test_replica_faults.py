@@ -6,6 +6,7 @@ import uuid
 
 import grpc
 import psycopg
+import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from tests.helpers import POSTGRES, postgres_schema
 
@@ -59,6 +60,7 @@ def _serving(address: str) -> bool:
     return answer.status == health_pb2.HealthCheckResponse.SERVING
 
 
+@pytest.mark.slow
 def test_three_busy_studies_on_two_replicas_answer_no_internal_error(server_process) -> None:
     """Batches of two replicas lock study rows in one order: no deadlock reaches a client."""
     with postgres_schema() as url:
@@ -80,6 +82,7 @@ def test_three_busy_studies_on_two_replicas_answer_no_internal_error(server_proc
         assert stored[(name, trial_id)].value == value
 
 
+@pytest.mark.slow
 def test_replicas_ride_through_repeated_backend_terminations(server_process) -> None:
     """Every server backend is terminated every 0.3 s for 8 s while workers run."""
     with postgres_schema() as base_url:

@@ -2,6 +2,7 @@
 
 import threading
 
+import pytest
 from tests.helpers import postgres_schema
 
 from hyperdial.client import Client, float_param, int_param
@@ -46,6 +47,7 @@ def test_three_replicas_hand_out_each_grid_point_once(server_process) -> None:
         assert trial.value == trial.params["a"] * 100 + trial.params["b"]
 
 
+@pytest.mark.slow
 def test_two_replicas_share_a_bayes_study_without_duplicates(server_process) -> None:
     with postgres_schema() as url:
         replicas = [server_process(url) for _ in range(2)]

@@ -63,6 +63,7 @@ def test_a_removed_sqlite_directory_refuses_writes_and_restarts_refuse_it(
     assert not directory.exists()
 
 
+@pytest.mark.slow
 def test_postgresql_refusing_writes_is_unavailable_then_recovers(server_process) -> None:
     """A trigger makes every write fail as a read-only database would, then goes away."""
     with postgres_schema() as url:

@@ -85,6 +85,7 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_a_trainer_survives_a_server_restart_mid_study(sqlite_url, server_process) -> None:
     port = _free_port()
     server = server_process(sqlite_url, port=port)

@@ -49,16 +49,6 @@ class TrainingData:
     references: tuple[float | None, ...] = ()
 
 
-def _keep(values: Sequence[float], limit: int, seed: int) -> list[int]:
-    """Indices of at most `limit` observations: the best third, then a seeded sample."""
-    order = sorted(range(len(values)), key=lambda i: -values[i])
-    if len(order) <= limit:
-        return order
-    best = limit // 3
-    rest = order[best:]
-    return order[:best] + random.Random(seed).sample(rest, limit - best)
-
-
 def keep_best(values: Sequence[float], limit: int, seed: int) -> list[int]:
     """Indices of at most `limit` observations: the best third, then a seeded sample."""
     order = sorted(range(len(values)), key=lambda i: -values[i])

@@ -153,7 +153,7 @@ class HandOut:
             self._count(result)
             return result.suggested
         for _ in range(MAX_COMPUTE_ATTEMPTS):
-            fresh = await self._compute_and_commit(study_name, worker_id, result)
+            fresh = await self._compute_and_hand_out(study_name, worker_id, result)
             if fresh is not None:
                 self._count(fresh)
                 return fresh.suggested
@@ -214,7 +214,7 @@ class HandOut:
         suggested = Suggested(tuple(trials), state is StudyState.FINISHED)
         return Fresh(suggested, config.algorithm.name)
 
-    async def _compute_and_commit(
+    async def _compute_and_hand_out(
         self, study_name: str, worker_id: str, planned: Planned
     ) -> Fresh | None:
         """One attempt: None when trials were handed out while it computed."""
@@ -225,11 +225,13 @@ class HandOut:
             study, observed = await read(self._store, lambda txn: history(txn, study_name))
             batch = self._computations.take(study.id, study.trial_count, planned.wanted)
             if batch is None:
-                batch = await self._run(study, observed, planned.wanted)
+                batch = await self._computed(study, observed, planned.wanted)
             computed = batch
             fresh = await write(
                 self._store,
-                lambda txn: self._commit(txn, study_name, study.trial_count, worker_id, computed),
+                lambda txn: self._hand_out_computed(
+                    txn, study_name, study.trial_count, worker_id, computed
+                ),
                 durable=False,
                 study=study_name,
             )
@@ -241,7 +243,8 @@ class HandOut:
             self._computations.in_background(lambda: self._precompute(study_name, study.id))
         return fresh
 
-    async def _run(self, study: StudyRecord, observed: History, count: int) -> SuggestBatch:
+    async def _computed(self, study: StudyRecord, observed: History, count: int) -> SuggestBatch:
+        """The suggester's batch for `observed`, computed in the pool and timed."""
         config = study.config
         batch, seconds = await self._compute.run(
             config.space, config.algorithm, observed, count, config.seed
@@ -249,7 +252,7 @@ class HandOut:
         self._observe_compute(study, seconds)
         return batch
 
-    def _commit(
+    def _hand_out_computed(
         self, txn: Transaction, study_name: str, version: int, worker_id: str, batch: SuggestBatch
     ) -> Fresh | None:
         """Hands out a computed batch, unless trials were handed out since it was computed."""
@@ -274,5 +277,5 @@ class HandOut:
                 max_trials and study.budget_used >= max_trials
             ):
                 return
-            batch = await self._run(study, observed, 1)
+            batch = await self._computed(study, observed, 1)
             self._computations.keep(study.id, Precomputed(study.trial_count, batch))

@@ -6,11 +6,17 @@ and 1,000 random observations of Hartmann6 (fit + acquisition; median of
 observation + qLogNEI, 8 restarts, 512 raw samples) and Optuna's GPSampler
 asking with the same observations.
 
-Part 2 runs a real server and one trainer loop whose "training" sleeps
+Part 2 runs a real server and 1 or 8 trainer threads whose "training" sleeps
 `--train-seconds`: the latency of each Suggest after the Sobol phase, with
 precomputation on (the default) and off.
 
+Part 3 runs three one-worker studies with the same seed, one after the other,
+on deterministic Hartmann6 (`--sequential-trials` each): how many of them got
+exactly the first one's suggestions, and how many configurations a run was
+handed again after finishing them.
+
     python bench/bayes_latency.py [--sizes 20,50,100,200,1000] [--trials 12]
+        [--sequential-trials 96]
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import multiprocessing
 import resource
 import statistics
 import tempfile
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -43,6 +50,7 @@ from hyperdial.server.service.compute import default_workers, threads_per_worker
 from hyperdial.server.space import FloatParam, SearchSpace
 
 DIMS = 6
+INITIAL = 5
 SPACE = SearchSpace(tuple(FloatParam(f"x{i}", 0.0, 1.0) for i in range(DIMS)))
 HARTMANN = Hartmann(dim=DIMS)
 
@@ -115,30 +123,77 @@ def optuna_gp(n: int, repeats: int) -> float:
     return _timed(ask, repeats)
 
 
-def trainer_view(trials: int, train_seconds: float, precompute: bool) -> list[float]:
-    """Suggest latencies (s) of one trainer loop after the Sobol phase."""
-    initial = 5
+def _hartmann(params: dict[str, Any]) -> float:
+    point = torch.tensor([[params[f"x{i}"] for i in range(DIMS)]], dtype=torch.float64)
+    return float(HARTMANN(point))
+
+
+def _bayes_study(client: Client, name: str, precompute: bool = True, seed: int = 0) -> Any:
+    return client.create_study(
+        name,
+        [float_param(f"x{i}", 0.0, 1.0) for i in range(DIMS)],
+        algorithm="bayes",
+        options={"initial_trials": INITIAL, "precompute": precompute},
+        seed=seed,
+    )
+
+
+def trainer_view(trials: int, train_seconds: float, precompute: bool, workers: int) -> list[float]:
+    """Suggest latencies (s) seen by `workers` trainer threads once the Sobol phase is over."""
+    latencies: list[float] = []
     with (
         tempfile.TemporaryDirectory() as tmp,
         LocalServer(f"sqlite:///{Path(tmp) / 'b.db'}") as server,
-        Client(server.address, timeout=120) as client,
+        Client(server.address, timeout=300) as client,
     ):
-        study = client.create_study(
-            "latency",
-            [float_param(f"x{i}", 0.0, 1.0) for i in range(DIMS)],
-            algorithm="bayes",
-            options={"initial_trials": initial, "precompute": precompute},
-        )
-        latencies = []
-        for number in range(initial + trials):
-            started = time.perf_counter()
-            (trial,) = study.suggest(1, worker_id="trainer")
-            if number >= initial:
-                latencies.append(time.perf_counter() - started)
-            time.sleep(train_seconds if number >= initial else 0.0)
-            point = torch.tensor([[trial.params[f"x{i}"] for i in range(DIMS)]])
-            trial.complete(float(HARTMANN(point.double())))
-        return latencies
+        study = _bayes_study(client, "latency", precompute)
+        budget = INITIAL + trials
+
+        def work(worker: str) -> None:
+            while True:
+                started = time.perf_counter()
+                handed = study.suggest(1, worker_id=worker)
+                waited = time.perf_counter() - started
+                if not handed or handed[0].id > budget:
+                    return
+                trial = handed[0]
+                if trial.id > INITIAL:
+                    latencies.append(waited)
+                    time.sleep(train_seconds)
+                trial.complete(_hartmann(trial.params))
+
+        threads = [threading.Thread(target=work, args=(f"w{k}",)) for k in range(workers)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    return latencies
+
+
+def sequential_runs(runs: int, trials: int) -> tuple[list[list[tuple[float, ...]]], int]:
+    """`runs` one-worker studies with one seed on one server: their suggestions, and repeats.
+
+    Repeats: configurations a run was handed after it had finished them (the
+    objective is deterministic).
+    """
+    suggestions = []
+    repeats = 0
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        LocalServer(f"sqlite:///{Path(tmp) / 'b.db'}") as server,
+        Client(server.address, timeout=300) as client,
+    ):
+        for run in range(runs):
+            study = _bayes_study(client, f"run-{run}", seed=11)
+            seen: list[tuple[float, ...]] = []
+            for _ in range(trials):
+                (trial,) = study.suggest(1, worker_id="trainer")
+                point = tuple(float(trial.params[f"x{i}"]) for i in range(DIMS))
+                repeats += point in seen
+                seen.append(point)
+                trial.complete(_hartmann(trial.params))
+            suggestions.append(seen)
+    return suggestions, repeats
 
 
 def main() -> None:
@@ -147,6 +202,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--trials", type=int, default=12, help="trainer trials after Sobol")
     parser.add_argument("--train-seconds", type=float, default=2.0)
+    parser.add_argument(
+        "--sequential-trials",
+        type=int,
+        default=96,
+        help="trials of each of the three one-worker runs on deterministic Hartmann6",
+    )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     rows, per_size = [], {}
@@ -170,22 +231,36 @@ def main() -> None:
             )
         )
     seen = {}
-    for precompute in (True, False):
-        latencies = trainer_view(args.trials, args.train_seconds, precompute)
-        key = "precompute" if precompute else "no_precompute"
-        seen[key] = {
-            "p50_ms": 1000 * percentile(latencies, 0.5),
-            "p95_ms": 1000 * percentile(latencies, 0.95),
-        }
-        rows.append(
-            (
-                f"Suggest seen by a trainer, {key} (p50 / p95 ms)",
-                f"{seen[key]['p50_ms']:.1f} / {seen[key]['p95_ms']:.1f}",
-                "",
-                "",
-                "",
+    for workers in (1, 8):
+        for precompute in (True, False):
+            latencies = trainer_view(args.trials, args.train_seconds, precompute, workers)
+            key = f"{workers}_workers_" + ("precompute" if precompute else "no_precompute")
+            seen[key] = {
+                "p50_ms": 1000 * percentile(latencies, 0.5),
+                "p95_ms": 1000 * percentile(latencies, 0.95),
+            }
+            rows.append(
+                (
+                    f"Suggest seen by {workers} trainer(s), {key} (p50 / p95 ms)",
+                    f"{seen[key]['p50_ms']:.1f} / {seen[key]['p95_ms']:.1f}",
+                    "",
+                    "",
+                    "",
+                )
             )
+    runs, repeats = sequential_runs(3, args.sequential_trials)
+    identical = sum(run == runs[0] for run in runs)
+    rows.append(
+        (
+            f"{len(runs)} sequential runs, seed 11, {args.sequential_trials} trials: "
+            "identical to the first / repeated configurations",
+            f"{identical} of {len(runs)} / {repeats}",
+            "",
+            "",
+            "",
         )
+    )
+    checks = {"identical_runs": identical, "runs": len(runs), "repeated_configurations": repeats}
     report(
         f"Bayes: seconds per suggestion, {DIMS}-D; trainer training {args.train_seconds} s",
         (
@@ -196,7 +271,12 @@ def main() -> None:
             "Optuna GPSampler (s)",
         ),
         rows,
-        {"seconds_per_suggestion": per_size, "trainer_suggest": seen, "machine": machine()},
+        {
+            "seconds_per_suggestion": per_size,
+            "trainer_suggest": seen,
+            "sequential": checks,
+            "machine": machine(),
+        },
     )
 
 

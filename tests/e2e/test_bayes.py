@@ -113,3 +113,30 @@ def test_a_random_study_answers_while_a_bayes_study_computes(sqlite_url: str) ->
         latencies.sort()
         # Measured as a ratio in one run: a random round trip is a tiny fraction of the fit.
         assert latencies[len(latencies) // 2] < heavy_seconds / 20
+
+
+@pytest.mark.slow
+def test_a_sequential_study_gets_the_same_fresh_suggestions_every_time(sqlite_url: str) -> None:
+    # One worker, the same seed, the same results: with precomputation on or off, and
+    # whatever time a trial takes, each suggestion is computed from every result so far,
+    # so the runs are identical.
+    plane = [float_param("x", -2.0, 2.0), float_param("y", -2.0, 2.0)]
+    runs = []
+    with serve(sqlite_url) as server, Client(server.address, timeout=120) as client:
+        for run, (precompute, training_seconds) in enumerate(
+            ((True, 0.0), (False, 0.0), (True, 1.0))
+        ):
+            options = {"initial_trials": 3, "precompute": precompute}
+            study = client.create_study(
+                f"run-{run}", plane, algorithm="bayes", options=options, seed=5
+            )
+            handed = []
+            for _ in range(9):
+                (trial,) = study.suggest(1, worker_id="w")
+                handed.append((trial.params["x"], trial.params["y"]))
+                time.sleep(training_seconds)
+                trial.complete((trial.params["x"] - 0.5) ** 2 + (trial.params["y"] + 1) ** 2)
+            runs.append(handed)
+    assert runs[1] == runs[0]
+    assert runs[2] == runs[0]
+    assert len(set(runs[0])) == len(runs[0])

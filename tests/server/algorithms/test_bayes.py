@@ -110,6 +110,27 @@ def test_a_small_discrete_space_never_repeats_a_pending_configuration() -> None:
     assert not {(2, "x"), (2, "y")} & set(keys)
 
 
+def test_a_deterministic_objective_never_gets_a_finished_configuration_again() -> None:
+    space = SearchSpace((IntParam("a", 1, 3), CategoricalParam("b", ("x", "y"))))
+    values = {(1, "x"): 1.0, (2, "x"): 0.5, (3, "x"): 2.0, (1, "y"): 1.5, (2, "y"): 0.2}
+    completed = tuple(Observed({"a": a, "b": b}, v) for (a, b), v in values.items())
+    batch = bayes(space, initial_trials=2).suggest(space, History(5, completed), 1, seed=0)
+    assert [canonical(space, s.params) for s in batch.suggestions] == [(3, "y")]
+    everything = (*completed, Observed({"a": 3, "b": "y"}, 0.7))
+    spent = bayes(space, initial_trials=2).suggest(space, History(6, everything), 1, seed=0)
+    assert spent.suggestions == ()
+
+
+def test_a_noisy_objective_may_measure_a_finished_configuration_again() -> None:
+    space = SearchSpace((IntParam("a", 1, 2),))
+    noise = random.Random(0)
+    completed = tuple(
+        Observed({"a": a}, a + noise.gauss(0.0, 1.0)) for a in (1, 2) for _ in range(4)
+    )
+    batch = bayes(space, initial_trials=2).suggest(space, History(8, completed), 1, seed=0)
+    assert len(batch.suggestions) == 1
+
+
 @pytest.mark.parametrize(
     "completed",
     [

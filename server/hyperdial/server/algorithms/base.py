@@ -55,6 +55,11 @@ class History:
     maximize: bool = False
     objectives: tuple[Objective, ...] = ()
 
+    @property
+    def results(self) -> int:
+        """How many trials ended with something to learn from (completed or infeasible)."""
+        return len(self.completed) + len(self.infeasible)
+
 
 @dataclass(frozen=True)
 class Suggestion:

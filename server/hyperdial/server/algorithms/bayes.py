@@ -16,7 +16,9 @@ Carlo error, against the best observation; it refines an optimum several times
 more precisely (Branin, measured). Option `acquisition` forces `qlognei` or
 `ucb` (qUCB). Mixed spaces are optimized by BoTorch's alternating optimizer,
 which steps integers and categoricals through their allowed values. A
-suggestion equal to a pending one is never returned.
+suggestion equal to a pending one is never returned; nor one equal to a
+finished one when the fitted noise says the objective is deterministic
+(`INFORMATIVE_REPEAT_NOISE`), where a repeat would return the same value.
 
 Failed trials carry no value and are left out. Infeasible trials take the
 worst completed value: the model learns to avoid their region without a second
@@ -77,6 +79,12 @@ log = logging.getLogger(__name__)
 # Integer ranges wider than this are optimized as continuous and rounded.
 MAX_DISCRETE_VALUES = 10_000
 MC_SAMPLES = 256
+# Below this fitted noise (a share of the objective's variance: a noise sd under a tenth of
+# the outcomes' spread) a finished configuration is never suggested again: on a
+# deterministic objective it would return the same value, and on a mildly noisy one a new
+# point teaches more. The noise prior's mode (3e-3) sits below it, so a few deterministic
+# observations are not mistaken for noise.
+INFORMATIVE_REPEAT_NOISE = 1e-2
 INCUMBENT_STARTS = 4
 
 
@@ -131,10 +139,14 @@ class BayesSuggester:
             ):
                 warnings.simplefilter("ignore", category)
             try:
-                rows = self._optimize(data, pending, count)
+                rows, noise = self._optimize(data, pending, count)
             except Exception:  # any numerical failure falls back; it never fails Suggest
                 log.warning("bayes: model fit or acquisition failed; drawing Sobol", exc_info=True)
                 return SuggestBatch(self._sobol(space, history.draws, count, seed, taken))
+        if noise < INFORMATIVE_REPEAT_NOISE:
+            # A deterministic objective: a finished configuration would give the same value.
+            taken |= {canonical(space, o.params) for o in history.completed}
+            taken |= {canonical(space, params) for params in history.infeasible}
         suggestions: list[Suggestion] = []
         for row in rows:
             params = from_features(space, row)
@@ -143,7 +155,7 @@ class BayesSuggester:
                 continue
             taken.add(key)
             suggestions.append(Suggestion(params))
-        if len(suggestions) < count:  # the optimizer landed on pending points: fill with Sobol
+        if len(suggestions) < count:  # the optimizer landed on taken points: fill with Sobol
             suggestions += self._sobol(space, history.draws, count - len(suggestions), seed, taken)
         return SuggestBatch(tuple(suggestions))
 
@@ -256,7 +268,11 @@ class BayesSuggester:
 
     def _optimize(
         self, data: TrainingData, pending_rows: list[list[float]], count: int
-    ) -> list[list[float]]:
+    ) -> tuple[list[list[float]], float]:
+        """The acquisition's best `count` feature rows, and the fitted noise of the objective.
+
+        The noise is a share of the (first) objective's variance.
+        """
         model = fitted_gp(data, self.max_fit_points, sorted(self.layout.categorical))
         pending = torch.tensor(pending_rows, dtype=torch.float64) if pending_rows else None
         acquisition = self._acquisition(model, data, pending, count)
@@ -290,7 +306,8 @@ class BayesSuggester:
                 num_restarts=self.restarts,
                 raw_samples=self.raw_samples,
             )
-        return [list(map(float, row)) for row in candidates.detach().tolist()]
+        rows = [list(map(float, row)) for row in candidates.detach().tolist()]
+        return rows, float(model.likelihood.noise.detach().reshape(-1)[0])
 
 
 def _around_best(data: TrainingData, count: int, starts: int) -> torch.Tensor:

@@ -149,10 +149,21 @@ class ComputePool:
 
 @dataclass(frozen=True)
 class Precomputed:
-    """Suggestions computed when the study had handed out `version` trials."""
+    """Suggestions computed when the study had handed out `version` trials and `results` had ended.
+
+    They are handed out only while no other trial was handed out since (it might
+    be the same configuration), and either no result arrived since or other
+    workers' trials are still running: then waiting for a fresh model would
+    keep a worker idle, while the running trials are in the model anyway.
+    """
 
     version: int
+    results: int
     batch: SuggestBatch
+
+    def usable(self, version: int, results: int, others_running: bool) -> bool:
+        """Whether the study, now at `version` with `results` ended, may take this batch."""
+        return self.version == version and (self.results == results or others_running)
 
 
 class StudyComputations:
@@ -170,10 +181,14 @@ class StudyComputations:
             lock = self._locks[study_id] = asyncio.Lock()
         return lock
 
-    def take(self, study_id: int, version: int, count: int) -> SuggestBatch | None:
-        """A precomputed batch still valid at `version`, holding `count` suggestions."""
+    def take(
+        self, study_id: int, version: int, results: int, others_running: bool, count: int
+    ) -> SuggestBatch | None:
+        """A precomputed batch `usable` now (see `Precomputed`), holding `count` suggestions."""
         ready = self._ready.pop(study_id, None)
-        if ready is None or ready.version != version or len(ready.batch.suggestions) < count:
+        if ready is None or len(ready.batch.suggestions) < count:
+            return None
+        if not ready.usable(version, results, others_running):
             return None
         return SuggestBatch(ready.batch.suggestions[:count], ready.batch.finished)
 

@@ -223,7 +223,13 @@ class HandOut:
             held_across_replicas(self._store, planned.study_id),
         ):
             study, observed = await read(self._store, lambda txn: history(txn, study_name))
-            batch = self._computations.take(study.id, study.trial_count, planned.wanted)
+            batch = self._computations.take(
+                study.id,
+                study.trial_count,
+                observed.results,
+                others_running=bool(observed.pending),
+                count=planned.wanted,
+            )
             if batch is None:
                 batch = await self._computed(study, observed, planned.wanted)
             computed = batch
@@ -235,9 +241,13 @@ class HandOut:
                 durable=False,
                 study=study_name,
             )
+        # Only where other workers' trials are running does a suggestion computed ahead get
+        # used before the next result makes it stale: a lone worker's next Suggest follows
+        # its own Observe, so it is computed then, from that result.
         if (
             fresh is not None
             and not fresh.suggested.study_finished
+            and observed.pending
             and self._suggesters.get(study).precompute
         ):
             self._computations.in_background(lambda: self._precompute(study_name, study.id))
@@ -278,4 +288,5 @@ class HandOut:
             ):
                 return
             batch = await self._computed(study, observed, 1)
-            self._computations.keep(study.id, Precomputed(study.trial_count, batch))
+            ready = Precomputed(study.trial_count, observed.results, batch)
+            self._computations.keep(study.id, ready)

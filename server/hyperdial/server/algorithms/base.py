@@ -88,7 +88,8 @@ class Suggester(Protocol):
     gives it the full `History` and runs it in its compute pool, off the RPC
     threads and outside any transaction, one computation per study at a time;
     with `precompute` the next suggestion is computed as soon as trials are
-    handed out, with them pending, so the next Suggest finds it ready.
+    handed out while others run, with them pending, so the next Suggest finds
+    it ready.
     """
 
     reissues_stale: bool

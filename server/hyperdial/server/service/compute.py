@@ -8,11 +8,10 @@ study answers in its usual time while a bayes study is computing.
 Per study, an asyncio lock serializes computations (two Suggests for one study
 would otherwise fit the same model twice and might propose the same point), and
 a lock in the database does the same across replicas.
-After trials are handed out, the next suggestion is computed in the background
-with those trials pending, so a worker that finishes its trial usually finds
-its next configuration ready. A precomputed suggestion is only used while the
-study's trial count is still the one it was computed at: any trial handed out
-since (here or on another replica) might be the same configuration.
+Where other workers' trials are running, the next suggestion is computed in
+the background as soon as trials are handed out, with the running ones
+pending, so a worker that finishes its trial usually finds its next
+configuration ready. When it may be used is `Precomputed.usable`'s rule.
 """
 
 from __future__ import annotations

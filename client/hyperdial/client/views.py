@@ -51,5 +51,4 @@ class ParetoFront:
 
 def created_time(message: pb.Study) -> datetime:
     """When the study was created, as an aware datetime."""
-    stamp = message.create_time
-    return datetime.fromtimestamp(stamp.seconds + stamp.nanos / 1e9, UTC)
+    return message.create_time.ToDatetime(tzinfo=UTC)

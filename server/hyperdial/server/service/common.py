@@ -9,14 +9,22 @@ import re
 from collections.abc import Callable
 from typing import TypeVar
 
-from hyperdial.server.errors import InvalidArgument
-from hyperdial.server.store.base import Store, Transaction
+from hyperdial.server.errors import InvalidArgument, NotFound
+from hyperdial.server.store.base import Store, StudyRecord, Transaction
 
 T = TypeVar("T")
 
 MAX_PAGE_SIZE = 1000
 DEFAULT_PAGE_SIZE = 100
 _NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
+
+
+def find_study(txn: Transaction, study_name: str) -> StudyRecord:
+    """The study, or NotFound."""
+    study = txn.find_study(study_name)
+    if study is None:
+        raise NotFound(f"study {study_name!r} does not exist")
+    return study
 
 
 async def write(store: Store, op: Callable[[Transaction], T], *, durable: bool, study: str) -> T:

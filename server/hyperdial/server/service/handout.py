@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 from hyperdial.server.algorithms.base import History, Observed, SuggestBatch
 from hyperdial.server.domain import Goal, StudyState, Suggested, TrialState
-from hyperdial.server.errors import Conflict, NotFound
+from hyperdial.server.errors import Conflict
 from hyperdial.server.metrics import ServerMetrics
-from hyperdial.server.service.common import read, write
+from hyperdial.server.service.common import find_study, read, write
 from hyperdial.server.service.compute import (
     ComputePool,
     Precomputed,
@@ -60,14 +60,6 @@ HandOutResult = Suggested | Fresh | Planned
 def lease_until(study: StudyRecord, now: float) -> float:
     """When a lease taken or renewed at `now` ends."""
     return now + study.config.lease_seconds
-
-
-def find_study(txn: Transaction, study_name: str) -> StudyRecord:
-    """The study, or NotFound."""
-    study = txn.find_study(study_name)
-    if study is None:
-        raise NotFound(f"study {study_name!r} does not exist")
-    return study
 
 
 def history(txn: Transaction, study_name: str) -> tuple[StudyRecord, History]:

@@ -8,11 +8,12 @@ from collections.abc import Callable
 
 from hyperdial.server.algorithms.base import make_suggester
 from hyperdial.server.domain import Study, StudyConfig
-from hyperdial.server.errors import AlreadyExists, InvalidArgument, NotFound, ResourceExhausted
+from hyperdial.server.errors import AlreadyExists, InvalidArgument, ResourceExhausted
 from hyperdial.server.service.common import (
     check_name,
     decode_token,
     encode_token,
+    find_study,
     page_size,
     read,
     write,
@@ -122,10 +123,7 @@ class StudyService:
         """The study with its progress. Raises NotFound."""
 
         def op(txn: Transaction) -> Study:
-            record = txn.find_study(name)
-            if record is None:
-                raise NotFound(f"study {name!r} does not exist")
-            return _summary(txn, record)
+            return _summary(txn, find_study(txn, name))
 
         return await read(self._store, op)
 

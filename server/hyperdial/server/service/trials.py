@@ -15,9 +15,15 @@ from hyperdial.server.domain import Trial, TrialState
 from hyperdial.server.errors import InvalidArgument
 from hyperdial.server.metrics import ServerMetrics
 from hyperdial.server.pareto import Front, pareto_front
-from hyperdial.server.service.common import decode_token, encode_token, page_size, read
+from hyperdial.server.service.common import (
+    decode_token,
+    encode_token,
+    find_study,
+    page_size,
+    read,
+)
 from hyperdial.server.service.compute import ComputePool
-from hyperdial.server.service.handout import HandOut, find_study
+from hyperdial.server.service.handout import HandOut
 from hyperdial.server.service.leases import Leases
 from hyperdial.server.service.limits import DEFAULT_LIMITS, Limits, fitting, trial_bytes
 from hyperdial.server.service.outcomes import Outcomes

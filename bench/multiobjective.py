@@ -57,9 +57,12 @@ def _ours(
     suggester = make_suggester(space, AlgorithmConfig(method, {}))
     observed: list[Observed] = []
     results = []
+    state = None  # the model state the server would pass on (warm-started fits)
     for draw in range(trials):
-        history = History(draw, tuple(observed), objectives=MINIMIZE_BOTH)
-        params = dict(suggester.suggest(space, history, 1, seed).suggestions[0].params)
+        history = History(draw, tuple(observed), objectives=MINIMIZE_BOTH, model_state=state)
+        batch = suggester.suggest(space, history, 1, seed)
+        state = batch.model_state or state
+        params = dict(batch.suggestions[0].params)
         values = evaluate(params)
         observed.append(Observed(params, values[0], values))
         results.append((params, values))

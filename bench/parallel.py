@@ -44,10 +44,14 @@ def simulate(workers: int, seed: int, trials: int) -> dict[str, Any]:
     seen: set[tuple[ParamValue, ...]] = set()
     duplicates = draws = 0
     now = 0.0
+    state = None  # the model state the server would pass on (warm-started fits)
     while len(observed) < trials:
         while len(running) < workers and draws < trials:
-            history = History(draws, tuple(observed), pending=tuple(p for _, _, p in running))
-            params = dict(suggester.suggest(SPACE, history, 1, seed).suggestions[0].params)
+            pending = tuple(p for _, _, p in running)
+            history = History(draws, tuple(observed), pending=pending, model_state=state)
+            batch = suggester.suggest(SPACE, history, 1, seed)
+            state = batch.model_state or state
+            params = dict(batch.suggestions[0].params)
             key = canonical(SPACE, params)
             duplicates += key in seen
             seen.add(key)

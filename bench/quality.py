@@ -156,13 +156,16 @@ def _ours(
     suggester = make_suggester(space, AlgorithmConfig(method, options))
     observed: list[Observed] = []
     results: list[tuple[float, Any]] = []
+    state = None  # the model state the server would pass on (warm-started fits)
     for draw in range(trials):
         if design is not None and draw < len(design):
             params = design[draw]
         else:
-            batch = suggester.suggest(space, History(draw, tuple(observed)), 1, seed)
+            history = History(draw, tuple(observed), model_state=state)
+            batch = suggester.suggest(space, history, 1, seed)
             if not batch.suggestions:
                 break
+            state = batch.model_state or state
             params = dict(batch.suggestions[0].params)
         outcome = objective(params)
         value, extra = outcome if isinstance(outcome, tuple) else (outcome, None)
@@ -237,9 +240,13 @@ def one_run(problem_name: str, method: str, seed: int, trials: int) -> dict[str,
     }
 
 
-def _methods(problem: str) -> tuple[str, ...]:
-    """Every method on `problem`: the paired runs on the synthetic problems only."""
-    return (*METHODS, *PAIRED) if problem in SYNTHETIC else METHODS
+def _methods(problem: str, chosen: str = "") -> tuple[str, ...]:
+    """The methods run on `problem` (the paired runs on the synthetic problems only).
+
+    `chosen` is a comma-separated subset, or "" for every method.
+    """
+    every = (*METHODS, *PAIRED) if problem in SYNTHETIC else METHODS
+    return tuple(m for m in every if not chosen or m in chosen.split(","))
 
 
 def _regret_summary(
@@ -288,6 +295,11 @@ def main() -> None:
         default=",".join(PROBLEMS),
         help="a subset of " + ",".join(PROBLEMS) + " (e.g. more seeds on the synthetic ones)",
     )
+    parser.add_argument(
+        "--methods",
+        default="",
+        help="a subset of " + ",".join((*METHODS, *PAIRED)) + " (default: all)",
+    )
     args = parser.parse_args()
     if args.quick:
         args.seeds, args.trials, args.mlp_seeds, args.mlp_trials = 3, 20, 1, 20
@@ -295,7 +307,7 @@ def main() -> None:
     jobs = [
         (problem, method, seed, args.trials if problem in SYNTHETIC else args.mlp_trials)
         for problem in problems
-        for method in _methods(problem)
+        for method in _methods(problem, args.methods)
         for seed in range(
             1 if method == "grid" else args.seeds if problem in SYNTHETIC else args.mlp_seeds
         )
@@ -319,7 +331,7 @@ def main() -> None:
         subsets.append((f" seeds<{ISSUE_SEEDS}", ISSUE_SEEDS))
     for problem in (p for p in problems if p in SYNTHETIC):
         for label, limit in subsets:
-            for method in _methods(problem):
+            for method in _methods(problem, args.methods):
                 mine = [
                     r
                     for seed, r in by_seed[problem, method].items()
@@ -330,7 +342,7 @@ def main() -> None:
                 key = f"{problem}{label.replace(' ', '/')}/{method}"
                 summary[key], row = _regret_summary(mine, args.trials, rival)
                 rows.append((problem + label, method, *row))
-    for method in METHODS if "mlp-digits" in problems else ():
+    for method in _methods("mlp-digits", args.methods) if "mlp-digits" in problems else ():
         mine = [r for r in runs if r["problem"] == "mlp-digits" and r["method"] == method]
         losses = [r["best"][args.mlp_trials] for r in mine]
         accuracy = statistics.median(r["accuracy"] for r in mine)

@@ -46,6 +46,10 @@ class History:
         maximize: the (first) objective's direction.
         objectives: every objective, when the study has several (each
             observation's `values` follow their order).
+        model_state: what the suggester's previous computation for this study
+            left to start from (`SuggestBatch.model_state`), or None. It
+            makes a computation cheaper, not different in kind: a suggester
+            must give a valid answer without it.
     """
 
     draws: int
@@ -54,6 +58,7 @@ class History:
     pending: tuple[Mapping[str, ParamValue], ...] = ()
     maximize: bool = False
     objectives: tuple[Objective, ...] = ()
+    model_state: object = None
 
     @property
     def results(self) -> int:
@@ -71,10 +76,15 @@ class Suggestion:
 
 @dataclass(frozen=True)
 class SuggestBatch:
-    """Up to `count` suggestions; `finished` means the algorithm has nothing more to give."""
+    """Up to `count` suggestions; `finished` means the algorithm has nothing more to give.
+
+    `model_state` is what the next computation for the study may start from
+    (bayes: the fitted kernel hyperparameters); opaque to the service.
+    """
 
     suggestions: tuple[Suggestion, ...]
     finished: bool = False
+    model_state: object = None
 
 
 class Suggester(Protocol):

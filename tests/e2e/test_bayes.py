@@ -65,7 +65,7 @@ def test_a_bayes_study_with_two_concurrent_workers_completes_its_budget(sqlite_u
         assert best.value < min(_objective(dict(p)) for p in pending_seen[:4]) + 1e-9
 
 
-def test_a_joint_batch_holds_distinct_configurations(sqlite_url: str) -> None:
+def test_a_batch_holds_distinct_configurations(sqlite_url: str) -> None:
     with serve(sqlite_url) as server, Client(server.address, timeout=60) as client:
         study = client.create_study(
             "batch", SPACE, algorithm="bayes", options={"initial_trials": 3, **FAST}, seed=7
@@ -140,3 +140,35 @@ def test_a_sequential_study_gets_the_same_fresh_suggestions_every_time(sqlite_ur
     assert runs[1] == runs[0]
     assert runs[2] == runs[0]
     assert len(set(runs[0])) == len(runs[0])
+
+
+def test_workers_that_come_back_together_share_a_computation(sqlite_url: str) -> None:
+    space = [float_param(f"x{i}", 0.0, 1.0) for i in range(3)]
+    with serve(sqlite_url) as server, Client(server.address, timeout=60) as client:
+        study = client.create_study(
+            "crowd", space, algorithm="bayes", options={"initial_trials": 4, **FAST}, seed=3
+        )
+        design = study.suggest(4, worker_id="design")
+        for trial in design[:3]:
+            trial.complete(sum((v - 0.3) ** 2 for v in trial.params.values()))
+        # design[3] keeps running: other workers are busy, so queued suggestions may serve.
+        handed = []
+        start = threading.Barrier(8)
+
+        def ask(worker: str) -> None:
+            start.wait()
+            handed.extend(study.suggest(1, worker_id=worker))
+
+        crowd = [threading.Thread(target=ask, args=(f"w{k}",)) for k in range(8)]
+        for thread in crowd:
+            thread.start()
+        for thread in crowd:
+            thread.join(timeout=120)
+        computations = server.app.metrics.registry.get_sample_value(
+            "hyperdial_suggestion_compute_seconds_count", {"algorithm": "bayes"}
+        )
+        assert len(handed) == 8
+        assert len({tuple(sorted(t.params.items())) for t in handed}) == 8
+        # One computation drew the design; one per Suggest would make 9 in all.
+        assert computations is not None
+        assert computations <= 4

@@ -5,13 +5,14 @@ They run in worker processes, so they hold neither the event loop, nor the
 store's writer, nor the GIL that every other RPC needs: a random or grid
 study answers in its usual time while a bayes study is computing.
 
-Per study, an asyncio lock serializes computations (two Suggests for one study
-would otherwise fit the same model twice and might propose the same point), and
-a lock in the database does the same across replicas.
-Where other workers' trials are running, the next suggestion is computed in
-the background as soon as trials are handed out, with the running ones
-pending, so a worker that finishes its trial usually finds its next
-configuration ready. When it may be used is `Precomputed.usable`'s rule.
+Per study, an asyncio lock serializes hand-outs of computed trials (two
+Suggests for one study would otherwise fit the same model twice and might
+propose the same point), and a lock in the database serializes computations
+across replicas. Where other workers' trials are running, the next suggestions
+are computed ahead in the background, a queue of them with the running trials
+pending (`suggestions_ahead`: more running trials, more at once from one fit),
+so workers that finish their trials usually find their next configurations
+ready. When a queue may be used is `Precomputed.usable`'s rule.
 """
 
 from __future__ import annotations
@@ -26,10 +27,11 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
+from typing import TypeVar
 
-from hyperdial.server.algorithms.base import History, SuggestBatch, make_suggester
+from hyperdial.server.algorithms.base import History, SuggestBatch, Suggestion, make_suggester
 from hyperdial.server.domain import AlgorithmConfig
 from hyperdial.server.space import SearchSpace
 from hyperdial.server.store.base import Store
@@ -37,7 +39,11 @@ from hyperdial.server.store.base import Store
 log = logging.getLogger(__name__)
 
 MAX_PRECOMPUTED = 4096
+# A queue of precomputed suggestions holds one per this many running trials, at most MAX_AHEAD.
+RUNNING_PER_QUEUED = 4
+MAX_AHEAD = 16
 LOCK_POLL_SECONDS = 0.05
+_T = TypeVar("_T")
 # Past this wait a replica computes anyway: the hand-out re-checks the study's trial count,
 # so a duplicate computation costs CPU, never a duplicate trial.
 LOCK_WAIT_SECONDS = 120.0
@@ -146,59 +152,136 @@ class ComputePool:
             self._executor = None
 
 
+def suggestions_ahead(running: int, waiting: int = 0) -> int:
+    """How many suggestions to compute ahead: `running` trials run, `waiting` Suggests wait.
+
+    The more workers share a study, the more of them come back during one
+    computation; one fit then serves them all.
+    """
+    return max(1, min(MAX_AHEAD, running // RUNNING_PER_QUEUED + waiting))
+
+
 @dataclass(frozen=True)
 class Precomputed:
-    """Suggestions computed when the study had handed out `version` trials and `results` had ended.
+    """Suggestions computed ahead, in order, when `results` trials of the study had ended.
 
-    They are handed out only while no other trial was handed out since (it might
-    be the same configuration), and either no result arrived since or other
-    workers' trials are still running: then waiting for a fresh model would
-    keep a worker idle, while the running trials are in the model anyway.
+    Each was computed with the running trials and the earlier ones pending. They
+    are handed out while no result arrived since, or while other workers' trials
+    still run: then waiting for a fresh model would keep a worker idle, while
+    the running trials are in the model anyway. A member equal to a trial
+    handed out or finished since is skipped.
     """
 
-    version: int
     results: int
-    batch: SuggestBatch
+    suggestions: tuple[Suggestion, ...]
 
-    def usable(self, version: int, results: int, others_running: bool) -> bool:
-        """Whether the study, now at `version` with `results` ended, may take this batch."""
-        return self.version == version and (self.results == results or others_running)
+    def usable(self, results: int, others_running: bool) -> bool:
+        """Whether the study, now with `results` ended, may take from this queue."""
+        return self.results == results or others_running
+
+
+def _bounded_put(entries: OrderedDict[int, _T], study_id: int, value: _T) -> None:
+    """Stores `value` as the newest entry, dropping the oldest studies' beyond a bound."""
+    entries[study_id] = value
+    entries.move_to_end(study_id)
+    while len(entries) > MAX_PRECOMPUTED:
+        entries.popitem(last=False)
 
 
 class StudyComputations:
-    """Per-study locks, precomputed suggestions and the background tasks computing them."""
+    """Per-study locks, queues of precomputed suggestions, model states, background work.
+
+    A study's model state (`SuggestBatch.model_state`: bayes's fitted kernel
+    hyperparameters) is kept in memory only, for the study's next computation
+    to start from. One serving process keeps one chain per study, whichever
+    compute worker runs each step, so a sequential study repeats exactly; after
+    a restart, or on another replica, the next fit starts cold.
+    """
 
     def __init__(self) -> None:
         self._locks: dict[int, asyncio.Lock] = {}
+        self._waiting: dict[int, int] = {}
         self._ready: OrderedDict[int, Precomputed] = OrderedDict()
+        self._states: OrderedDict[int, object] = OrderedDict()
+        self._precomputing: dict[int, asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def lock(self, study_id: int) -> asyncio.Lock:
-        """The lock held while computing for (and handing out trials of) the study."""
+    @asynccontextmanager
+    async def turn(self, study_id: int) -> AsyncIterator[None]:
+        """Holds the study's hand-out lock (computing while needed); counts who waits for it."""
         lock = self._locks.get(study_id)
         if lock is None:
             lock = self._locks[study_id] = asyncio.Lock()
-        return lock
+        self._waiting[study_id] = self._waiting.get(study_id, 0) + 1
+        try:
+            await lock.acquire()
+        finally:
+            self._waiting[study_id] -= 1
+        try:
+            yield
+        finally:
+            lock.release()
+
+    def waiting(self, study_id: int) -> int:
+        """How many Suggests wait for the study's turn: a computation should serve them too."""
+        return self._waiting.get(study_id, 0)
 
     def take(
-        self, study_id: int, version: int, results: int, others_running: bool, count: int
+        self,
+        study_id: int,
+        results: int,
+        others_running: bool,
+        count: int,
+        is_new: Callable[[Suggestion], bool],
     ) -> SuggestBatch | None:
-        """A precomputed batch `usable` now (see `Precomputed`), holding `count` suggestions."""
+        """The next `count` precomputed suggestions that are `is_new`, if the queue is usable."""
         ready = self._ready.pop(study_id, None)
-        if ready is None or len(ready.batch.suggestions) < count:
+        if ready is None or not ready.usable(results, others_running):
             return None
-        if not ready.usable(version, results, others_running):
+        members = [s for s in ready.suggestions if is_new(s)]
+        if len(members) < count:
             return None
-        return SuggestBatch(ready.batch.suggestions[:count], ready.batch.finished)
+        if len(members) > count:
+            _bounded_put(self._ready, study_id, replace(ready, suggestions=tuple(members[count:])))
+        return SuggestBatch(tuple(members[:count]))
+
+    def queued(self, study_id: int) -> int:
+        """How many precomputed suggestions the study has left."""
+        ready = self._ready.get(study_id)
+        return 0 if ready is None else len(ready.suggestions)
 
     def keep(self, study_id: int, ready: Precomputed) -> None:
-        """Stores a precomputed batch (the oldest studies' are dropped beyond a bound)."""
-        self._ready[study_id] = ready
-        self._ready.move_to_end(study_id)
-        while len(self._ready) > MAX_PRECOMPUTED:
-            self._ready.popitem(last=False)
+        """Stores a study's new queue (the oldest studies' are dropped beyond a bound)."""
+        _bounded_put(self._ready, study_id, ready)
 
-    def in_background(self, work: Callable[[], Awaitable[None]]) -> None:
+    def model_state(self, study_id: int) -> object:
+        """What the study's last computation left for the next to start from, or None."""
+        return self._states.get(study_id)
+
+    def remember(self, study_id: int, batch: SuggestBatch) -> None:
+        """Keeps `batch`'s model state for the study's next computation."""
+        if batch.model_state is not None:
+            _bounded_put(self._states, study_id, batch.model_state)
+
+    def precomputing(self, study_id: int) -> bool:
+        """Whether a computation ahead is running for the study."""
+        return study_id in self._precomputing
+
+    async def precomputed(self, study_id: int) -> None:
+        """Waits for the study's computation ahead, if one runs (its failure is logged there)."""
+        task = self._precomputing.get(study_id)
+        if task is not None:
+            await asyncio.wait([task])
+
+    def precompute(self, study_id: int, work: Callable[[], Awaitable[None]]) -> None:
+        """Runs `work()` in the background as the study's one computation ahead."""
+        if study_id in self._precomputing:
+            return
+        task = self.in_background(work)
+        self._precomputing[study_id] = task
+        task.add_done_callback(lambda _: self._precomputing.pop(study_id, None))
+
+    def in_background(self, work: Callable[[], Awaitable[None]]) -> asyncio.Task[None]:
         """Runs `work()` as a task whose failure is logged, not raised."""
 
         async def guarded() -> None:
@@ -212,6 +295,7 @@ class StudyComputations:
         task = asyncio.get_running_loop().create_task(guarded())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     async def close(self) -> None:
         """Cancels background computations."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from hyperdial.server.algorithms.base import History, Observed, SuggestBatch
 from hyperdial.server.domain import Goal, StudyState, Suggested, TrialState
@@ -20,12 +20,15 @@ from hyperdial.server.errors import Conflict
 from hyperdial.server.metrics import ServerMetrics
 from hyperdial.server.service.common import find_study, read, write
 from hyperdial.server.service.compute import (
+    MAX_AHEAD,
     ComputePool,
     Precomputed,
     StudyComputations,
     held_across_replicas,
+    suggestions_ahead,
 )
 from hyperdial.server.service.suggesters import SuggesterCache
+from hyperdial.server.space.features import canonical
 from hyperdial.server.store.base import NewTrial, Store, StudyRecord, Transaction
 
 # Leases are checked for expiry at most this often per study: the check is cheap but
@@ -210,20 +213,16 @@ class HandOut:
         self, study_name: str, worker_id: str, planned: Planned
     ) -> Fresh | None:
         """One attempt: None when trials were handed out while it computed."""
-        async with (
-            self._computations.lock(planned.study_id),
-            held_across_replicas(self._store, planned.study_id),
-        ):
+        async with self._computations.turn(planned.study_id):
             study, observed = await read(self._store, lambda txn: history(txn, study_name))
-            batch = self._computations.take(
-                study.id,
-                study.trial_count,
-                observed.results,
-                others_running=bool(observed.pending),
-                count=planned.wanted,
-            )
+            batch = self._precomputed(study, observed, planned.wanted)
+            if batch is None and self._computations.precomputing(study.id):
+                # The computation ahead is the quickest way to a suggestion: wait for it.
+                await self._computations.precomputed(study.id)
+                study, observed = await read(self._store, lambda txn: history(txn, study_name))
+                batch = self._precomputed(study, observed, planned.wanted)
             if batch is None:
-                batch = await self._computed(study, observed, planned.wanted)
+                batch = await self._computed_for_waiting(study, observed, planned.wanted)
             computed = batch
             fresh = await write(
                 self._store,
@@ -233,24 +232,70 @@ class HandOut:
                 durable=False,
                 study=study_name,
             )
-        # Only where other workers' trials are running does a suggestion computed ahead get
-        # used before the next result makes it stale: a lone worker's next Suggest follows
-        # its own Observe, so it is computed then, from that result.
-        if (
-            fresh is not None
-            and not fresh.suggested.study_finished
-            and observed.pending
-            and self._suggesters.get(study).precompute
-        ):
-            self._computations.in_background(lambda: self._precompute(study_name, study.id))
+            if fresh is not None and observed.pending:
+                self._refill(study, study_name, len(observed.pending), fresh)
         return fresh
+
+    async def _computed_for_waiting(
+        self, study: StudyRecord, observed: History, count: int
+    ) -> SuggestBatch:
+        """`count` suggestions; as many more are queued as Suggests wait for the study.
+
+        Workers that came back during a computation get their suggestions from
+        one fit, one after the other, instead of a fit each.
+        """
+        extra = 0
+        if observed.pending and self._suggesters.get(study).precompute:
+            extra = min(self._computations.waiting(study.id), MAX_AHEAD)
+            if study.config.max_trials:
+                extra = min(extra, study.config.max_trials - study.budget_used - count)
+        async with held_across_replicas(self._store, study.id):
+            batch = await self._computed(study, observed, count + max(0, extra))
+        if len(batch.suggestions) > count:
+            rest = batch.suggestions[count:]
+            self._computations.keep(study.id, Precomputed(observed.results, rest))
+        return SuggestBatch(batch.suggestions[:count], batch.finished)
+
+    def _refill(self, study: StudyRecord, study_name: str, pending: int, fresh: Fresh) -> None:
+        """Computes the next suggestions ahead once the study's queue runs half empty.
+
+        Only while other workers' trials are running (`pending` of them) does a
+        suggestion computed ahead get used before the next result makes it
+        stale: a lone worker's next Suggest follows its own Observe, so it is
+        computed then, from that result.
+        """
+        running = pending + len(fresh.suggested.trials)
+        if (
+            not fresh.suggested.study_finished
+            and self._suggesters.get(study).precompute
+            and self._computations.queued(study.id) <= suggestions_ahead(running) // 2
+        ):
+            self._computations.precompute(study.id, lambda: self._precompute(study_name, study.id))
+
+    def _precomputed(
+        self, study: StudyRecord, observed: History, count: int
+    ) -> SuggestBatch | None:
+        """`count` suggestions from the study's queue, none equal to a trial it already has."""
+        space = study.config.space
+        known = {canonical(space, params) for params in observed.pending}
+        known |= {canonical(space, o.params) for o in observed.completed}
+        known |= {canonical(space, params) for params in observed.infeasible}
+        return self._computations.take(
+            study.id,
+            observed.results,
+            others_running=bool(observed.pending),
+            count=count,
+            is_new=lambda suggestion: canonical(space, suggestion.params) not in known,
+        )
 
     async def _computed(self, study: StudyRecord, observed: History, count: int) -> SuggestBatch:
         """The suggester's batch for `observed`, computed in the pool and timed."""
         config = study.config
+        observed = replace(observed, model_state=self._computations.model_state(study.id))
         batch, seconds = await self._compute.run(
             config.space, config.algorithm, observed, count, config.seed
         )
+        self._computations.remember(study.id, batch)
         self._observe_compute(study, seconds)
         return batch
 
@@ -268,17 +313,18 @@ class HandOut:
         return self._insert(txn, study, worker_id, [], batch, study.budget_used, self._clock())
 
     async def _precompute(self, study_name: str, study_id: int) -> None:
-        """Computes the study's next suggestion with its handed-out trials pending."""
-        async with (
-            self._computations.lock(study_id),
-            held_across_replicas(self._store, study_id),
-        ):
-            study, observed = await read(self._store, lambda txn: history(txn, study_name))
-            max_trials = study.config.max_trials
-            if study.state is StudyState.FINISHED or (
-                max_trials and study.budget_used >= max_trials
-            ):
-                return
-            batch = await self._computed(study, observed, 1)
-            ready = Precomputed(study.trial_count, observed.results, batch)
-            self._computations.keep(study.id, ready)
+        """Computes the study's next suggestions with its handed-out trials pending.
+
+        It holds no study lock while it computes: workers take what is left of
+        the previous queue meanwhile, and the new queue skips what they took.
+        """
+        study, observed = await read(self._store, lambda txn: history(txn, study_name))
+        max_trials = study.config.max_trials
+        if study.state is StudyState.FINISHED or (max_trials and study.budget_used >= max_trials):
+            return
+        ahead = suggestions_ahead(len(observed.pending), self._computations.waiting(study_id))
+        if max_trials:
+            ahead = min(ahead, max_trials - study.budget_used)
+        async with held_across_replicas(self._store, study_id):
+            batch = await self._computed(study, observed, ahead)
+        self._computations.keep(study.id, Precomputed(observed.results, batch.suggestions))

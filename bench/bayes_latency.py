@@ -1,4 +1,4 @@
-"""Bayes latency: seconds per suggestion by study size, and Suggest as a trainer sees it.
+"""Bayes latency: seconds per suggestion by study size, and Suggest as trainers see it.
 
 Part 1 calls the bayes suggester directly on a 6-D space with 20, 50, 100, 200
 and 1,000 random observations of Hartmann6 (fit + acquisition; median of
@@ -6,16 +6,24 @@ and 1,000 random observations of Hartmann6 (fit + acquisition; median of
 observation + qLogNEI, 8 restarts, 512 raw samples) and Optuna's GPSampler
 asking with the same observations.
 
-Part 2 runs a real server and 1 or 8 trainer threads whose "training" sleeps
-`--train-seconds`: the latency of each Suggest after the Sobol phase, with
-precomputation on (the default) and off.
+Part 2 is the sequential loop as a client sees it: a study with N imported
+observations, then `--rounds` Suggest + Observe round trips through a real
+server (median), beside Optuna's GPSampler doing ask + tell on a study with
+the same N trials (one sampler for all rounds, as a study keeps it).
 
-Part 3 runs three one-worker studies with the same seed, one after the other,
+Part 3 runs a real server and 1, 8, 32 or 128 trainer threads whose
+"training" sleeps `--train-seconds`: the latency of each Suggest after the
+Sobol phase (p50, p95, max), the share of the workers' time spent waiting for
+Suggest, the wall time against the ideal (trials x training / workers), how
+many configurations were handed out twice (Hartmann6 is deterministic), and the
+best regret the study reached.
+
+Part 4 runs three one-worker studies with the same seed, one after the other,
 on deterministic Hartmann6 (`--sequential-trials` each): how many of them got
 exactly the first one's suggestions, and how many configurations a run was
 handed again after finishing them.
 
-    python bench/bayes_latency.py [--sizes 20,50,100,200,1000] [--trials 12]
+    python bench/bayes_latency.py [--sizes 20,50,100,200,1000] [--round-trip-sizes 20,50,100,1000]
         [--sequential-trials 96]
 """
 
@@ -29,6 +37,7 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +62,9 @@ DIMS = 6
 INITIAL = 5
 SPACE = SearchSpace(tuple(FloatParam(f"x{i}", 0.0, 1.0) for i in range(DIMS)))
 HARTMANN = Hartmann(dim=DIMS)
+OPTUNA_SPACE: dict[str, optuna.distributions.BaseDistribution] = {
+    f"x{i}": optuna.distributions.FloatDistribution(0, 1) for i in range(DIMS)
+}
 
 
 def _observations(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -100,24 +112,27 @@ def plain_botorch(n: int, repeats: int) -> float:
     return _timed(step, repeats)
 
 
-def optuna_gp(n: int, repeats: int) -> float:
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+def _optuna_trials(n: int) -> list[optuna.trial.FrozenTrial]:
     x, y = _observations(n, n)
-    distributions = {f"x{i}": optuna.distributions.FloatDistribution(0, 1) for i in range(DIMS)}
-    trials = [
+    return [
         optuna.trial.create_trial(
             params={f"x{i}": v for i, v in enumerate(row)},
-            distributions=distributions,
+            distributions=OPTUNA_SPACE,
             value=value,
         )
         for row, value in zip(x.tolist(), y.squeeze(-1).tolist(), strict=True)
     ]
 
+
+def optuna_gp(n: int, repeats: int) -> float:
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    trials = _optuna_trials(n)
+
     def ask() -> None:
         study = optuna.create_study(sampler=optuna.samplers.GPSampler(seed=0))
         study.add_trials(trials)
         trial = study.ask()
-        for name in distributions:
+        for name in OPTUNA_SPACE:
             trial.suggest_float(name, 0, 1)
 
     return _timed(ask, repeats)
@@ -138,36 +153,107 @@ def _bayes_study(client: Client, name: str, precompute: bool = True, seed: int =
     )
 
 
-def trainer_view(trials: int, train_seconds: float, precompute: bool, workers: int) -> list[float]:
-    """Suggest latencies (s) seen by `workers` trainer threads once the Sobol phase is over."""
-    latencies: list[float] = []
+@dataclass(frozen=True)
+class TrainerCase:
+    """`workers` trainer threads sharing one study of `trials` trials (Sobol ones included)."""
+
+    workers: int
+    trials: int
+    precompute: bool = True
+
+    @property
+    def key(self) -> str:
+        return f"{self.workers}_workers_{'precompute' if self.precompute else 'no_precompute'}"
+
+
+TRAINER_CASES = (
+    TrainerCase(1, INITIAL + 12),
+    TrainerCase(1, INITIAL + 12, precompute=False),
+    TrainerCase(8, 64),
+    TrainerCase(8, 64, precompute=False),
+    TrainerCase(32, 128),
+    TrainerCase(128, 128),
+)
+
+
+def trainer_view(case: TrainerCase, train_seconds: float) -> dict[str, float]:
+    """What `case.workers` trainer threads saw: Suggest waits, time share, wall time, repeats."""
+    waits: list[float] = []
+    handed: list[tuple[float, ...]] = []
+    values: list[float] = []
     with (
         tempfile.TemporaryDirectory() as tmp,
         LocalServer(f"sqlite:///{Path(tmp) / 'b.db'}") as server,
         Client(server.address, timeout=300) as client,
     ):
-        study = _bayes_study(client, "latency", precompute)
-        budget = INITIAL + trials
+        study = _bayes_study(client, "latency", case.precompute)
 
         def work(worker: str) -> None:
             while True:
                 started = time.perf_counter()
-                handed = study.suggest(1, worker_id=worker)
+                trials = study.suggest(1, worker_id=worker)
                 waited = time.perf_counter() - started
-                if not handed or handed[0].id > budget:
+                if not trials or trials[0].id > case.trials:
                     return
-                trial = handed[0]
+                trial = trials[0]
+                handed.append(tuple(float(trial.params[f"x{i}"]) for i in range(DIMS)))
                 if trial.id > INITIAL:
-                    latencies.append(waited)
-                    time.sleep(train_seconds)
-                trial.complete(_hartmann(trial.params))
+                    waits.append(waited)
+                time.sleep(train_seconds)
+                values.append(_hartmann(trial.params))
+                trial.complete(values[-1])
 
-        threads = [threading.Thread(target=work, args=(f"w{k}",)) for k in range(workers)]
+        threads = [threading.Thread(target=work, args=(f"w{k}",)) for k in range(case.workers)]
+        started = time.perf_counter()
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
-    return latencies
+        wall = time.perf_counter() - started
+    ideal = case.trials * train_seconds / case.workers
+    trained = (case.trials - INITIAL) * train_seconds
+    return {
+        "p50_ms": 1000 * percentile(waits, 0.5),
+        "p95_ms": 1000 * percentile(waits, 0.95),
+        "max_ms": 1000 * max(waits),
+        "waiting_share": sum(waits) / (sum(waits) + trained),
+        "wall_over_ideal": wall / max(ideal, train_seconds),
+        "repeated_configurations": len(handed) - len(set(handed)),
+        "best_regret": min(values) - HARTMANN.optimal_value,
+    }
+
+
+def round_trip(client: Client, n: int, rounds: int) -> float:
+    """Median seconds of a Suggest + Observe round trip on a study with `n` observations."""
+    study = _bayes_study(client, f"round-trip-{n}")
+    x, y = _observations(n, n)
+    study.import_trials(
+        [
+            ({f"x{i}": float(v) for i, v in enumerate(row)}, float(value))
+            for row, value in zip(x.tolist(), y.squeeze(-1).tolist(), strict=True)
+        ]
+    )
+    seconds = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        (trial,) = study.suggest(1, worker_id="trainer")
+        trial.complete(_hartmann(trial.params))
+        seconds.append(time.perf_counter() - started)
+    return statistics.median(seconds)
+
+
+def optuna_ask_tell(n: int, rounds: int) -> float:
+    """Median seconds of GPSampler's ask + tell on a study with `n` trials."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(sampler=optuna.samplers.GPSampler(seed=0))
+    study.add_trials(_optuna_trials(n))
+    seconds = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        trial = study.ask(OPTUNA_SPACE)
+        study.tell(trial, _hartmann(trial.params))
+        seconds.append(time.perf_counter() - started)
+    return statistics.median(seconds)
 
 
 def sequential_runs(runs: int, trials: int) -> tuple[list[list[tuple[float, ...]]], int]:
@@ -199,9 +285,11 @@ def sequential_runs(runs: int, trials: int) -> tuple[list[list[tuple[float, ...]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", default="20,50,100,200,1000")
+    parser.add_argument("--round-trip-sizes", default="20,50,100,1000")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--trials", type=int, default=12, help="trainer trials after Sobol")
+    parser.add_argument("--rounds", type=int, default=5, help="round trips per size (part 2)")
     parser.add_argument("--train-seconds", type=float, default=2.0)
+    parser.add_argument("--workers", default="1,8,32,128", help="trainer cases to run (part 3)")
     parser.add_argument(
         "--sequential-trials",
         type=int,
@@ -209,45 +297,12 @@ def main() -> None:
         help="trials of each of the three one-worker runs on deterministic Hartmann6",
     )
     args = parser.parse_args()
-    sizes = [int(s) for s in args.sizes.split(",")]
-    rows, per_size = [], {}
-    for n in sizes:
-        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as fresh:
-            seconds, peak_mib = fresh.submit(ours, n, args.repeats).result()
-        timing = {
-            "hyperdial_bayes": seconds,
-            "hyperdial_bayes_peak_rss_mib": peak_mib,
-            "plain_botorch": plain_botorch(n, 1),
-            "optuna_gp": optuna_gp(n, 1),
-        }
-        per_size[n] = timing
-        rows.append(
-            (
-                f"{n} observations",
-                timing["hyperdial_bayes"],
-                f"{timing['hyperdial_bayes_peak_rss_mib']:.0f}",
-                timing["plain_botorch"],
-                timing["optuna_gp"],
-            )
-        )
-    seen = {}
-    for workers in (1, 8):
-        for precompute in (True, False):
-            latencies = trainer_view(args.trials, args.train_seconds, precompute, workers)
-            key = f"{workers}_workers_" + ("precompute" if precompute else "no_precompute")
-            seen[key] = {
-                "p50_ms": 1000 * percentile(latencies, 0.5),
-                "p95_ms": 1000 * percentile(latencies, 0.95),
-            }
-            rows.append(
-                (
-                    f"Suggest seen by {workers} trainer(s), {key} (p50 / p95 ms)",
-                    f"{seen[key]['p50_ms']:.1f} / {seen[key]['p95_ms']:.1f}",
-                    "",
-                    "",
-                    "",
-                )
-            )
+    rows: list[tuple[Any, ...]] = []
+    result: dict[str, Any] = {
+        "seconds_per_suggestion": suggester_costs(_numbers(args.sizes), args, rows),
+        "round_trip": round_trips(_numbers(args.round_trip_sizes), args, rows),
+        "trainer_suggest": trainer_cases(set(_numbers(args.workers)), args, rows),
+    }
     runs, repeats = sequential_runs(3, args.sequential_trials)
     identical = sum(run == runs[0] for run in runs)
     rows.append(
@@ -260,24 +315,98 @@ def main() -> None:
             "",
         )
     )
-    checks = {"identical_runs": identical, "runs": len(runs), "repeated_configurations": repeats}
+    result["sequential"] = {
+        "identical_runs": identical,
+        "runs": len(runs),
+        "repeated_configurations": repeats,
+    }
+    result["machine"] = machine()
     report(
         f"Bayes: seconds per suggestion, {DIMS}-D; trainer training {args.train_seconds} s",
-        (
-            "case",
-            "hyperdial bayes (s)",
-            "its peak RSS (MiB)",
-            "plain BoTorch (s)",
-            "Optuna GPSampler (s)",
-        ),
+        ("case", "hyperdial bayes", "its peak RSS (MiB)", "plain BoTorch (s)", "Optuna GPSampler"),
         rows,
-        {
-            "seconds_per_suggestion": per_size,
-            "trainer_suggest": seen,
-            "sequential": checks,
-            "machine": machine(),
-        },
+        result,
     )
+
+
+def _numbers(text: str) -> list[int]:
+    return [int(item) for item in text.split(",")]
+
+
+def suggester_costs(
+    sizes: list[int], args: argparse.Namespace, rows: list[tuple[Any, ...]]
+) -> dict[int, dict[str, float]]:
+    """Part 1: the suggester called directly, by study size."""
+    per_size = {}
+    for n in sizes:
+        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as fresh:
+            seconds, peak_mib = fresh.submit(ours, n, args.repeats).result()
+        timing = {
+            "hyperdial_bayes": seconds,
+            "hyperdial_bayes_peak_rss_mib": peak_mib,
+            "plain_botorch": plain_botorch(n, 1),
+            "optuna_gp": optuna_gp(n, 1),
+        }
+        per_size[n] = timing
+        rows.append(
+            (
+                f"suggester alone, {n} observations (s)",
+                timing["hyperdial_bayes"],
+                f"{peak_mib:.0f}",
+                timing["plain_botorch"],
+                timing["optuna_gp"],
+            )
+        )
+    return per_size
+
+
+def round_trips(
+    sizes: list[int], args: argparse.Namespace, rows: list[tuple[Any, ...]]
+) -> dict[int, dict[str, float]]:
+    """Part 2: Suggest + Observe through a server against GPSampler's ask + tell."""
+    timings = {}
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        LocalServer(f"sqlite:///{Path(tmp) / 'b.db'}") as server,
+        Client(server.address, timeout=300) as client,
+    ):
+        for n in sizes:
+            ours_seconds = round_trip(client, n, args.rounds)
+            theirs = optuna_ask_tell(n, args.rounds)
+            timings[n] = {"hyperdial": ours_seconds, "optuna_gp": theirs}
+            rows.append(
+                (
+                    f"Suggest+Observe vs ask+tell, {n} observations (s; ratio)",
+                    f"{ours_seconds:.3f} ({ours_seconds / theirs:.2f}x)",
+                    "",
+                    "",
+                    f"{theirs:.3f}",
+                )
+            )
+    return timings
+
+
+def trainer_cases(
+    workers: set[int], args: argparse.Namespace, rows: list[tuple[Any, ...]]
+) -> dict[str, dict[str, float]]:
+    """Part 3: Suggest as trainer threads see it."""
+    seen = {}
+    for case in (c for c in TRAINER_CASES if c.workers in workers):
+        view = seen[case.key] = trainer_view(case, args.train_seconds)
+        rows.append(
+            (
+                f"{case.workers} trainer(s), {case.trials} trials, "
+                f"{'precompute' if case.precompute else 'no precompute'}: wait p50 / p95 / max "
+                "ms; waiting share; wall / ideal; repeats; best regret",
+                f"{view['p50_ms']:.1f} / {view['p95_ms']:.1f} / {view['max_ms']:.0f}; "
+                f"{view['waiting_share']:.1%}; {view['wall_over_ideal']:.2f}x; "
+                f"{view['repeated_configurations']}; {view['best_regret']:.3g}",
+                "",
+                "",
+                "",
+            )
+        )
+    return seen
 
 
 if __name__ == "__main__":

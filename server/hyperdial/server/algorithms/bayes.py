@@ -14,7 +14,7 @@ has no Monte Carlo error and refines an optimum several times more precisely
 than qLogNEI (Branin, measured), computed from one factorization per
 suggestion (`cached_ei.CachedLogEI`). Pending trials, and the earlier points
 of a batch, enter as a Kriging believer (observed at their posterior mean), so
-parallel workers get spread points at a tenth of the cost of a Monte Carlo
+parallel workers get spread points at a quarter of the cost of a Monte Carlo
 acquisition with `X_pending`; the points of a batch after the first are picked
 from the optimizer's other optima and a Sobol sample (`acquisition_search`).
 Option `acquisition` forces `qlognei` (`qLogNoisyExpectedImprovement` with the

@@ -10,11 +10,11 @@ mean and noise are the model's own modules, and the values are BoTorch's
 (`tests/server/algorithms/test_cached_ei.py` compares them).
 
 Pending points (running trials, or suggestions of the same batch) enter as a
-Kriging believer: observations at the posterior mean, without refitting. The
-posterior variance collapses around them, so the next point goes elsewhere, at
-the cost of one more factorization instead of a Monte Carlo acquisition (a
-tenth of the time of `qLogNoisyExpectedImprovement` with `X_pending`, measured
-at 50 observations and 8 pending).
+Kriging believer: noise-free observations at the posterior mean, without
+refitting, with the incumbent raised to the best believed value. The posterior
+variance vanishes at them, so the next point goes elsewhere, at the cost of one
+more factorization instead of a Monte Carlo acquisition (a suggestion with 31
+trials pending took 0.2 s instead of 0.5-0.7 s at 50 observations, measured).
 """
 
 from __future__ import annotations

@@ -6,8 +6,8 @@ objective or constraint slack. Hyperparameters are fitted on at most
 `max_fit_points` observations (the best third and a seeded sample of the
 rest), then the model conditions on all it was given. A fit may start from
 the hyperparameters of the study's previous fit (`warm_start`): the optimum
-moves little with one more observation, so a few loose L-BFGS steps reach it
-(20 ms instead of 60-100 ms at 20-100 observations, measured).
+moves little with one more observation, so fewer L-BFGS steps reach it
+(25-70 ms instead of 70-80 ms at 20-100 observations, measured).
 """
 
 from __future__ import annotations

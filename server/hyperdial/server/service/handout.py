@@ -276,6 +276,8 @@ class HandOut:
         self, study: StudyRecord, observed: History, count: int
     ) -> SuggestBatch | None:
         """`count` suggestions from the study's queue, none equal to a trial it already has."""
+        if not self._computations.queued(study.id):
+            return None  # spares the event loop a pass over every trial
         space = study.config.space
         known = {canonical(space, params) for params in observed.pending}
         known |= {canonical(space, o.params) for o in observed.completed}

@@ -4,7 +4,12 @@ Each round: 8 worker processes run Suggest → Observe in a loop on one study; t
 server is killed with SIGKILL mid-stream and restarted on the same database and
 port; the workers ride through on their own (client retries) and keep going.
 Then every Observe a worker saw answered OK must be in the store exactly once
-with its value, and no trial may have been handed to two workers.
+with its value, no trial may have been handed to two workers, and every worker
+must stop when told.
+
+The workers are spawned, not forked: a fork of a process that has run gRPC
+(this one, or a test process) may inherit a lock held by one of its threads
+and hang.
 
     python bench/crash.py [--rounds 20] [--quick]
 """
@@ -27,10 +32,9 @@ def _value(trial_id: int) -> float:
     return trial_id + 0.25
 
 
-def _worker(address: str, worker_id: str, stop: Any, log_path: str) -> None:
+def _worker(address: str, worker_id: str, stop: Any, ready: Any, log_path: str) -> None:
     from hyperdial.client import Client
 
-    # The log exists even if this worker starts only after the kill and never connects.
     with open(log_path, "a") as log, Client(address, timeout=5, retry_seconds=60) as client:
         study = client.study(STUDY)
         while not stop.is_set():
@@ -39,6 +43,20 @@ def _worker(address: str, worker_id: str, stop: Any, log_path: str) -> None:
             trial.complete(_value(trial.id))
             log.write(f"{trial.id} {time.time()}\n")  # only after Observe answered OK
             log.flush()
+            ready.set()
+
+
+def _stop_workers(processes: list[Any], stop: Any) -> int:
+    """Tells the workers to stop and waits for them; returns how many had to be killed."""
+    stop.set()
+    killed = 0
+    for process in processes:
+        process.join(timeout=60)
+        if process.is_alive():
+            process.kill()
+            process.join()
+            killed += 1
+    return killed
 
 
 @dataclass
@@ -48,6 +66,7 @@ class RoundResult:
     wrong_value: int
     acknowledged_twice: int
     recovery_seconds: float
+    workers_killed: int
 
 
 def crash_round(
@@ -67,23 +86,25 @@ def crash_round(
     server = LocalServer(database, port=port)
     with Client(server.address) as client:
         client.create_study(STUDY, [float_param("x", 0, 1)])
-    stop = mp.Event()
+    spawn = mp.get_context("spawn")
+    stop = spawn.Event()
+    readiness = [spawn.Event() for _ in range(workers)]
     paths = [logs / f"worker-{i}.log" for i in range(workers)]
     processes = [
-        mp.Process(target=_worker, args=(server.address, f"worker-{i}", stop, str(path)))
-        for i, path in enumerate(paths)
+        spawn.Process(target=_worker, args=(server.address, f"worker-{i}", stop, ready, str(path)))
+        for i, (ready, path) in enumerate(zip(readiness, paths, strict=True))
     ]
     for process in processes:
         process.start()
+    for ready in readiness:  # the kill comes `before` seconds into a steady stream
+        ready.wait(timeout=120)
     time.sleep(before)
     server.stop(signal.SIGKILL)
     time.sleep(down)
     server = LocalServer(database, port=server.port)
     restarted = time.time()
     time.sleep(after)
-    stop.set()
-    for process in processes:
-        process.join(timeout=60)
+    killed = _stop_workers(processes, stop)
     acked: dict[int, list[float]] = {}
     for path in paths:
         for line in path.read_text().split("\n"):
@@ -100,6 +121,7 @@ def crash_round(
         wrong_value=sum(1 for i in acked if i in stored and stored[i].value != _value(i)),
         acknowledged_twice=sum(1 for times in acked.values() if len(times) > 1),
         recovery_seconds=(min(after_restart) - restarted) if after_restart else float("inf"),
+        workers_killed=killed,
     )
     return result, server.port
 
@@ -130,14 +152,23 @@ def main() -> None:
         "wrong_value": sum(r.wrong_value for r in results),
         "acknowledged_twice": sum(r.acknowledged_twice for r in results),
         "max_recovery_seconds": max(r.recovery_seconds for r in results),
+        "workers_killed": sum(r.workers_killed for r in results),
     }
     rows = [
-        (i + 1, r.acknowledged, r.lost, r.wrong_value, r.acknowledged_twice, r.recovery_seconds)
+        (
+            i + 1,
+            r.acknowledged,
+            r.lost,
+            r.wrong_value,
+            r.acknowledged_twice,
+            r.recovery_seconds,
+            r.workers_killed,
+        )
         for i, r in enumerate(results)
     ]
     report(
         "SIGKILL under load: acknowledged Observes audited after restart",
-        ("round", "acknowledged", "lost", "wrong value", "acked twice", "recovery s"),
+        ("round", "acknowledged", "lost", "wrong value", "acked twice", "recovery s", "killed"),
         rows,
         {"totals": totals, "rounds": [asdict(r) for r in results], "machine": machine()},
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import faulthandler
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,6 +11,15 @@ from tests.helpers import ServerProcess, postgres_schema
 
 from hyperdial.client import Client
 from hyperdial.server.testing import RunningServer, serve
+
+# Once the session has ended, the interpreter has this long to exit; past it, every
+# thread's stack is printed and the run fails, instead of hanging on a leftover
+# thread or child process until CI's own limit.
+EXIT_SECONDS = 120
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    faulthandler.dump_traceback_later(EXIT_SECONDS, exit=True)
 
 
 @pytest.fixture

@@ -17,3 +17,4 @@ def test_acknowledged_observes_survive_a_sigkill(database_url, tmp_path) -> None
         assert result.wrong_value == 0, result
         assert result.acknowledged_twice == 0, result
         assert result.recovery_seconds < 5, result
+        assert result.workers_killed == 0, result

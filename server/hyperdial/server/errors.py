@@ -26,6 +26,11 @@ class InvalidArgument(HyperdialError):
         self.field = field
         self.reason = reason
 
+    def __reduce__(self) -> tuple[type[InvalidArgument], tuple[str, str]]:
+        # Raised in a compute worker process, it crosses back pickled; rebuilt from
+        # the message alone it would fail to unpickle and break the whole pool.
+        return InvalidArgument, (self.field, self.reason)
+
     def within(self, prefix: str) -> InvalidArgument:
         """Returns the same error with `prefix.` in front of the field path."""
         return InvalidArgument(f"{prefix}.{self.field}", self.reason)

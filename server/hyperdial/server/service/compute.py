@@ -43,6 +43,7 @@ MAX_PRECOMPUTED = 4096
 RUNNING_PER_QUEUED = 4
 MAX_AHEAD = 16
 LOCK_POLL_SECONDS = 0.05
+WORKER_EXIT_SECONDS = 5.0
 _T = TypeVar("_T")
 # Past this wait a replica computes anyway: the hand-out re-checks the study's trial count,
 # so a duplicate computation costs CPU, never a duplicate trial.
@@ -146,10 +147,22 @@ class ComputePool:
         return await asyncio.wrap_future(future)
 
     def close(self) -> None:
-        """Stops the workers; a computation in flight is abandoned."""
-        if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
-            self._executor = None
+        """Stops the workers now; a computation in flight is abandoned.
+
+        The workers are terminated, as Python 3.14's `terminate_workers` does:
+        after `shutdown(wait=False)` alone, a worker whose manager thread is gone
+        waits for work forever, and the interpreter joins it at exit.
+        """
+        executor, self._executor = self._executor, None
+        if executor is None:
+            return
+        workers = list(executor._processes.values())
+        executor.shutdown(wait=False, cancel_futures=True)
+        for worker in workers:
+            if worker.is_alive():
+                worker.terminate()
+        for worker in workers:
+            worker.join(timeout=WORKER_EXIT_SECONDS)
 
 
 def suggestions_ahead(running: int, waiting: int = 0) -> int:

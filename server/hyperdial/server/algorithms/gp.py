@@ -29,6 +29,8 @@ from gpytorch.mlls import ExactMarginalLogLikelihood
 from gpytorch.priors import GammaPrior, Prior
 from torch.distributions.constraints import Constraint, positive
 
+from hyperdial.server.algorithms.matern import fit_closure
+
 # Deterministic objectives (benchmarks, a seeded training run) need a noise floor well
 # below BoTorch's default 1e-4 of the standardized variance to resolve the optimum. Lower
 # floors (1e-7, 1e-8) refined Branin further but let the fit explain 14 points of a
@@ -175,7 +177,11 @@ def fitted_gp(
         else:
             fitted = gp_model(data.x[subset], data.y[subset], categorical)
     mll = ExactMarginalLogLikelihood(fitted.likelihood, fitted)
-    fit_gpytorch_mll(mll, optimizer_kwargs=None if options is None else {"options": options})
+    fit_gpytorch_mll(
+        mll,
+        closure=fit_closure(mll),
+        optimizer_kwargs=None if options is None else {"options": options},
+    )
     hyperparameters = {
         name: value.detach().clone()
         for name, value in fitted.state_dict().items()

@@ -37,7 +37,7 @@ class _Covariance:
     """The model's kernel between new points and training points, and at new points.
 
     The continuous model's scaled Matern-5/2 is evaluated in plain torch
-    (`matern.py`: about half the cost of a call through GPyTorch); other kernels
+    (`matern.py`: two thirds of the cost of a call through GPyTorch); other kernels
     (categorical features) go through GPyTorch.
     """
 

@@ -172,3 +172,26 @@ def test_workers_that_come_back_together_share_a_computation(sqlite_url: str) ->
         # One computation drew the design; one per Suggest would make 9 in all.
         assert computations is not None
         assert computations <= 4
+
+
+def test_the_initial_design_is_drawn_without_the_compute_pool(sqlite_url: str) -> None:
+    # A fresh study's first workers wait neither for the pool's start-up nor for turns in it.
+    with serve(sqlite_url) as server, Client(server.address, timeout=60) as client:
+        study = client.create_study(
+            "design", SPACE, algorithm="bayes", options={"initial_trials": 4, **FAST}, seed=2
+        )
+        design = [trial for k in range(4) for trial in study.suggest(1, worker_id=f"w{k}")]
+        registry = server.app.metrics.registry
+        computed = {"algorithm": "bayes"}
+        assert registry.get_sample_value(
+            "hyperdial_suggestion_compute_seconds_count", computed
+        ) in (
+            None,
+            0.0,
+        )
+        for trial in design:
+            trial.complete(_objective(trial.params))
+        study.suggest(1, worker_id="w0")
+        assert (
+            registry.get_sample_value("hyperdial_suggestion_compute_seconds_count", computed) == 1
+        )

@@ -229,3 +229,12 @@ def test_an_outcome_constraint_keeps_suggestions_feasible() -> None:
     modelled = [float(o.params["x"]) for o in observed[5:]]
     assert all(x > 0.55 for x in modelled)  # never where the unconstrained optimum lies
     assert min(x for x in modelled if x >= 0.6) < 0.62  # refines the boundary
+
+
+def test_the_initial_design_and_a_history_of_one_value_need_no_model() -> None:
+    suggester = make_suggester(PLANE, AlgorithmConfig("bayes", {"initial_trials": 3}))
+    assert not suggester.needs_model(History(draws=2))
+    flat = tuple(Observed({"x": 0.5 * k, "y": 0.0}, 1.0) for k in range(4))
+    assert not suggester.needs_model(History(draws=4, completed=flat))
+    varied = tuple(Observed({"x": 0.5 * k, "y": 0.0}, float(k)) for k in range(4))
+    assert suggester.needs_model(History(draws=4, completed=varied))

@@ -110,6 +110,14 @@ class Suggester(Protocol):
         """Returns up to `count` new configurations after `history`."""
         ...
 
+    def needs_model(self, history: History) -> bool:
+        """Whether the next suggestions after `history` need the model (and the compute pool).
+
+        A learning suggester's initial design does not: the service then draws it
+        at once, not behind other computations or the pool's start-up.
+        """
+        ...
+
 
 SuggesterFactory = Callable[[SearchSpace, Mapping[str, OptionValue]], Suggester]
 

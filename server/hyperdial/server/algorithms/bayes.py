@@ -120,8 +120,7 @@ class BayesSuggester:
             return SuggestBatch(())
         taken = {canonical(space, params) for params in history.pending}
         data = self._training_data(space, history, seed)
-        observed = len(history.completed) + len(history.infeasible)
-        initial = history.draws < self.initial_trials and observed < self.initial_trials
+        initial = self._initial(history)
         if initial or data is None:
             if not initial:
                 log.info(
@@ -165,6 +164,20 @@ class BayesSuggester:
         if len(suggestions) < count:  # the optimizer landed on taken points: fill with Sobol
             suggestions += self._sobol(space, history.draws, count - len(suggestions), seed, taken)
         return SuggestBatch(tuple(suggestions), model_state=fitted)
+
+    def needs_model(self, history: History) -> bool:
+        """False while Sobol points are drawn: the initial design, or fewer than two values."""
+        if self._initial(history):
+            return False
+        if history.objectives:
+            distinct = {tuple(o.values) for o in history.completed}
+        else:
+            distinct = {(o.value,) for o in history.completed}
+        return len(distinct) >= 2
+
+    def _initial(self, history: History) -> bool:
+        observed = len(history.completed) + len(history.infeasible)
+        return history.draws < self.initial_trials and observed < self.initial_trials
 
     def _sobol(
         self,

@@ -52,6 +52,10 @@ class GridSuggester:
             self._orders[seed] = order
         return int(order[draw])
 
+    def needs_model(self, history: History) -> bool:
+        """Never: it does not learn."""
+        return False
+
     def suggest(self, space: SearchSpace, history: History, count: int, seed: int) -> SuggestBatch:
         """Returns the next `count` grid points after `history.draws`."""
         end = min(history.draws + count, self.grid.size)

@@ -48,6 +48,10 @@ class RandomSuggester:
         self.sampler = reader.choice("sampler", "uniform", ("uniform", "sobol"))
         reader.finish()
 
+    def needs_model(self, history: History) -> bool:
+        """Never: it does not learn."""
+        return False
+
     def suggest(self, space: SearchSpace, history: History, count: int, seed: int) -> SuggestBatch:
         """Returns draws history.draws .. history.draws + count - 1."""
         dims = len(space.params)

@@ -10,6 +10,7 @@ handled here too, since both change what the next trial is.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -291,8 +292,18 @@ class HandOut:
         )
 
     async def _computed(self, study: StudyRecord, observed: History, count: int) -> SuggestBatch:
-        """The suggester's batch for `observed`, computed in the pool and timed."""
+        """The suggester's batch for `observed`, computed in the pool and timed.
+
+        Points that need no model (bayes's initial design) are drawn here: a
+        fresh study's first workers then wait neither for each other's turns in
+        the pool nor for its worker processes to start.
+        """
         config = study.config
+        suggester = self._suggesters.get(study)
+        if not suggester.needs_model(observed):
+            return await asyncio.to_thread(
+                suggester.suggest, config.space, observed, count, config.seed
+            )
         observed = replace(observed, model_state=self._computations.model_state(study.id))
         batch, seconds = await self._compute.run(
             config.space, config.algorithm, observed, count, config.seed

@@ -163,6 +163,9 @@ class ComputePool:
                 worker.terminate()
         for worker in workers:
             worker.join(timeout=WORKER_EXIT_SECONDS)
+            if worker.is_alive():  # seen once under a loaded CI machine: SIGTERM was not enough
+                worker.kill()
+                worker.join(timeout=WORKER_EXIT_SECONDS)
 
 
 def suggestions_ahead(running: int, waiting: int = 0) -> int:

@@ -119,16 +119,15 @@ class BayesSuggester:
         if count <= 0:
             return SuggestBatch(())
         taken = {canonical(space, params) for params in history.pending}
-        data = self._training_data(space, history, seed)
-        initial = self._initial(history)
-        if initial or data is None:
-            if not initial:
+        if not self.needs_model(history):
+            if not self._initial(history):
                 log.info(
                     "bayes: %d completed trials with distinct values are too few for a model; "
                     "drawing Sobol points",
                     len(history.completed),
                 )
             return SuggestBatch(self._sobol(space, history.draws, count, seed, taken))
+        data = self._training_data(space, history, seed)
         pending = [features_of(space, params) for params in history.pending]
         with warnings.catch_warnings(), manual_seed(_mix(seed, history.draws)):
             # Fit and optimizer retries are BoTorch's own business; failures surface below.
@@ -166,14 +165,15 @@ class BayesSuggester:
         return SuggestBatch(tuple(suggestions), model_state=fitted)
 
     def needs_model(self, history: History) -> bool:
-        """False while Sobol points are drawn: the initial design, or fewer than two values."""
+        """False while Sobol points are drawn: the initial design, or fewer than two values.
+
+        Asked on the event loop before every computation: it stops at the second value.
+        """
         if self._initial(history):
             return False
-        if history.objectives:
-            distinct = {tuple(o.values) for o in history.completed}
-        else:
-            distinct = {(o.value,) for o in history.completed}
-        return len(distinct) >= 2
+        values = (tuple(o.values) if history.objectives else o.value for o in history.completed)
+        first = next(values, None)
+        return any(value != first for value in values)
 
     def _initial(self, history: History) -> bool:
         observed = len(history.completed) + len(history.infeasible)
@@ -199,10 +199,8 @@ class BayesSuggester:
                     break
         return tuple(chosen)
 
-    def _training_data(
-        self, space: SearchSpace, history: History, seed: int
-    ) -> TrainingData | None:
-        """Features and outcomes to model, or None when they cannot inform a model.
+    def _training_data(self, space: SearchSpace, history: History, seed: int) -> TrainingData:
+        """Features and outcomes to model (`needs_model` said they can inform one).
 
         Infeasible trials take each objective's worst value and, for each
         constraint, a slack a span beyond the worst observed one.
@@ -221,8 +219,6 @@ class BayesSuggester:
             None if o.reference is None else (1.0 if o.maximize else -1.0) * o.reference
             for o in history.objectives
         )
-        if not outcomes or len({tuple(row[:objectives]) for row in outcomes}) < 2:
-            return None
         columns = list(zip(*outcomes, strict=True))
         filler = [min(c) for c in columns[:objectives]]
         filler += [max(c) + (max(c) - min(c) or 1.0) for c in columns[objectives:]]

@@ -111,6 +111,8 @@ class CachedLogEI(LogExpectedImprovement):
         self, x: torch.Tensor, residuals: torch.Tensor, noise: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """`x`, the Cholesky factor of its covariance plus `noise`, the weights of `residuals`."""
+        # Through GPyTorch: computed once per suggestion, so speed does not matter here, and
+        # `matern52`'s rounding moved the 30-seed Hartmann6 median from 1.66e-4 to 1.81e-4.
         covariance = self._kernel(x).to_dense() + torch.diag(noise)
         cholesky = psd_safe_cholesky(covariance)
         weights = torch.cholesky_solve(residuals.unsqueeze(-1), cholesky).squeeze(-1)

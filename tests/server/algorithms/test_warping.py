@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hyperdial.server.algorithms.warping import compress_worse_half
+from hyperdial.server.algorithms.warping import WorseHalf, compress_worse_half
 
 finite = st.floats(-1e300, 1e300, allow_nan=False, allow_infinity=False)
 
@@ -46,3 +47,19 @@ def test_values_near_the_median_barely_move() -> None:
     assert torch.allclose(warped[near], raw[near], atol=1e-4)
     slopes = warped.diff() / raw.diff()
     assert (slopes.diff().abs() < 0.02).all()  # the slope changes smoothly across the median
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(-1e6, 1e6, allow_subnormal=False), min_size=3, max_size=40))
+def test_the_inverse_recovers_every_value_and_the_slope_matches(values: list[float]) -> None:
+    raw = torch.tensor(values, dtype=torch.float64)
+    warp = WorseHalf.of(raw)
+    warped = warp.apply(raw)
+    for value, image in zip(raw.tolist(), warped.tolist(), strict=True):
+        assert warp.invert(image) == pytest.approx(value, rel=1e-9, abs=1e-6)
+        step = 1e-4 * warp.sigma
+        if image < warp.median - 2 * step and step > 1e-9:  # a finite difference in the warp
+            numeric = (warp.invert(image + step) - warp.invert(image - step)) / (2 * step)
+            assert warp.slope(image) == pytest.approx(numeric, rel=1e-4)
+        elif image >= warp.median:
+            assert warp.slope(image) == 1.0

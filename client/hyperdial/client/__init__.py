@@ -35,7 +35,7 @@ from hyperdial.client.params import (
     successive_halving,
 )
 from hyperdial.client.study import Study, Trial, default_worker_id
-from hyperdial.client.views import ParetoFront, StudyInfo
+from hyperdial.client.views import ParetoFront, Recommendation, StudyInfo
 
 __all__ = [
     "AbortedError",
@@ -48,6 +48,7 @@ __all__ = [
     "InvalidArgumentError",
     "NotFoundError",
     "ParetoFront",
+    "Recommendation",
     "ResourceExhaustedError",
     "Study",
     "StudyInfo",

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from hyperdial.client.calls import UnaryCalls, WorkerCalls
 from hyperdial.client.params import ParamValue, from_value, to_value
 from hyperdial.client.stream import WorkStream
-from hyperdial.client.views import ParetoFront, StudyInfo, created_time
+from hyperdial.client.views import ParetoFront, Recommendation, StudyInfo, created_time
 from hyperdial.v1 import hyperdial_pb2 as pb
 
 if TYPE_CHECKING:
@@ -154,6 +154,28 @@ class Study:
         request = pb.GetBestTrialsRequest(study=self.name, count=count)
         response = self.client.call(self.client.stub.GetBestTrials, request)
         return [Trial.from_proto(self, t) for t in response.trials]
+
+    def recommended(self) -> Recommendation | None:
+        """The trial the study recommends (one objective); None before any completes.
+
+        By default the model's pick (the best posterior mean), which on a noisy
+        objective holds up better on new data than the best observed value.
+        """
+        request = pb.GetBestTrialsRequest(study=self.name, count=1)
+        response = self.client.call(self.client.stub.GetBestTrials, request)
+        if not response.HasField("recommendation"):
+            return None
+        message = response.recommendation
+        by_model = message.rule == pb.BEST_POSTERIOR_MEAN
+        return Recommendation(
+            rule=pb.RecommendationRule.Name(message.rule).lower(),
+            trial=Trial.from_proto(self, message.trial),
+            reason=message.reason,
+            estimate=message.estimate if by_model else None,
+            estimate_sd=message.estimate_sd if by_model else None,
+            noise_sd=message.noise_sd if by_model else None,
+            trials_modelled=message.trials_modelled,
+        )
 
     def pareto_front(self) -> ParetoFront:
         """The whole Pareto front with its hypervolume and reference point."""

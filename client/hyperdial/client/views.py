@@ -49,6 +49,26 @@ class ParetoFront:
     reference_point: list[float]
 
 
+@dataclass(frozen=True)
+class Recommendation:
+    """The trial to ship and how it was chosen.
+
+    `rule` is "best_posterior_mean" (the model's pick: `estimate` +- `estimate_sd`
+    is its estimate of the trial's true value, beside the observed
+    `trial.value`; `noise_sd` how far one evaluation scatters) or
+    "best_observed" (`reason` says why the model was not used; the model's
+    numbers are then None).
+    """
+
+    rule: str
+    trial: Trial
+    reason: str
+    estimate: float | None = None
+    estimate_sd: float | None = None
+    noise_sd: float | None = None
+    trials_modelled: int = 0
+
+
 def created_time(message: pb.Study) -> datetime:
     """When the study was created, as an aware datetime."""
     return message.create_time.ToDatetime(tzinfo=UTC)

@@ -120,6 +120,40 @@ STALE: TrialState.ValueType  # 6
 """The worker's lease expired: it vanished."""
 Global___TrialState: _TypeAlias = TrialState  # noqa: Y015
 
+class _RecommendationRule:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _RecommendationRuleEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_RecommendationRule.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    RECOMMENDATION_RULE_UNSPECIFIED: _RecommendationRule.ValueType  # 0
+    BEST_POSTERIOR_MEAN: _RecommendationRule.ValueType  # 1
+    """The completed trial with the best posterior mean of a Gaussian process
+    fitted to every completed trial (the model bayes uses, fitted on demand
+    for any algorithm): the model's estimate of the trial's true value, so a
+    lucky draw of a noisy objective is not mistaken for a good configuration.
+    """
+    BEST_OBSERVED: _RecommendationRule.ValueType  # 2
+    """The completed trial with the best observed value: `reason` says why the
+    model was not used (e.g. fewer than two distinct values).
+    """
+
+class RecommendationRule(_RecommendationRule, metaclass=_RecommendationRuleEnumTypeWrapper):
+    """How the recommended trial was chosen."""
+
+RECOMMENDATION_RULE_UNSPECIFIED: RecommendationRule.ValueType  # 0
+BEST_POSTERIOR_MEAN: RecommendationRule.ValueType  # 1
+"""The completed trial with the best posterior mean of a Gaussian process
+fitted to every completed trial (the model bayes uses, fitted on demand
+for any algorithm): the model's estimate of the trial's true value, so a
+lucky draw of a noisy objective is not mistaken for a good configuration.
+"""
+BEST_OBSERVED: RecommendationRule.ValueType  # 2
+"""The completed trial with the best observed value: `reason` says why the
+model was not used (e.g. fewer than two distinct values).
+"""
+Global___RecommendationRule: _TypeAlias = RecommendationRule  # noqa: Y015
+
 @_typing.final
 class Value(_message.Message):
     """A typed scalar: a parameter value or an algorithm option."""
@@ -1617,6 +1651,7 @@ class GetBestTrialsResponse(_message.Message):
     TRIALS_FIELD_NUMBER: _builtins.int
     HYPERVOLUME_FIELD_NUMBER: _builtins.int
     REFERENCE_POINT_FIELD_NUMBER: _builtins.int
+    RECOMMENDATION_FIELD_NUMBER: _builtins.int
     hypervolume: _builtins.float
     """Several objectives: the hypervolume the front dominates, up to the
     reference point (in the objectives' own units).
@@ -1631,20 +1666,79 @@ class GetBestTrialsResponse(_message.Message):
     def reference_point(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
         """The reference point used, one value per objective."""
 
+    @_builtins.property
+    def recommendation(self) -> Global___Recommendation:
+        """One objective: the trial to ship, chosen by `recommendation.rule`. Unset
+        with several objectives (the front is the answer) or no completed trial.
+        """
+
     def __init__(
         self,
         *,
         trials: _abc.Iterable[Global___Trial] | None = ...,
         hypervolume: _builtins.float = ...,
         reference_point: _abc.Iterable[_builtins.float] | None = ...,
+        recommendation: Global___Recommendation | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["recommendation", b"recommendation"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["hypervolume", b"hypervolume", "reference_point", b"reference_point", "trials", b"trials"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["hypervolume", b"hypervolume", "recommendation", b"recommendation", "reference_point", b"reference_point", "trials", b"trials"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetBestTrialsResponse: _TypeAlias = GetBestTrialsResponse  # noqa: Y015
+
+@_typing.final
+class Recommendation(_message.Message):
+    """The completed trial (meeting the constraints) recommended as the study's result."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RULE_FIELD_NUMBER: _builtins.int
+    TRIAL_FIELD_NUMBER: _builtins.int
+    ESTIMATE_FIELD_NUMBER: _builtins.int
+    ESTIMATE_SD_FIELD_NUMBER: _builtins.int
+    NOISE_SD_FIELD_NUMBER: _builtins.int
+    TRIALS_MODELLED_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    rule: Global___RecommendationRule.ValueType
+    """How `trial` was chosen."""
+    estimate: _builtins.float
+    """BEST_POSTERIOR_MEAN: the model's estimate of the trial's value (its
+    posterior mean), in the objective's units, beside the observed `trial.value`.
+    """
+    estimate_sd: _builtins.float
+    """BEST_POSTERIOR_MEAN: the posterior standard deviation of `estimate`."""
+    noise_sd: _builtins.float
+    """BEST_POSTERIOR_MEAN: the fitted observation noise, as a standard deviation
+    in the objective's units: how far one evaluation scatters around its estimate.
+    """
+    trials_modelled: _builtins.int
+    """BEST_POSTERIOR_MEAN: how many finished trials the model rests on."""
+    reason: _builtins.str
+    """Why this rule, in words."""
+    @_builtins.property
+    def trial(self) -> Global___Trial:
+        """The recommended trial, with its measurements."""
+
+    def __init__(
+        self,
+        *,
+        rule: Global___RecommendationRule.ValueType = ...,
+        trial: Global___Trial | None = ...,
+        estimate: _builtins.float = ...,
+        estimate_sd: _builtins.float = ...,
+        noise_sd: _builtins.float = ...,
+        trials_modelled: _builtins.int = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["trial", b"trial"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["estimate", b"estimate", "estimate_sd", b"estimate_sd", "noise_sd", b"noise_sd", "reason", b"reason", "rule", b"rule", "trial", b"trial", "trials_modelled", b"trials_modelled"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Recommendation: _TypeAlias = Recommendation  # noqa: Y015
 
 @_typing.final
 class WorkRequest(_message.Message):

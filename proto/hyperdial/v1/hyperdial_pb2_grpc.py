@@ -182,7 +182,8 @@ class HyperdialServiceServicer:
         """Returns the best completed trials of a study, best first. A study with
         several objectives returns its Pareto front instead: every completed trial
         that meets the outcome constraints and that no other such trial dominates,
-        ordered by the first objective.
+        ordered by the first objective. A study with one objective also gets its
+        recommended trial: the one the model believes best (see Recommendation).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

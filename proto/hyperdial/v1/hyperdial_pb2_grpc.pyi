@@ -93,7 +93,8 @@ class HyperdialServiceStub:
     """Returns the best completed trials of a study, best first. A study with
     several objectives returns its Pareto front instead: every completed trial
     that meets the outcome constraints and that no other such trial dominates,
-    ordered by the first objective.
+    ordered by the first objective. A study with one objective also gets its
+    recommended trial: the one the model believes best (see Recommendation).
     """
     ImportTrials: _grpc.UnaryUnaryMultiCallable[_hyperdial_pb2.ImportTrialsRequest, _hyperdial_pb2.ImportTrialsResponse]
     """Adds finished trials evaluated elsewhere (e.g. exported from a related
@@ -159,7 +160,8 @@ class HyperdialServiceAsyncStub(HyperdialServiceStub):
     """Returns the best completed trials of a study, best first. A study with
     several objectives returns its Pareto front instead: every completed trial
     that meets the outcome constraints and that no other such trial dominates,
-    ordered by the first objective.
+    ordered by the first objective. A study with one objective also gets its
+    recommended trial: the one the model believes best (see Recommendation).
     """
     ImportTrials: _aio.UnaryUnaryMultiCallable[_hyperdial_pb2.ImportTrialsRequest, _hyperdial_pb2.ImportTrialsResponse]  # type: ignore[assignment]
     """Adds finished trials evaluated elsewhere (e.g. exported from a related
@@ -282,7 +284,8 @@ class HyperdialServiceServicer(metaclass=_abc_1.ABCMeta):
         """Returns the best completed trials of a study, best first. A study with
         several objectives returns its Pareto front instead: every completed trial
         that meets the outcome constraints and that no other such trial dominates,
-        ordered by the first objective.
+        ordered by the first objective. A study with one objective also gets its
+        recommended trial: the one the model believes best (see Recommendation).
         """
 
     @_abc_1.abstractmethod

@@ -31,7 +31,7 @@ from hyperdial.client.errors import HyperdialError, InvalidArgumentError
 from hyperdial.client.params import ParamValue
 from hyperdial.client.study import Study, Trial
 from hyperdial.client.tools.study_file import StudyFileError, load_study_file
-from hyperdial.client.views import StudyInfo
+from hyperdial.client.views import Recommendation, StudyInfo
 from hyperdial.v1 import hyperdial_pb2 as pb
 
 SHOWN_BEST = 5
@@ -131,7 +131,28 @@ def _show(study: Study) -> Group:
         return Group(_progress(info), _table(title, header, rows))
     best = study.best_trials(SHOWN_BEST)
     header, rows = trial_rows(best)
-    return Group(_progress(info), _table(f"best {len(best)} trials", header, rows))
+    parts: list[Any] = [_progress(info)]
+    recommended = study.recommended()
+    if recommended is not None:
+        parts.append(_recommendation(recommended))
+    return Group(*parts, _table(f"best {len(best)} trials by observed value", header, rows))
+
+
+def _recommendation(recommended: Recommendation) -> Table:
+    """The recommended trial, with the model's estimate beside the observed value."""
+    trial = recommended.trial
+    table = Table(title="recommended", show_header=False)
+    table.add_column("field")
+    table.add_column("value")
+    table.add_row("trial", f"{trial.id}: observed {trial.value:.6g}")
+    if recommended.estimate is not None:
+        table.add_row(
+            "model estimate", f"{recommended.estimate:.6g} ± {recommended.estimate_sd:.2g}"
+        )
+        table.add_row("noise sd", f"{recommended.noise_sd:.2g} (one evaluation's scatter)")
+    table.add_row("rule", f"{recommended.rule}: {recommended.reason}")
+    table.add_row("params", ", ".join(f"{k}={v}" for k, v in sorted(trial.params.items())))
+    return table
 
 
 def _create(client: Client, args: argparse.Namespace, console: Console) -> None:

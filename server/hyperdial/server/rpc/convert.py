@@ -29,6 +29,7 @@ from hyperdial.server.domain import (
     max_reissues_from_api,
 )
 from hyperdial.server.errors import InvalidArgument
+from hyperdial.server.service.recommendations import Recommended, Rule
 from hyperdial.server.space import (
     CategoricalParam,
     Condition,
@@ -381,3 +382,18 @@ def outcome_from_proto(request: pb.ObserveRequest) -> Outcome:
         return Outcome(_OUTCOME_STATES[kind], reason=failure.reason, metrics=metrics)
     except InvalidArgument as error:
         raise error.within(kind) from None
+
+
+def recommendation_to_proto(recommended: Recommended) -> pb.Recommendation:
+    """The API form of a recommended trial (the model's numbers by its rule only)."""
+    message = pb.Recommendation(
+        rule=pb.RecommendationRule.Value(recommended.rule.name),
+        trial=trial_to_proto(recommended.trial),
+        reason=recommended.reason,
+    )
+    if recommended.rule is Rule.BEST_POSTERIOR_MEAN:
+        message.estimate = recommended.estimate
+        message.estimate_sd = recommended.estimate_sd
+        message.noise_sd = recommended.noise_sd
+        message.trials_modelled = recommended.modelled
+    return message

@@ -11,6 +11,7 @@ from hyperdial.server.errors import InvalidArgument
 from hyperdial.server.rpc.convert import (
     imported_from_proto,
     outcome_from_proto,
+    recommendation_to_proto,
     study_config_from_proto,
     study_to_proto,
     suggested_to_proto,
@@ -189,9 +190,13 @@ class HyperdialServicer(pb_grpc.HyperdialServiceServicer):
         self, request: pb.GetBestTrialsRequest, context: Context
     ) -> pb.GetBestTrialsResponse:
         """See the .proto."""
-        front = await self._trials.reads.best_trials(request.study, request.count)
-        return pb.GetBestTrialsResponse(
+        best = await self._trials.reads.best_trials(request.study, request.count)
+        front = best.front
+        response = pb.GetBestTrialsResponse(
             trials=[trial_to_proto(t) for t in front.trials],
             hypervolume=front.hypervolume,
             reference_point=front.reference,
         )
+        if best.recommended is not None:
+            response.recommendation.CopyFrom(recommendation_to_proto(best.recommended))
+        return response

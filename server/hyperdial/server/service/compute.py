@@ -29,12 +29,15 @@ from concurrent.futures import ProcessPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from hyperdial.server.algorithms.base import History, SuggestBatch, Suggestion, make_suggester
 from hyperdial.server.domain import AlgorithmConfig
 from hyperdial.server.space import SearchSpace
 from hyperdial.server.store.base import Store
+
+if TYPE_CHECKING:  # imported in the workers only: torch and BoTorch stay out of the server
+    from hyperdial.server.algorithms.recommend import Recommendation
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +113,13 @@ def _compute(
     return batch, time.perf_counter() - started
 
 
+def _recommend(space: SearchSpace, history: History, seed: int) -> Recommendation | None:
+    """Runs in a worker process: see `recommend.recommend`."""
+    from hyperdial.server.algorithms.recommend import recommend
+
+    return recommend(space, history, seed=seed)
+
+
 class ComputePool:
     """Worker processes for suggesters that learn; started on first use."""
 
@@ -144,6 +154,13 @@ class ComputePool:
     ) -> tuple[SuggestBatch, float]:
         """The suggestions for `history`, computed in a worker process, and their cost."""
         future = self._pool().submit(_compute, space, algorithm, history, count, seed)
+        return await asyncio.wrap_future(future)
+
+    async def recommend(
+        self, space: SearchSpace, history: History, seed: int
+    ) -> Recommendation | None:
+        """The model's recommended trial among `history.completed`, computed in a worker."""
+        future = self._pool().submit(_recommend, space, history, seed)
         return await asyncio.wrap_future(future)
 
     def close(self) -> None:

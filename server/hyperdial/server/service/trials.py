@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from hyperdial.server.domain import Trial, TrialState
 from hyperdial.server.errors import InvalidArgument
@@ -27,18 +27,30 @@ from hyperdial.server.service.handout import HandOut
 from hyperdial.server.service.leases import Leases
 from hyperdial.server.service.limits import DEFAULT_LIMITS, Limits, fitting, trial_bytes
 from hyperdial.server.service.outcomes import Outcomes
+from hyperdial.server.service.recommendations import Recommendations, Recommended
 from hyperdial.server.service.suggesters import SuggesterCache
-from hyperdial.server.store.base import Store, Transaction
+from hyperdial.server.store.base import Store, StudyRecord, Transaction
 
 MAX_BEST = 1000
+
+
+@dataclass(frozen=True)
+class BestTrials:
+    """GetBestTrials' answer: the best trials (or front) and, for one objective, the pick."""
+
+    front: Front
+    recommended: Recommended | None
 
 
 class TrialReads:
     """ListTrials and GetBestTrials: reads, never on the path of Suggest or Observe."""
 
-    def __init__(self, store: Store, limits: Limits = DEFAULT_LIMITS) -> None:
+    def __init__(
+        self, store: Store, compute: ComputePool, limits: Limits = DEFAULT_LIMITS
+    ) -> None:
         self._store = store
         self._limits = limits
+        self._recommendations = Recommendations(store, compute)
 
     async def list_trials(
         self,
@@ -71,16 +83,17 @@ class TrialReads:
 
         return await read(self._store, op)
 
-    async def best_trials(self, study_name: str, count: int) -> Front:
+    async def best_trials(self, study_name: str, count: int) -> BestTrials:
         """The best completed trials that meet the constraints, with their curves.
 
         For several objectives: the Pareto front (all of it when `count` is 0)
-        with its hypervolume, computed from every completed trial.
+        with its hypervolume, computed from every completed trial. For one: the
+        recommended trial beside them.
         """
         if not 0 <= count <= MAX_BEST:
             raise InvalidArgument("count", f"must be in 0..{MAX_BEST}, got {count}")
 
-        def op(txn: Transaction) -> Front:
+        def op(txn: Transaction) -> tuple[StudyRecord, Front]:
             study = find_study(txn, study_name)
             if study.config.multi_objective:
                 completed = txn.list_trials(study, [TrialState.COMPLETED], 0, 2**62)
@@ -92,9 +105,12 @@ class TrialReads:
             curves = (replace(t, measurements=txn.measurements(study, t.number)) for t in best)
             # As many as fit in one answer, best first.
             fit = fitting(curves, trial_bytes, self._limits.answer_bytes)
-            return replace(front, trials=tuple(fit))
+            return study, replace(front, trials=tuple(fit))
 
-        return await read(self._store, op)
+        study, front = await read(self._store, op)
+        if study.config.multi_objective:
+            return BestTrials(front, None)
+        return BestTrials(front, await self._recommendations.of(study))
 
 
 class TrialServices:
@@ -109,10 +125,11 @@ class TrialServices:
         metrics: ServerMetrics | None = None,
         compute: ComputePool | None = None,
     ) -> None:
+        compute = compute or ComputePool()
         self._hand_out = HandOut(store, suggesters, clock, metrics, compute)
         self.leases = Leases(store, self._hand_out, limits, clock)
         self.outcomes = Outcomes(store, self.leases, self._hand_out, limits, clock, metrics)
-        self.reads = TrialReads(store, limits)
+        self.reads = TrialReads(store, compute, limits)
 
     async def close(self) -> None:
         """Stops background computations and the compute pool."""

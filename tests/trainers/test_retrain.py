@@ -1,6 +1,8 @@
 """The final retrain: best configuration on train + validation, scored once on the test split."""
 
 import json
+import math
+import statistics
 
 import pytest
 import torch
@@ -44,3 +46,48 @@ def test_retrain_needs_a_completed_trial(client, tmp_path) -> None:
     client.create_study("empty", [float_param("learning_rate", 1e-3, 1e-2, log=True)])
     with pytest.raises(ValueError, match="no completed trial"):
         retrain(client, "empty", "digits", tmp_path, device="cpu")
+
+
+def _tuned_study(client, name: str):
+    """A study of three real digits trials, reported as a trainer would."""
+    study = client.create_study(name, [float_param("learning_rate", 1e-3, 1e-1, log=True)])
+    digits = load_dataset("digits", seed=0)
+    for _ in range(3):
+        trial = study.next_trial("w")
+        result = fit(
+            digits,
+            {**trial.params, "epochs": 3, "hidden_layers": 1, "units": 32},
+            device=torch.device("cpu"),
+            on_epoch=lambda epoch, loss, accuracy, t=trial: t.report(epoch, loss),
+        )
+        trial.complete(result.best_loss)
+    return study
+
+
+def test_repeats_train_with_successive_seeds_and_report_the_mean_and_sd(client, tmp_path) -> None:
+    study = _tuned_study(client, "repeated")
+    recommended = study.recommended()
+    report = retrain(client, "repeated", "digits", tmp_path, seed=5, repeats=3, device="cpu")
+    assert report.trial == recommended.trial.id
+    assert report.rule == recommended.rule == "best_posterior_mean"
+    assert report.estimate == pytest.approx(recommended.estimate)
+    assert [run.seed for run in report.runs] == [5, 6, 7]
+    losses = [run.test_loss for run in report.runs]
+    assert len(set(losses)) == 3  # three different trainings
+    assert report.test_loss == pytest.approx(statistics.fmean(losses))
+    assert report.test_loss_sd == pytest.approx(statistics.stdev(losses))
+    written = json.loads((tmp_path / "report.json").read_text())
+    assert [run["test_loss"] for run in written["runs"]] == pytest.approx(losses)
+    assert "retrained 3 time(s)" in (tmp_path / "report.md").read_text()
+
+
+def test_pick_observed_retrains_the_best_observed_trial(client, tmp_path) -> None:
+    study = _tuned_study(client, "observed")
+    (best,) = study.best_trials(1)
+    report = retrain(client, "observed", "digits", tmp_path, pick="observed", device="cpu")
+    assert (report.trial, report.rule) == (best.id, "best_observed")
+    assert math.isnan(report.estimate)
+    assert len(report.runs) == 1
+    assert report.test_loss_sd == 0.0
+    with pytest.raises(ValueError, match="repeats"):
+        retrain(client, "observed", "digits", tmp_path, repeats=0, device="cpu")

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from hyperdial.server.algorithms.acquisition_search import AcquisitionSearch
 from hyperdial.server.algorithms.cached_ei import CachedLogEI
-from hyperdial.server.algorithms.gp import TrainingData, fitted_gp
+from hyperdial.server.algorithms.gp import TrainingData, fitted_gp, incumbent
 from hyperdial.server.space import CategoricalParam, FloatParam, IntParam, SearchSpace
 from hyperdial.server.space.features import layout, to_features
 
@@ -32,9 +33,10 @@ def test_the_first_point_is_the_optimizers_and_the_rest_are_spread() -> None:
     model = fitted_gp(data, 300, []).model
     search = AcquisitionSearch(layout(plane), restarts=4, raw_samples=256)
     torch.manual_seed(0)
-    alone = search.best(CachedLogEI(model, data.y.max()), data, 1)
+    best = incumbent(model, data, by_mean=True)
+    alone = search.best(CachedLogEI(model, best.value), best.x, 1)
     torch.manual_seed(0)
-    batch = torch.tensor(search.believer_batch(model, data, None, 6), dtype=torch.float64)
+    batch = torch.tensor(search.believer_batch(model, best, None, 6), dtype=torch.float64)
     torch.testing.assert_close(batch[0], torch.tensor(alone[0], dtype=torch.float64))
     distances = torch.cdist(batch, batch) + torch.eye(6, dtype=torch.float64)
     assert float(distances.min()) > 0.02
@@ -47,10 +49,37 @@ def test_batch_points_of_a_mixed_space_take_allowed_values() -> None:
     features = layout(SPACE)
     model = fitted_gp(data, 300, sorted(features.categorical)).model
     search = AcquisitionSearch(features, restarts=2, raw_samples=64)
-    batch = search.believer_batch(model, data, data.x[:2], 5)
+    batch = search.believer_batch(model, incumbent(model, data, by_mean=True), data.x[:2], 5)
     allowed_layers = set(features.discrete[1])
     assert len(batch) == 5
     for row in batch:
         assert row[1] in allowed_layers
         assert row[2] in (0.0, 1.0, 2.0)
         assert 0.0 <= row[0] <= 1.0
+
+
+def test_the_incumbent_is_the_best_posterior_mean_not_a_lucky_draw() -> None:
+    wins = losses = 0
+    for seed in range(10):
+        generator = torch.Generator().manual_seed(seed)
+        x = torch.rand(30, 2, generator=generator, dtype=torch.float64)
+        noise = 0.05 * torch.randn(30, 1, generator=generator, dtype=torch.float64)
+        truth = -(x - 0.4).square().sum(-1, keepdim=True)
+        data = TrainingData(x, truth + noise)
+        model = fitted_gp(data, 300, []).model
+        observed = incumbent(model, data, by_mean=False)
+        by_mean = incumbent(model, data, by_mean=True)
+        assert observed.value == float(data.y.max())
+        assert by_mean.value < observed.value  # the luck of the best draw is discounted
+        mine, theirs = (float(-(point - 0.4).square().sum()) for point in (by_mean.x, observed.x))
+        wins, losses = wins + (mine > theirs), losses + (mine < theirs)
+    assert wins > losses, (wins, losses)
+
+
+def test_on_deterministic_data_both_incumbents_are_the_best_observation() -> None:
+    data = observations(SearchSpace((FloatParam("x", 0.0, 1.0), FloatParam("y", 0.0, 1.0))), 15)
+    model = fitted_gp(data, 300, []).model
+    observed = incumbent(model, data, by_mean=False)
+    by_mean = incumbent(model, data, by_mean=True)
+    assert torch.equal(by_mean.x, observed.x)
+    assert by_mean.value == pytest.approx(observed.value, abs=1e-3)

@@ -165,6 +165,7 @@ def test_infeasible_trials_steer_the_model_away() -> None:
         ({"acquisition": "pi"}, "algorithm.options.acquisition"),
         ({"initial_trials": 0}, "algorithm.options.initial_trials"),
         ({"restart": 3}, "algorithm.options.restart"),
+        ({"incumbent": "best"}, "algorithm.options.incumbent"),
     ],
 )
 def test_bad_options_name_their_field(options: dict, field: str) -> None:

@@ -19,7 +19,7 @@ from botorch.optim.optimize_mixed import optimize_acqf_mixed_alternating
 from botorch.utils.sampling import draw_sobol_samples
 
 from hyperdial.server.algorithms.cached_ei import CachedLogEI
-from hyperdial.server.algorithms.gp import TrainingData
+from hyperdial.server.algorithms.gp import Incumbent
 from hyperdial.server.space.features import FeatureLayout
 
 INCUMBENT_STARTS = 4
@@ -38,15 +38,22 @@ class AcquisitionSearch:
             self.bounds[1, column] = max(choices)
 
     def best(
-        self, acquisition: AcquisitionFunction, data: TrainingData, count: int
+        self, acquisition: AcquisitionFunction, incumbent: torch.Tensor, count: int
     ) -> list[list[float]]:
-        """The feature rows of the best batch of `count` points the optimizer finds."""
-        return self._optima(acquisition, data, count)[0].tolist()
+        """The feature rows of the best batch of `count` points the optimizer finds.
+
+        `incumbent` is the feature row of the best point so far: some starts are near it.
+        """
+        return self._optima(acquisition, incumbent, count)[0].tolist()
 
     def believer_batch(
-        self, model: GPyTorchModel, data: TrainingData, pending: torch.Tensor | None, count: int
+        self,
+        model: GPyTorchModel,
+        incumbent: Incumbent,
+        pending: torch.Tensor | None,
+        count: int,
     ) -> list[list[float]]:
-        """`count` points of LogEI, each believed at its posterior mean for the next.
+        """`count` points of LogEI against `incumbent`, each believed at its posterior mean.
 
         The first is optimized in full. The others are the best of a candidate
         pool (the optimizer's other local optima and a Sobol sample of the
@@ -54,8 +61,8 @@ class AcquisitionSearch:
         factorization and one batched evaluation each, not an optimization
         each, so a queue for many workers costs little more than one point.
         """
-        best_f = data.y.max()
-        optima = self._optima(CachedLogEI(model, best_f, pending), data, 1)
+        best_f = incumbent.value
+        optima = self._optima(CachedLogEI(model, best_f, pending), incumbent.x, 1)
         rows = [optima[0, 0]]
         pool = torch.cat([optima[1:, 0], self._sample()])
         for _ in range(count - 1):
@@ -69,7 +76,7 @@ class AcquisitionSearch:
         return [row.tolist() for row in rows]
 
     def _optima(
-        self, acquisition: AcquisitionFunction, data: TrainingData, count: int
+        self, acquisition: AcquisitionFunction, incumbent: torch.Tensor, count: int
     ) -> torch.Tensor:
         """Batches of `count` points found by the optimizer, best first (`batches x count x d`).
 
@@ -106,7 +113,7 @@ class AcquisitionSearch:
             num_restarts=self.restarts,
             raw_samples=self.raw_samples,
         )
-        starts = torch.cat([starts, _around_best(data, INCUMBENT_STARTS)])
+        starts = torch.cat([starts, _around(incumbent, INCUMBENT_STARTS)])
         candidates, values = optimize_acqf(
             acquisition,
             self.bounds,
@@ -131,13 +138,12 @@ class AcquisitionSearch:
         return points
 
 
-def _around_best(data: TrainingData, starts: int) -> torch.Tensor:
-    """Optimizer starts at and near the best observation.
+def _around(best: torch.Tensor, starts: int) -> torch.Tensor:
+    """Optimizer starts at and near the incumbent `best`.
 
     Late in a study EI pays most for refining the best point, and random starts
     rarely land close enough to find that narrow peak.
     """
-    best = data.x[int(torch.argmax(data.y[:, 0]))]
     scales = torch.logspace(-3, -1, starts - 1, dtype=torch.float64).view(-1, 1, 1)
     nudged = best + scales * torch.randn(starts - 1, 1, best.shape[-1], dtype=torch.float64)
     return torch.cat([best.expand(1, 1, -1), nudged]).clamp(0.0, 1.0)

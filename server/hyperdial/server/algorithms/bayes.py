@@ -9,14 +9,19 @@ on [0, 1], log scales in log space; categoricals compared by equality in
 single objective's values is compressed logarithmically
 (`warping.compress_worse_half`), so a few disastrous trials do not set the
 model's scale. The acquisition is of the log-EI family: for one objective
-without constraints, the analytic LogEI against the best observation, which
-has no Monte Carlo error and refines an optimum several times more precisely
-than qLogNEI (Branin, measured), computed from one factorization per
-suggestion (`cached_ei.CachedLogEI`). Pending trials, and the earlier points
-of a batch, enter as a Kriging believer (observed at their posterior mean), so
-parallel workers get spread points at a quarter of the cost of a Monte Carlo
-acquisition with `X_pending`; the points of a batch after the first are picked
-from the optimizer's other optima and a Sobol sample (`acquisition_search`).
+without constraints, the analytic LogEI, which has no Monte Carlo error and
+refines an optimum several times more precisely than qLogNEI (Branin,
+measured), computed from one factorization per suggestion
+(`cached_ei.CachedLogEI`). It improves on the best posterior mean among the
+observed points (`gp.incumbent`), not on the best observation: on a noisy
+objective the best observation is a lucky draw, and improving on it sends
+the search back to where it was lucky; on a deterministic one the two are
+equal. Option `incumbent: "observed"` keeps the best observation. Pending
+trials, and the earlier points of a batch, enter as a Kriging believer
+(observed at their posterior mean), so parallel workers get spread points at
+a quarter of the cost of a Monte Carlo acquisition with `X_pending`; the
+points of a batch after the first are picked from the optimizer's other optima
+and a Sobol sample (`acquisition_search`).
 Option `acquisition` forces `qlognei` (`qLogNoisyExpectedImprovement` with the
 pending trials as `X_pending`, a batch built greedily) or `ucb` (qUCB). A
 suggestion equal to a pending one is never returned; nor one equal to a
@@ -67,7 +72,13 @@ from botorch.utils.sampling import manual_seed
 
 from hyperdial.server.algorithms.acquisition_search import AcquisitionSearch
 from hyperdial.server.algorithms.base import History, Options, SuggestBatch, Suggestion
-from hyperdial.server.algorithms.gp import Hyperparameters, TrainingData, fitted_gp, keep_best
+from hyperdial.server.algorithms.gp import (
+    Hyperparameters,
+    TrainingData,
+    fitted_gp,
+    incumbent,
+    keep_best,
+)
 from hyperdial.server.algorithms.random import sobol_points
 from hyperdial.server.algorithms.warping import compress_worse_half
 from hyperdial.server.domain import OptionValue
@@ -106,6 +117,7 @@ class BayesSuggester:
         self.max_fit_points = reader.int("max_fit_points", 300, 10, 100_000)
         self.max_model_points = reader.int("max_model_points", 1000, 10, 100_000)
         self.precompute = reader.bool("precompute", True)
+        self.incumbent = reader.choice("incumbent", "mean", ("mean", "observed"))
         reader.finish()
         self.layout: FeatureLayout = layout(space, MAX_DISCRETE_VALUES)
         self.search = AcquisitionSearch(self.layout, self.restarts, self.raw_samples)
@@ -294,10 +306,12 @@ class BayesSuggester:
         pending = torch.tensor(pending_rows, dtype=torch.float64) if pending_rows else None
         if self.acquisition != "auto" or data.y.shape[-1] > 1:
             acquisition = self._acquisition(model, data, pending, count)
-            rows = self.search.best(acquisition, data, count)
+            best = data.x[int(data.y[:, 0].argmax())]
+            rows = self.search.best(acquisition, best, count)
         else:
             # A joint q-batch of 8 cost 11 s here; a believer batch little more than one point.
-            rows = self.search.believer_batch(model, data, pending, count)
+            best_point = incumbent(model, data, by_mean=self.incumbent == "mean")
+            rows = self.search.believer_batch(model, best_point, pending, count)
         noise = float(model.likelihood.noise.detach().reshape(-1)[0])
         return rows, noise, fitted.hyperparameters
 

@@ -63,6 +63,31 @@ class TrainingData:
     references: tuple[float | None, ...] = ()
 
 
+@dataclass(frozen=True)
+class Incumbent:
+    """What LogEI improves on: a point's feature row and the value credited to it."""
+
+    x: torch.Tensor
+    value: float
+
+
+def incumbent(model: GPyTorchModel, data: TrainingData, by_mean: bool) -> Incumbent:
+    """The observed point with the best posterior mean (`by_mean`), or the best observation.
+
+    On a noisy objective the best observation is a lucky draw: improving on it
+    asks for more luck, and the search keeps returning to where it was lucky.
+    The posterior mean is the model's estimate of what a point truly returns; on
+    a deterministic objective it equals the observation.
+    """
+    if not by_mean:
+        best = int(data.y[:, 0].argmax())
+        return Incumbent(data.x[best], float(data.y[best, 0]))
+    with torch.no_grad():
+        means = model.posterior(data.x).mean[..., 0]
+    best = int(means.argmax())
+    return Incumbent(data.x[best], float(means[best]))
+
+
 def keep_best(values: Sequence[float], limit: int, seed: int) -> list[int]:
     """Indices of at most `limit` observations: the best third, then a seeded sample."""
     order = sorted(range(len(values)), key=lambda i: -values[i])

@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.stamp-install
 
-.PHONY: venv system-deps node-deps demo test test-slow lint proto proto-check bench-overhead bench-crash bench-load bench-replicas bench-trainer bench-pruning bench-bayes bench-quality bench-parallel bench-multiobjective bench-faults clean
+.PHONY: venv system-deps node-deps demo test test-slow lint proto proto-check bench-overhead bench-crash bench-load bench-replicas bench-trainer bench-pruning bench-bayes bench-quality bench-parallel bench-multiobjective bench-faults bench-generalization clean
 
 # torch==2.13.0 first: it is the CPU build on this platform, so nothing later asks
 # for a multi-GB CUDA build (pyproject caps torch at that version).
@@ -76,6 +76,10 @@ bench-bayes: venv
 
 bench-quality: venv
 	$(PY) bench/quality.py
+
+## make bench-generalization: test loss of each method's recommended configuration, retrained
+bench-generalization: venv
+	$(PY) bench/generalization.py
 
 bench-parallel: venv
 	$(PY) bench/parallel.py

@@ -1,0 +1,283 @@
+"""Generalization: the test loss of the configuration a study recommends, retrained.
+
+MLP tuning on four bundled datasets of different noise (digits, wine, diabetes
+as regression, and a `make_classification` set with 15% flipped labels), split
+60/20/20 with a fixed seed, over a 7-parameter mixed space (learning rate
+log, layers, units log-int, dropout, weight decay log, batch size log-int,
+optimizer), 30 trials per run. Trial t of seed s trains with torch seed
+1000 s + t whatever the method, so methods see the same training noise for
+the same configuration. The suggesters are called directly (as in
+`quality.py`); Optuna's samplers run as shipped (GPSampler with greenlet).
+
+Each run's recommended configuration is retrained as `hyperdial retrain`
+does (train + validation, for its best validation epoch count) with 3 seeds,
+and scored on the test split. The recommendation is the service's rule:
+the model's best posterior mean for `random` and `bayes`, the best
+observed value for `bayes-old` (the previous defaults: LogEI against the best
+observation, the observed best shipped) and for Optuna (its `best_trial`).
+For runs whose model pick differs from the observed best, the observed best
+is retrained too (`test, observed pick` column), to show what the rule alone
+changes.
+
+Per method and dataset: the median best validation loss, the median test
+loss of the recommended configuration (mean of its 3 retrains), and the
+median optimism gap (test loss minus best validation loss).
+
+    python bench/generalization.py [--seeds 10] [--trials 30] [--datasets digits,wine]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import statistics
+import tempfile
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import optuna
+import torch
+from sklearn.datasets import make_classification
+
+from _common import machine, report
+from hyperdial.server.algorithms.base import History, Observed, make_suggester
+from hyperdial.server.algorithms.recommend import recommend
+from hyperdial.server.domain import AlgorithmConfig, OptionValue
+from hyperdial.server.space import CategoricalParam, FloatParam, IntParam, ParamValue, SearchSpace
+from hyperdial.trainers.data import Dataset, load_dataset
+from hyperdial.trainers.final import train_and_test
+from hyperdial.trainers.training import fit
+
+DATASETS = ("digits", "wine", "diabetes", "noisy")
+METHODS = ("random", "bayes-old", "bayes", "optuna-tpe", "optuna-gp")
+OURS: dict[str, dict[str, OptionValue]] = {
+    "random": {},
+    "bayes-old": {"incumbent": "observed"},
+    "bayes": {},
+}
+MODEL_PICK = ("random", "bayes")
+SPACE = SearchSpace(
+    (
+        FloatParam("learning_rate", 1e-4, 1e-1, log=True),
+        IntParam("hidden_layers", 1, 3),
+        IntParam("units", 16, 128, log=True),
+        FloatParam("dropout", 0.0, 0.5),
+        FloatParam("weight_decay", 1e-6, 1e-2, log=True),
+        IntParam("batch_size", 16, 256, log=True),
+        CategoricalParam("optimizer", ("adam", "adamw", "sgd")),
+    )
+)
+EPOCHS, PATIENCE = 30, 5
+RETRAINS = 3
+RETRAIN_SEED = 100_000
+CPU = torch.device("cpu")
+Trial = tuple[dict[str, ParamValue], float, int]  # params, best validation loss, its epoch
+
+
+def _dataset(name: str, folder: Path) -> Dataset:
+    if name != "noisy":
+        return load_dataset(name, seed=0)
+    x, y = make_classification(
+        n_samples=1000,
+        n_features=20,
+        n_informative=6,
+        n_redundant=4,
+        flip_y=0.15,
+        class_sep=0.8,
+        random_state=0,
+    )
+    path = folder / "noisy.npz"
+    np.savez(path, x=x.astype(np.float32), y=y)
+    return load_dataset(str(path), seed=0)
+
+
+def _objective(dataset: Dataset, seed: int) -> Callable[[dict[str, ParamValue], int], Trial]:
+    def train(params: dict[str, ParamValue], number: int) -> Trial:
+        config = dict(params, epochs=EPOCHS, patience=PATIENCE)
+        result = fit(dataset, config, device=CPU, seed=1000 * seed + number)
+        return params, result.best_loss, result.best_epoch
+
+    return train
+
+
+def _ours(method: str, train: Callable[..., Trial], trials: int, seed: int) -> list[Trial]:
+    """A study of ours; a trial whose loss never became finite FAILED, as the trainer ends it."""
+    suggester = make_suggester(SPACE, AlgorithmConfig(method.split("-")[0], OURS[method]))
+    observed: list[Observed] = []
+    results: list[Trial] = []
+    state = None
+    for number in range(trials):
+        history = History(number, tuple(observed), model_state=state)
+        batch = suggester.suggest(SPACE, history, 1, seed)
+        state = batch.model_state or state
+        result = train(dict(batch.suggestions[0].params), number)
+        if math.isfinite(result[1]):
+            observed.append(Observed(result[0], result[1]))
+        results.append(result)
+    return results
+
+
+def _ask(trial: optuna.Trial) -> dict[str, ParamValue]:
+    params: dict[str, ParamValue] = {}
+    for p in SPACE.params:
+        if isinstance(p, FloatParam):
+            params[p.name] = trial.suggest_float(p.name, p.low, p.high, log=p.log)
+        elif isinstance(p, IntParam):
+            params[p.name] = trial.suggest_int(p.name, p.low, p.high, log=p.log)
+        elif isinstance(p, CategoricalParam):
+            params[p.name] = trial.suggest_categorical(p.name, p.choices)
+    return params
+
+
+def _optuna(method: str, train: Callable[..., Trial], trials: int, seed: int) -> list[Trial]:
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    sampler = (
+        optuna.samplers.TPESampler(seed=seed, multivariate=True)
+        if method == "optuna-tpe"
+        else optuna.samplers.GPSampler(seed=seed)
+    )
+    study = optuna.create_study(sampler=sampler)
+    results: list[Trial] = []
+    for number in range(trials):
+        trial = study.ask()
+        result = train(_ask(trial), number)
+        if math.isfinite(result[1]):
+            study.tell(trial, result[1])
+        else:
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        results.append(result)
+    return results
+
+
+def _test_loss(dataset: Dataset, trial: Trial) -> float:
+    """The mean test loss of `RETRAINS` retrains, as `hyperdial retrain --repeats` runs them."""
+    params, _, best_epoch = trial
+    runs = [
+        train_and_test(dataset, params, best_epoch + 1, RETRAIN_SEED + k, CPU)[0]
+        for k in range(RETRAINS)
+    ]
+    return statistics.fmean(r.test_loss for r in runs)
+
+
+def one_run(dataset_name: str, method: str, seed: int, trials: int) -> dict[str, Any]:
+    """One study of `method` on `dataset_name`, its pick retrained (in a worker process)."""
+    torch.set_num_threads(1)
+    with tempfile.TemporaryDirectory() as folder:
+        dataset = _dataset(dataset_name, Path(folder))
+    train = _objective(dataset, seed)
+    runner = _optuna if method.startswith("optuna") else _ours
+    results = runner(method, train, trials, seed)
+    values = [value if math.isfinite(value) else math.inf for _, value, _ in results]
+    observed = values.index(min(values))
+    picked, estimate = observed, None
+    if method in MODEL_PICK:
+        finished = [i for i, value in enumerate(values) if math.isfinite(value)]
+        history = History(len(results), tuple(Observed(*results[i][:2]) for i in finished))
+        found = recommend(SPACE, history, seed=seed)
+        if found is not None:
+            picked, estimate = finished[found.index], found.estimate
+    test = _test_loss(dataset, results[picked])
+    test_observed = test if picked == observed else _test_loss(dataset, results[observed])
+    return {
+        "dataset": dataset_name,
+        "method": method,
+        "seed": seed,
+        "best_validation": values[observed],
+        "observed": observed,
+        "failed": sum(not math.isfinite(value) for value in values),
+        "picked": picked,
+        "picked_validation": values[picked],
+        "estimate": estimate,
+        "test": test,
+        "test_observed_pick": test_observed,
+    }
+
+
+def _summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "median_best_validation": statistics.median(r["best_validation"] for r in runs),
+        "median_test": statistics.median(r["test"] for r in runs),
+        "median_gap": statistics.median(r["test"] - r["best_validation"] for r in runs),
+        "median_test_observed_pick": statistics.median(r["test_observed_pick"] for r in runs),
+        "picks_not_observed_best": sum(r["picked"] != r["observed"] for r in runs),
+        "seeds": len(runs),
+    }
+
+
+def _targets(summary: dict[str, dict[str, Any]], datasets: list[str]) -> dict[str, bool]:
+    """The issue's targets: bayes' test loss and optimism gap against every other method."""
+    met = {}
+    for name in datasets:
+        ours = summary.get(f"{name}/bayes")
+        if ours is None:
+            continue
+        for rival in ("random", "optuna-tpe", "optuna-gp"):
+            theirs = summary.get(f"{name}/{rival}")
+            if theirs is not None:
+                met[f"{name}: test <= {rival}"] = ours["median_test"] <= theirs["median_test"]
+        gp = summary.get(f"{name}/optuna-gp")
+        if gp is not None:
+            met[f"{name}: gap <= optuna-gp"] = ours["median_gap"] <= gp["median_gap"]
+    return met
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--trials", type=int, default=30)
+    parser.add_argument("--datasets", default=",".join(DATASETS))
+    parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    args = parser.parse_args()
+    datasets = [d for d in DATASETS if d in args.datasets.split(",")]
+    methods = [m for m in METHODS if m in args.methods.split(",")]
+    jobs = [(d, m, s, args.trials) for s in range(args.seeds) for d in datasets for m in methods]
+    with ProcessPoolExecutor(args.workers) as pool:
+        runs = list(pool.map(one_run, *zip(*jobs, strict=True)))
+    summary, rows = {}, []
+    for name in datasets:
+        for method in methods:
+            mine = [r for r in runs if r["dataset"] == name and r["method"] == method]
+            result = summary[f"{name}/{method}"] = _summary(mine)
+            rows.append(
+                (
+                    name,
+                    method,
+                    result["seeds"],
+                    f"{result['median_best_validation']:.4g}",
+                    f"{result['median_test']:.4g}",
+                    f"{result['median_gap']:.4g}",
+                    f"{result['median_test_observed_pick']:.4g}",
+                    result["picks_not_observed_best"],
+                )
+            )
+    targets = _targets(summary, datasets)
+    report(
+        f"Generalization: {args.trials} trials, test loss of the pick retrained {RETRAINS}x",
+        (
+            "dataset",
+            "method",
+            "seeds",
+            "best val",
+            "test, pick",
+            "gap",
+            "test, observed pick",
+            "picks != observed",
+        ),
+        rows,
+        {
+            "summary": summary,
+            "targets": targets,
+            "runs": runs,
+            "machine": machine(),
+            "args": vars(args),
+        },
+    )
+
+
+if __name__ == "__main__":
+    main()

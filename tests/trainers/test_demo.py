@@ -24,9 +24,12 @@ def test_the_demo_tunes_retrains_and_reports(tmp_path) -> None:
         timeout=300,
         check=True,
     )
-    assert "test accuracy" in result.stdout
+    printed = " ".join(result.stdout.split())  # the console wraps long lines
+    assert "test accuracy" in printed
+    assert "recommended trial" in printed
     report = json.loads((output / "report.json").read_text())
     assert 0 < report["test_accuracy"] <= 1
+    assert len(report["runs"]) == 3
     with LocalServer(database) as server, Client(server.address) as client:
         (study,) = client.list_studies()
         assert sum(study.trial_counts.values()) == 6

@@ -194,6 +194,8 @@ def one_run(dataset_name: str, method: str, seed: int, trials: int) -> dict[str,
         "estimate": estimate,
         "test": test,
         "test_observed_pick": test_observed,
+        # Every trial (params, best validation loss, its epoch): other picks can be scored later.
+        "trials": [[params, value, epoch] for params, value, epoch in results],
     }
 
 

@@ -128,10 +128,13 @@ class _RecommendationRuleEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Re
     DESCRIPTOR: _descriptor.EnumDescriptor
     RECOMMENDATION_RULE_UNSPECIFIED: _RecommendationRule.ValueType  # 0
     BEST_POSTERIOR_MEAN: _RecommendationRule.ValueType  # 1
-    """The completed trial with the best posterior mean of a Gaussian process
-    fitted to every completed trial (the model bayes uses, fitted on demand
-    for any algorithm): the model's estimate of the trial's true value, so a
-    lucky draw of a noisy objective is not mistaken for a good configuration.
+    """A Gaussian process fitted to every completed trial (the model bayes uses,
+    fitted on demand for any algorithm) picks the trial with the best posterior
+    mean, its estimate of the trial's true value, where it is at least 80%
+    sure that trial is truly better than the best observed one; otherwise the
+    best observed trial stands (`reason` says which). A lucky draw of a noisy
+    objective is then not mistaken for a good configuration, and a model that
+    fits poorly cannot overrule the observations on a whim.
     """
     BEST_OBSERVED: _RecommendationRule.ValueType  # 2
     """The completed trial with the best observed value: `reason` says why the
@@ -143,10 +146,13 @@ class RecommendationRule(_RecommendationRule, metaclass=_RecommendationRuleEnumT
 
 RECOMMENDATION_RULE_UNSPECIFIED: RecommendationRule.ValueType  # 0
 BEST_POSTERIOR_MEAN: RecommendationRule.ValueType  # 1
-"""The completed trial with the best posterior mean of a Gaussian process
-fitted to every completed trial (the model bayes uses, fitted on demand
-for any algorithm): the model's estimate of the trial's true value, so a
-lucky draw of a noisy objective is not mistaken for a good configuration.
+"""A Gaussian process fitted to every completed trial (the model bayes uses,
+fitted on demand for any algorithm) picks the trial with the best posterior
+mean, its estimate of the trial's true value, where it is at least 80%
+sure that trial is truly better than the best observed one; otherwise the
+best observed trial stands (`reason` says which). A lucky draw of a noisy
+objective is then not mistaken for a good configuration, and a model that
+fits poorly cannot overrule the observations on a whim.
 """
 BEST_OBSERVED: RecommendationRule.ValueType  # 2
 """The completed trial with the best observed value: `reason` says why the

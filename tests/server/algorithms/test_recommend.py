@@ -106,3 +106,19 @@ def test_too_few_distinct_values_give_no_recommendation_and_several_objectives_r
     objectives = (Objective("a", Goal.MINIMIZE), Objective("b", Goal.MINIMIZE))
     with pytest.raises(ValueError, match="single objective"):
         recommend(PLANE, History(5, same, objectives=objectives))
+
+
+def test_the_model_overrules_the_best_observation_only_as_sure_as_asked() -> None:
+    history = noisy_history(2, noise=0.05)
+    luckiest = observed_best(history)
+    sure = recommend(PLANE, history, seed=2)
+    assert sure is not None
+    assert sure.overrules
+    assert sure.index != luckiest
+    never = recommend(PLANE, history, seed=2, confidence=1.0)
+    assert never is not None
+    assert never.index == luckiest
+    assert not never.overrules
+    deterministic = recommend(PLANE, noisy_history(2, noise=0.0), seed=2)
+    assert deterministic is not None
+    assert not deterministic.overrules

@@ -15,12 +15,16 @@ import math
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 from enum import Enum
+from typing import TYPE_CHECKING
 
 from hyperdial.server.algorithms.base import History, Observed
 from hyperdial.server.domain import Goal, Trial, TrialState
 from hyperdial.server.service.common import find_study, read
 from hyperdial.server.service.compute import ComputePool
 from hyperdial.server.store.base import Store, StudyRecord, Transaction
+
+if TYPE_CHECKING:  # the model runs in the compute pool: torch stays out of the server
+    from hyperdial.server.algorithms.recommend import Recommendation
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +105,7 @@ class Recommendations:
                 answer = Recommended(
                     Rule.BEST_POSTERIOR_MEAN,
                     trial,
-                    f"the best posterior mean of a Gaussian process on {found.modelled} trials",
+                    _model_reason(found),
                     found.estimate,
                     found.sd,
                     found.noise_sd,
@@ -128,22 +132,34 @@ class Recommendations:
         return await read(self._store, op)
 
 
+def _model_reason(found: Recommendation) -> str:
+    if found.overrules:
+        return (
+            f"the best posterior mean of a Gaussian process on {found.modelled} trials, at "
+            f"least {found.confidence:.0%} likely to be truly better than the best observed trial"
+        )
+    return (
+        f"the best observed trial: a Gaussian process on {found.modelled} trials is not "
+        f"{found.confidence:.0%} sure that another is truly better"
+    )
+
+
 def _snapshot(txn: Transaction, study_name: str) -> _Snapshot:
     study = find_study(txn, study_name)
     config = study.config
     states = (TrialState.COMPLETED, TrialState.INFEASIBLE)
     trials = txn.list_trials(study, states, 0, 2**62)
-    completed = [t for t in trials if t.state is TrialState.COMPLETED and t.value is not None]
-    infeasible = [t for t in trials if t.state is TrialState.INFEASIBLE]
+    completed = [
+        (t.number, Observed(t.params, t.value, (), config.constraint_slacks(t.metrics)))
+        for t in trials
+        if t.state is TrialState.COMPLETED and t.value is not None
+    ]
+    infeasible = tuple(t.params for t in trials if t.state is TrialState.INFEASIBLE)
     history = History(
         draws=study.draws,
-        completed=tuple(
-            Observed(t.params, t.value, (), config.constraint_slacks(t.metrics))
-            for t in completed
-            if t.value is not None
-        ),
-        infeasible=tuple(t.params for t in infeasible),
+        completed=tuple(observed for _, observed in completed),
+        infeasible=infeasible,
         maximize=config.objective.goal is Goal.MAXIMIZE,
     )
     key = (sum(t.state is TrialState.COMPLETED for t in trials), len(infeasible))
-    return _Snapshot(study, key, history, tuple(t.number for t in completed))
+    return _Snapshot(study, key, history, tuple(number for number, _ in completed))

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from botorch.exceptions.warnings import BotorchWarning, InputDataWarning, OptimizationWarning
 from botorch.utils.sampling import manual_seed
 
 from hyperdial.server.algorithms.base import History
@@ -100,8 +99,7 @@ def recommend(
     )
     categorical = sorted(layout(space, MAX_DISCRETE_VALUES).categorical)
     with warnings.catch_warnings(), manual_seed(seed):
-        for category in (InputDataWarning, OptimizationWarning, BotorchWarning, RuntimeWarning):
-            warnings.simplefilter("ignore", category)
+        warnings.simplefilter("ignore")  # fit and numerical warnings: a failure raises
         model = fitted_gp(data, max_fit_points, categorical).model
         x = torch.tensor([rows[i] for i in candidates], dtype=torch.float64)
         with torch.no_grad():
@@ -114,15 +112,8 @@ def recommend(
             scale = float(transform.stdvs.reshape(-1)[0])
             best = int(means.argmax())
             luckiest = max(range(len(candidates)), key=lambda k: values[candidates[k]])
-            if best != luckiest and confidence > 0:  # is the model sure enough to overrule it?
-                pair: Any = model.posterior(x[[best, luckiest]])
-                gap = pair.mean.reshape(-1)
-                cov = pair.distribution.covariance_matrix
-                spread = float((cov[0, 0] + cov[1, 1] - 2 * cov[0, 1]).clamp_min(1e-18).sqrt())
-                z = float(gap[0] - gap[1]) / spread
-                probability = 0.5 * (1.0 + math.erf(z / math.sqrt(2.0)))
-                if probability < confidence:
-                    best = luckiest
+            if best != luckiest and not _sure(model, x[[best, luckiest]], confidence):
+                best = luckiest
     mean = float(means[best])
     slope = warp.slope(mean)
     return Recommendation(
@@ -134,3 +125,15 @@ def recommend(
         overrules=best != luckiest,
         confidence=confidence,
     )
+
+
+def _sure(model: Any, pair: torch.Tensor, confidence: float) -> bool:
+    """Whether the joint posterior puts the first of `pair` above the second with `confidence`."""
+    if confidence <= 0:
+        return True
+    posterior: Any = model.posterior(pair)
+    means = posterior.mean.reshape(-1)
+    cov = posterior.distribution.covariance_matrix
+    spread = float((cov[0, 0] + cov[1, 1] - 2 * cov[0, 1]).clamp_min(1e-18).sqrt())
+    z = float(means[0] - means[1]) / spread
+    return 0.5 * (1.0 + math.erf(z / math.sqrt(2.0))) >= confidence

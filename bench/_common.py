@@ -13,7 +13,13 @@ from rich.console import Console
 from rich.table import Table
 
 from hyperdial.server.rpc.convert import study_config_from_proto
-from hyperdial.server.space import SearchSpace
+from hyperdial.server.space import (
+    CategoricalParam,
+    FloatParam,
+    IntParam,
+    ParamValue,
+    SearchSpace,
+)
 from hyperdial.trainers.spaces import MLP_DIGITS
 from hyperdial.v1 import hyperdial_pb2 as pb
 
@@ -62,3 +68,16 @@ def mlp_digits_space() -> SearchSpace:
     """The MLP-on-digits space the demo tunes, as the server's suggesters take it."""
     message = pb.StudyConfig(parameters=MLP_DIGITS, objective=pb.Objective(goal=pb.MINIMIZE))
     return study_config_from_proto(message).space
+
+
+def optuna_params(trial: Any, space: SearchSpace) -> dict[str, ParamValue]:
+    """An Optuna trial's parameters, asked in the space's order (floats, ints, categoricals)."""
+    params: dict[str, ParamValue] = {}
+    for p in space.params:
+        if isinstance(p, FloatParam):
+            params[p.name] = trial.suggest_float(p.name, p.low, p.high, log=p.log)
+        elif isinstance(p, IntParam):
+            params[p.name] = trial.suggest_int(p.name, p.low, p.high, log=p.log)
+        elif isinstance(p, CategoricalParam):
+            params[p.name] = trial.suggest_categorical(p.name, p.choices)
+    return params

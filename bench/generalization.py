@@ -43,7 +43,7 @@ import optuna
 import torch
 from sklearn.datasets import make_classification
 
-from _common import machine, report
+from _common import machine, optuna_params, report
 from hyperdial.server.algorithms.base import History, Observed, make_suggester
 from hyperdial.server.algorithms.recommend import recommend
 from hyperdial.server.domain import AlgorithmConfig, OptionValue
@@ -121,18 +121,6 @@ def _ours(method: str, train: Callable[..., Trial], trials: int, seed: int) -> l
     return results
 
 
-def _ask(trial: optuna.Trial) -> dict[str, ParamValue]:
-    params: dict[str, ParamValue] = {}
-    for p in SPACE.params:
-        if isinstance(p, FloatParam):
-            params[p.name] = trial.suggest_float(p.name, p.low, p.high, log=p.log)
-        elif isinstance(p, IntParam):
-            params[p.name] = trial.suggest_int(p.name, p.low, p.high, log=p.log)
-        elif isinstance(p, CategoricalParam):
-            params[p.name] = trial.suggest_categorical(p.name, p.choices)
-    return params
-
-
 def _optuna(method: str, train: Callable[..., Trial], trials: int, seed: int) -> list[Trial]:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     sampler = (
@@ -144,7 +132,7 @@ def _optuna(method: str, train: Callable[..., Trial], trials: int, seed: int) ->
     results: list[Trial] = []
     for number in range(trials):
         trial = study.ask()
-        result = train(_ask(trial), number)
+        result = train(optuna_params(trial, SPACE), number)
         if math.isfinite(result[1]):
             study.tell(trial, result[1])
         else:

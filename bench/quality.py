@@ -42,7 +42,7 @@ import optuna
 import torch
 from botorch.test_functions import Branin, Hartmann
 
-from _common import machine, mlp_digits_space, quartiles, report
+from _common import machine, mlp_digits_space, optuna_params, quartiles, report
 from hyperdial.server.algorithms.base import History, Observed, make_suggester
 from hyperdial.server.algorithms.bayes import BayesSuggester
 from hyperdial.server.domain import AlgorithmConfig, OptionValue
@@ -130,7 +130,7 @@ def _gp_design(space: SearchSpace, seed: int) -> Design:
     """The random startup points GPSampler draws for `seed` (they do not depend on values)."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(sampler=optuna.samplers.GPSampler(seed=seed))
-    return [_ask(study.ask(), space) for _ in range(OPTUNA_GP_STARTUP)]
+    return [optuna_params(study.ask(), space) for _ in range(OPTUNA_GP_STARTUP)]
 
 
 DESIGNS: dict[str, Callable[[SearchSpace, int], Design]] = {
@@ -174,17 +174,6 @@ def _ours(
     return results
 
 
-def _ask(trial: optuna.Trial, space: SearchSpace) -> dict[str, ParamValue]:
-    """The trial's parameters, asked of Optuna in the space's order."""
-    params: dict[str, ParamValue] = {}
-    for p in space.params:
-        if isinstance(p, FloatParam):
-            params[p.name] = trial.suggest_float(p.name, p.low, p.high, log=p.log)
-        elif isinstance(p, IntParam):
-            params[p.name] = trial.suggest_int(p.name, p.low, p.high, log=p.log)
-    return params
-
-
 def _optuna(
     method: str,
     space: SearchSpace,
@@ -207,7 +196,7 @@ def _optuna(
     results: list[tuple[float, Any]] = []
     for _ in range(trials):
         trial = study.ask()
-        params = _ask(trial, space)
+        params = optuna_params(trial, space)
         outcome = objective(params)
         value, extra = outcome if isinstance(outcome, tuple) else (outcome, None)
         study.tell(trial, value)

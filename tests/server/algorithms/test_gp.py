@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 import torch
 from gpytorch.mlls import ExactMarginalLogLikelihood
 
@@ -30,9 +32,9 @@ def test_a_warm_started_fit_reaches_the_cold_fits_likelihood() -> None:
     cold = fitted_gp(data, 300, [])
     assert abs(log_likelihood(warm) - log_likelihood(cold)) < 0.02
     name = "covar_module.base_kernel.raw_lengthscale"
-    assert not torch.equal(warm.hyperparameters[name], previous.hyperparameters[name])
+    assert warm.hyperparameters[name] != previous.hyperparameters[name]
     # The same optimum from another start: the warm start was used.
-    assert not torch.equal(warm.hyperparameters[name], cold.hyperparameters[name])
+    assert warm.hyperparameters[name] != cold.hyperparameters[name]
 
 
 def test_hyperparameters_of_another_shape_start_the_fit_cold() -> None:
@@ -41,7 +43,7 @@ def test_hyperparameters_of_another_shape_start_the_fit_cold() -> None:
     warm = fitted_gp(data, 300, [], warm_start=other.hyperparameters)
     cold = fitted_gp(data, 300, [])
     for name, value in cold.hyperparameters.items():
-        torch.testing.assert_close(warm.hyperparameters[name], value)
+        torch.testing.assert_close(torch.tensor(warm.hyperparameters[name]), torch.tensor(value))
 
 
 def test_a_model_of_several_outputs_warm_starts_too() -> None:
@@ -51,3 +53,11 @@ def test_a_model_of_several_outputs_warm_starts_too() -> None:
     warm = fitted_gp(both, 300, [], warm_start=previous.hyperparameters)
     cold = fitted_gp(both, 300, [])
     assert abs(log_likelihood(warm) - log_likelihood(cold)) < 0.02
+
+
+def test_the_hyperparameters_cross_processes_as_plain_numbers() -> None:
+    """No tensors: a pickled tensor would go through shared memory between processes."""
+    fitted = fitted_gp(hartmann_like(20, 3), 300, [])
+    assert "torch" not in pickle.dumps(fitted.hyperparameters).decode("latin-1")
+    restarted = fitted_gp(hartmann_like(20, 3), 300, [], warm_start=fitted.hyperparameters)
+    assert restarted.hyperparameters.keys() == fitted.hyperparameters.keys()

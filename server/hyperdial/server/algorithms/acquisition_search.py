@@ -64,6 +64,8 @@ class AcquisitionSearch:
         best_f = incumbent.value
         optima = self._optima(CachedLogEI(model, best_f, pending), incumbent.x, 1)
         rows = [optima[0, 0]]
+        if count == 1:
+            return [rows[0].tolist()]
         pool = torch.cat([optima[1:, 0], self._sample()])
         for _ in range(count - 1):
             chosen = torch.stack(rows)

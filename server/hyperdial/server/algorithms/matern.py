@@ -23,7 +23,7 @@ from gpytorch.kernels import MaternKernel, ScaleKernel
 from gpytorch.mlls import ExactMarginalLogLikelihood
 from linear_operator.utils.cholesky import psd_safe_cholesky
 
-_SQRT5 = math.sqrt(5.0)
+SQRT5 = math.sqrt(5.0)
 _LOG_2PI = math.log(2 * math.pi)
 
 
@@ -53,7 +53,7 @@ def matern52(
     z2 = (x2 - centre) / lengthscale.reshape(-1)
     inner = z1 @ z2.transpose(-1, -2)
     squared = (z1.square().sum(-1, keepdim=True) - 2 * inner + z2.square().sum(-1)).clamp_min(0)
-    scaled = _SQRT5 * squared.clamp_min(1e-30).sqrt()
+    scaled = SQRT5 * squared.clamp_min(1e-30).sqrt()
     return outputscale * (1.0 + scaled + squared * (5.0 / 3.0)) * torch.exp(-scaled)
 
 

@@ -108,13 +108,24 @@ class Study:
         return trials[0] if trials else None
 
     def trials(
-        self, states: Sequence[pb.TrialState.ValueType] = (), page_size: int = 500
+        self,
+        states: Sequence[pb.TrialState.ValueType] = (),
+        page_size: int = 500,
+        *,
+        measurements: bool = False,
     ) -> Iterator[Trial]:
-        """Every trial (optionally only in `states`, e.g. pb.COMPLETED), a page at a time."""
+        """Every trial (optionally only in `states`, e.g. pb.COMPLETED), a page at a time.
+
+        `measurements` fetches each trial's intermediate values (its curve) too.
+        """
         token = ""
         while True:
             request = pb.ListTrialsRequest(
-                study=self.name, states=list(states), page_size=page_size, page_token=token
+                study=self.name,
+                states=list(states),
+                page_size=page_size,
+                page_token=token,
+                include_measurements=measurements,
             )
             page = self.client.call(self.client.stub.ListTrials, request)
             for trial in page.trials:

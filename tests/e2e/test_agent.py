@@ -1,0 +1,321 @@
+"""`hyperdial agent` against a real server: the examples tuned to completion, stops, faults.
+
+The agent runs as its own process, as users run it, with real commands as
+children; every test checks that no process the command started survives it.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hyperdial.client import (
+    Client,
+    categorical,
+    condition,
+    float_param,
+    int_param,
+    median_stopping,
+)
+from hyperdial.server.testing import RunningServer, serve
+
+EXAMPLES = Path(__file__).parents[2] / "examples"
+
+
+@pytest.fixture
+def sqlite_server(sqlite_url: str) -> Iterator[RunningServer]:
+    """The agent's own behaviour does not depend on the store: SQLite."""
+    with serve(sqlite_url) as running:
+        yield running
+
+
+def agent(
+    server: RunningServer, study: str, command: list[str], *options: str, log_dir: Path
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "hyperdial.client.tools.agent_cli",
+            "--server",
+            server.address,
+            "--study",
+            study,
+            "--log-dir",
+            str(log_dir),
+            *options,
+            "--",
+            *command,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+
+
+def test_the_torch_example_is_tuned_to_completion_on_both_stores(
+    server: RunningServer, client: Client, tmp_path: Path
+) -> None:
+    client.create_study(
+        "digits",
+        [float_param("learning_rate", 1e-3, 3e-2, log=True), int_param("hidden", 16, 64)],
+        metric="val_loss",
+        algorithm="random",
+        max_trials=2,
+    )
+    command = [
+        sys.executable,
+        str(EXAMPLES / "train_torch.py"),
+        "--lr",
+        "{learning_rate}",
+        "--hidden",
+        "{hidden}",
+        "--epochs",
+        "3",
+    ]
+    done = agent(server, "digits", command, log_dir=tmp_path)
+    assert done.returncode == 0, done.stderr
+    trials = list(client.study("digits").trials(measurements=True))
+    assert [t.state for t in trials] == ["COMPLETED", "COMPLETED"]
+    for trial in trials:
+        assert [step for step, _ in trial.measurements] == [0, 1, 2]
+        assert trial.value == pytest.approx(min(v for _, v in trial.measurements), abs=1e-6)
+        assert 0.5 < trial.metrics["val_accuracy"] <= 1.0
+        log = (tmp_path / "digits" / f"trial-{trial.id}.log").read_text()
+        assert "hyperdial: final" in log
+    assert "[trial 1] hyperdial: step=0" in done.stdout
+
+
+def test_the_shell_example_gets_its_parameters_from_the_environment(
+    sqlite_server: RunningServer, tmp_path: Path
+) -> None:
+    with Client(sqlite_server.address) as client:
+        client.create_study(
+            "branin", [float_param("x0", -5, 10), float_param("x1", 0, 15)], max_trials=5
+        )
+        done = agent(
+            sqlite_server, "branin", ["sh", str(EXAMPLES / "branin.sh")], log_dir=tmp_path
+        )
+        assert done.returncode == 0, done.stderr
+        for trial in list(client.study("branin").trials()):
+            x, y = trial.params["x0"], trial.params["x1"]
+            expected = (
+                (y - 5.1 / (4 * math.pi**2) * x * x + 5 / math.pi * x - 6) ** 2
+                + 10 * (1 - 1 / (8 * math.pi)) * math.cos(x)
+                + 10
+            )
+            assert trial.state == "COMPLETED"
+            assert trial.value == pytest.approx(expected, rel=1e-8)
+
+
+def test_the_metrics_file_example_reports_through_its_file(
+    sqlite_server: RunningServer, tmp_path: Path
+) -> None:
+    with Client(sqlite_server.address) as client:
+        client.create_study("quadratic", [float_param("x", -2, 2)], metric="loss", max_trials=2)
+        command = [sys.executable, str(EXAMPLES / "metrics_file.py")]
+        done = agent(sqlite_server, "quadratic", command, log_dir=tmp_path)
+        assert done.returncode == 0, done.stderr
+        for trial in client.study("quadratic").trials(measurements=True):
+            assert trial.state == "COMPLETED"
+            assert trial.value == pytest.approx((trial.params["x"] - 1) ** 2)
+            assert [step for step, _ in trial.measurements] == [0, 1, 2]
+        assert "step 0: loss" in done.stdout
+
+
+def test_argv_environment_and_params_file_agree_and_inactive_flags_go(
+    sqlite_server: RunningServer, tmp_path: Path
+) -> None:
+    script = tmp_path / "check.py"
+    script.write_text(
+        "import json, os, sys\n"
+        "params = json.load(open(os.environ['HYPERDIAL_PARAMS_FILE']))\n"
+        "args = sys.argv[1:]\n"
+        "assert args[:2] == ['--opt', params['optimizer']], args\n"
+        "assert ('--momentum' in args) == ('momentum' in params), (args, params)\n"
+        "assert os.environ['HYPERDIAL_PARAM_OPTIMIZER'] == params['optimizer']\n"
+        "assert os.environ['CUDA_VISIBLE_DEVICES'] in ('3', '5')\n"
+        "print('hyperdial: final objective=%s gpu=%s' % (os.environ['HYPERDIAL_TRIAL_ID'],"
+        " os.environ['CUDA_VISIBLE_DEVICES']))\n"
+    )
+    with Client(sqlite_server.address) as client:
+        client.create_study(
+            "conditional",
+            [
+                categorical("optimizer", ["sgd", "adam"]),
+                float_param("momentum", 0.0, 0.9, when=condition("optimizer", values=["sgd"])),
+            ],
+            max_trials=6,
+        )
+        command = [sys.executable, str(script), "--opt", "{optimizer}", "--momentum", "{momentum}"]
+        done = agent(
+            sqlite_server,
+            "conditional",
+            command,
+            "--gpus",
+            "3,5",
+            "--count",
+            "4",
+            log_dir=tmp_path,
+        )
+        assert done.returncode == 0, done.stderr
+        trials = list(client.study("conditional").trials())
+        assert len(trials) == 4
+        assert all(t.state == "COMPLETED" for t in trials), [t.reason for t in trials]
+        assert {t.value for t in trials} == {float(t.id) for t in trials}
+        assert {t.metrics["gpu"] for t in trials} == {3.0, 5.0}
+
+
+def test_a_stopped_trial_is_killed_and_pruned_even_if_it_ignores_sigterm(
+    server: RunningServer, client: Client, tmp_path: Path
+) -> None:
+    script = tmp_path / "slow.py"
+    script.write_text(
+        "import os, signal, sys, time\n"
+        "signal.signal(signal.SIGTERM, lambda *_: print('ignoring SIGTERM', flush=True))\n"
+        "x = float(sys.argv[1])\n"
+        "for step in range(100):\n"
+        "    print(f'hyperdial: step={step} objective={x}', flush=True)\n"
+        "    time.sleep(0.05)\n"
+        "print(f'hyperdial: final objective={x}')\n"
+    )
+    client.create_study(
+        "pruning",
+        [float_param("x", 0, 1)],
+        algorithm="random",
+        max_trials=6,
+        seed=3,
+        stopping=median_stopping(min_trials=1),
+    )
+    started = time.monotonic()
+    done = agent(
+        server,
+        "pruning",
+        [sys.executable, str(script), "{x}"],
+        "--grace-seconds",
+        "0.5",
+        log_dir=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    trials = list(client.study("pruning").trials())
+    pruned = [t for t in trials if t.state == "PRUNED"]
+    assert pruned, [t.state for t in trials]
+    for trial in pruned:
+        log = (tmp_path / "pruning" / f"trial-{trial.id}.log").read_text()
+        assert "ignoring SIGTERM" in log
+        assert "hyperdial: final" not in log
+        assert trial.reason.startswith("stopped early at step")
+    # The completed trials ran 5 s each; a pruned one lasted its step, the grace, the kill.
+    completed = sum(t.state == "COMPLETED" for t in trials)
+    assert time.monotonic() - started < completed * 5.5 + len(pruned) * 2.5 + 5
+
+
+@pytest.mark.parametrize(
+    ("command", "state", "reason"),
+    [
+        (["/nonexistent/train"], "FAILED", "could not start '/nonexistent/train'"),
+        (
+            ["sh", "-c", "echo boom >&2; exit 3"],
+            "FAILED",
+            "the command exited with status 3\nboom",
+        ),
+        (["sh", "-c", "kill -SEGV $$"], "FAILED", "killed by SIGSEGV"),
+        (["sh", "-c", "echo hello"], "FAILED", "exited 0 without reporting objective"),
+        (
+            ["sh", "-c", "echo 'hyperdial: objective=nan'"],
+            "FAILED",
+            "rejected metric line 'hyperdial: objective=nan': objective=nan is not a finite",
+        ),
+        (["sh", "-c", "exit 78"], "INFEASIBLE", "exited with status 78"),
+        (["sh", "-c", "echo 'hyperdial: infeasible too big'; exit 1"], "INFEASIBLE", "too big"),
+    ],
+)
+def test_each_fault_gets_its_outcome_and_the_agent_goes_on(
+    sqlite_server: RunningServer, tmp_path: Path, command: list[str], state: str, reason: str
+) -> None:
+    with Client(sqlite_server.address) as client:
+        client.create_study("faults", [float_param("x", 0, 1)], max_trials=2)
+        done = agent(sqlite_server, "faults", command, log_dir=tmp_path)
+        assert done.returncode == 0, done.stderr
+        trials = list(client.study("faults").trials())
+        assert [t.state for t in trials] == [state, state]
+        assert trials[0].reason.startswith(reason) or reason in trials[0].reason
+
+
+def test_sigterm_to_the_agent_fails_the_trial_and_leaves_no_process(
+    sqlite_server: RunningServer, tmp_path: Path
+) -> None:
+    pids = tmp_path / "pids"
+    script = f"sleep 1000 & echo $! >> {pids}; echo $$ >> {pids}; echo started; sleep 1000"
+    with Client(sqlite_server.address) as client:
+        client.create_study("stop", [float_param("x", 0, 1)], max_trials=5)
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "hyperdial.client.tools.agent_cli",
+                "--server",
+                sqlite_server.address,
+                "--study",
+                "stop",
+                "--log-dir",
+                str(tmp_path),
+                "--grace-seconds",
+                "1",
+                "--",
+                "sh",
+                "-c",
+                script,
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert process.stdout is not None
+        assert "started" in process.stdout.readline()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 128 + signal.SIGTERM
+        (trial,) = list(client.study("stop").trials())
+        assert (trial.state, trial.reason) == ("FAILED", "the worker was stopped")
+    started = [int(line) for line in pids.read_text().split()]
+    assert len(started) == 2
+    assert not any(alive(pid) for pid in started)
+
+
+def test_a_command_that_leaves_a_process_behind_gets_it_killed(
+    sqlite_server: RunningServer, tmp_path: Path
+) -> None:
+    pid_file = tmp_path / "orphan"
+    script = f"sleep 1000 & echo $! > {pid_file}; echo 'hyperdial: final objective=1'"
+    with Client(sqlite_server.address) as client:
+        client.create_study("orphans", [float_param("x", 0, 1)], max_trials=1)
+        done = agent(sqlite_server, "orphans", ["sh", "-c", script], log_dir=tmp_path)
+        assert done.returncode == 0, done.stderr
+        assert next(client.study("orphans").trials()).state == "COMPLETED"
+    assert not alive(int(pid_file.read_text()))
+
+
+def test_a_bad_placeholder_is_refused_before_any_trial(
+    sqlite_server: RunningServer, tmp_path: Path
+) -> None:
+    with Client(sqlite_server.address) as client:
+        client.create_study("typo", [float_param("learning_rate", 0, 1)], max_trials=1)
+        done = agent(sqlite_server, "typo", ["train", "--lr", "{lr}"], log_dir=tmp_path)
+        assert done.returncode == 1
+        assert "{lr} is not a parameter of the study" in done.stderr
+        assert list(client.study("typo").trials()) == []

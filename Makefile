@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.stamp-install
 
-.PHONY: venv system-deps node-deps demo test test-slow lint proto proto-check bench-overhead bench-crash bench-load bench-replicas bench-trainer bench-pruning bench-bayes bench-quality bench-parallel bench-multiobjective bench-faults bench-generalization clean
+.PHONY: venv system-deps node-deps demo test test-slow lint proto proto-check bench-overhead bench-crash bench-load bench-replicas bench-trainer bench-pruning bench-bayes bench-quality bench-parallel bench-multiobjective bench-faults bench-generalization bench-agent clean
 
 # torch==2.13.0 first: it is the CPU build on this platform, so nothing later asks
 # for a multi-GB CUDA build (pyproject caps torch at that version).
@@ -95,6 +95,10 @@ bench-load: venv
 
 bench-faults: venv
 	$(PY) bench/faults.py
+
+## make bench-agent: what `hyperdial agent` adds per trial and per metric line
+bench-agent: venv
+	$(PY) bench/agent.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from hyperdial.client.agent.trial_run import RunSettings, TrialRun
 from hyperdial.client.client import Client
 from hyperdial.client.errors import HyperdialError
-from hyperdial.client.study import default_worker_id
+from hyperdial.client.study import Study, default_worker_id
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +34,7 @@ class Agent:
         parallel: int = 1,
         gpus: Sequence[str] = (),
     ) -> None:
+        self._client = client
         self._study = client.study(study)
         self._info = self._study.info()
         self._settings = settings
@@ -76,10 +77,18 @@ class Agent:
     def _slot(self, k: int) -> None:
         worker_id = f"{default_worker_id()}-agent{k}"
         gpu = self._gpus[k % len(self._gpus)] if self._gpus else None
+        # A slot's own Work stream: its Suggest, ReportProgress and Observe travel on it.
+        study = self._client.study(self._study.name, stream=True)
+        try:
+            self._run_trials(study, worker_id, gpu)
+        finally:
+            study.close()
+
+    def _run_trials(self, study: Study, worker_id: str, gpu: str | None) -> None:
         while self._take_ticket():
-            trial = self._study.next_trial(worker_id)
+            trial = study.next_trial(worker_id)
             if trial is None:
-                log.info("study %s hands out no more trials", self._study.name)
+                log.info("study %s hands out no more trials", study.name)
                 return
             run = TrialRun(trial, self._info, self._settings, gpu)
             with self._lock:

@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 from _common import machine, report
-
 from hyperdial.client import Client, float_param
 from hyperdial.client.tools.local import LocalServer
 

@@ -319,3 +319,58 @@ def test_a_bad_placeholder_is_refused_before_any_trial(
         assert done.returncode == 1
         assert "{lr} is not a parameter of the study" in done.stderr
         assert list(client.study("typo").trials()) == []
+
+
+def test_heartbeats_keep_a_quiet_commands_lease(
+    sqlite_server: RunningServer, tmp_path: Path
+) -> None:
+    with Client(sqlite_server.address) as client:
+        client.create_study("quiet", [float_param("x", 0, 1)], max_trials=2, lease_seconds=1.5)
+        script = "echo started; sleep 4; echo 'hyperdial: final objective=2'"
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "hyperdial.client.tools.agent_cli",
+                "--server",
+                sqlite_server.address,
+                "--study",
+                "quiet",
+                "--count",
+                "1",
+                "--log-dir",
+                str(tmp_path),
+                "--heartbeat-seconds",
+                "0.3",
+                "--",
+                "sh",
+                "-c",
+                script,
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert process.stdout is not None
+        assert "started" in process.stdout.readline()
+        time.sleep(2.5)  # past the lease: another worker's Suggest expires lapsed leases
+        (other,) = client.study("quiet").suggest(1, worker_id="other")
+        assert other.id == 2
+        assert process.wait(timeout=30) == 0
+        trial = next(client.study("quiet").trials())
+        assert (trial.state, trial.value) == ("COMPLETED", 2.0)
+
+
+def test_a_flood_of_output_is_passed_through_and_the_trial_completes(
+    sqlite_server: RunningServer, tmp_path: Path
+) -> None:
+    script = (
+        "yes 'some log line' | head -n 200000; printf 'x%.0s' $(seq 100000); echo; "
+        "echo 'hyperdial: final objective=3'"
+    )
+    with Client(sqlite_server.address) as client:
+        client.create_study("flood", [float_param("x", 0, 1)], max_trials=1)
+        done = agent(sqlite_server, "flood", ["sh", "-c", script], log_dir=tmp_path)
+        assert done.returncode == 0, done.stderr
+        (trial,) = client.study("flood").trials()
+        assert (trial.state, trial.value) == ("COMPLETED", 3.0)
+        assert done.stdout.count("some log line") == 200_000

@@ -34,7 +34,7 @@ from hyperdial.client.params import (
     outcome_constraint,
     successive_halving,
 )
-from hyperdial.client.study import Study, Trial, default_worker_id
+from hyperdial.client.study import Study, Trial, TrialPruned, default_worker_id
 from hyperdial.client.views import ParetoFront, Recommendation, StudyInfo
 
 __all__ = [
@@ -53,6 +53,7 @@ __all__ = [
     "Study",
     "StudyInfo",
     "Trial",
+    "TrialPruned",
     "UnauthenticatedError",
     "UnavailableError",
     "categorical",

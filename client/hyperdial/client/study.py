@@ -212,6 +212,10 @@ def _imported(
     return message
 
 
+class TrialPruned(Exception):
+    """The server said to stop this trial early; `with trial:` ends it as PRUNED."""
+
+
 @dataclass
 class Trial:
     """One configuration to evaluate; use it as a context manager.
@@ -277,6 +281,15 @@ class Trial:
         self.measurements.append((step, value))
         return bool(response.should_stop)
 
+    def report_or_stop(self, step: int, value: float) -> None:
+        """Records an intermediate value; raises `TrialPruned` when the server says stop.
+
+        Inside `with trial:` the exception ends the trial as PRUNED and is not
+        raised further, so a training loop needs no branch for it.
+        """
+        if self.report(step, value):
+            raise TrialPruned(f"stopped early at step {step}")
+
     def heartbeat(self) -> bool:
         """Renews the lease without reporting a value; False means the trial is lost.
 
@@ -340,10 +353,15 @@ class Trial:
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         traceback: TracebackType | None,
-    ) -> None:
+    ) -> bool | None:
+        """Ends an unfinished trial: PRUNED on `TrialPruned` (swallowed), else FAILED."""
         if self.finished:
-            return
+            return None
+        if isinstance(exc, TrialPruned):
+            self.prune(str(exc))
+            return True  # the loop goes on with the next trial
         if exc is not None:
             self.fail(f"{type(exc).__name__}: {exc}")
         else:
             self.fail("the worker left the trial without an outcome")
+        return None

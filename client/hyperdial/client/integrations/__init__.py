@@ -1,0 +1,1 @@
+"""Glue for training frameworks; each module needs its framework (an optional extra)."""

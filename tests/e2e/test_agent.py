@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -374,3 +375,23 @@ def test_a_flood_of_output_is_passed_through_and_the_trial_completes(
         (trial,) = client.study("flood").trials()
         assert (trial.state, trial.value) == ("COMPLETED", 3.0)
         assert done.stdout.count("some log line") == 200_000
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="no Node.js on this machine")
+def test_the_node_example_is_tuned_to_completion(
+    sqlite_server: RunningServer, tmp_path: Path
+) -> None:
+    with Client(sqlite_server.address) as client:
+        client.create_study(
+            "node",
+            [float_param("x", -2, 2), int_param("layers", 1, 4)],
+            metric="loss",
+            max_trials=3,
+        )
+        command = ["node", str(EXAMPLES / "quadratic.js")]
+        done = agent(sqlite_server, "node", command, log_dir=tmp_path)
+        assert done.returncode == 0, done.stderr
+        for trial in client.study("node").trials(measurements=True):
+            expected = (trial.params["x"] - 1) ** 2 + (trial.params["layers"] - 2) ** 2
+            assert (trial.state, trial.value) == ("COMPLETED", pytest.approx(expected))
+            assert len(trial.measurements) == 3

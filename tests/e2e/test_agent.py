@@ -38,28 +38,31 @@ def sqlite_server(sqlite_url: str) -> Iterator[RunningServer]:
         yield running
 
 
+def agent_argv(
+    server: RunningServer, study: str, command: list[str], *options: str, log_dir: Path
+) -> list[str]:
+    return [
+        sys.executable, "-m", "hyperdial.client.tools.agent_cli", "--server", server.address,
+        "--study", study, "--log-dir", str(log_dir), *options, "--", *command,
+    ]  # fmt: skip
+
+
 def agent(
     server: RunningServer, study: str, command: list[str], *options: str, log_dir: Path
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "hyperdial.client.tools.agent_cli",
-            "--server",
-            server.address,
-            "--study",
-            study,
-            "--log-dir",
-            str(log_dir),
-            *options,
-            "--",
-            *command,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    argv = agent_argv(server, study, command, *options, log_dir=log_dir)
+    return subprocess.run(argv, capture_output=True, text=True, timeout=120)
+
+
+def started_agent(
+    server: RunningServer, study: str, script: str, *options: str, log_dir: Path
+) -> subprocess.Popen[str]:
+    """An agent whose command (`sh -c script`) has printed its first line, "started"."""
+    argv = agent_argv(server, study, ["sh", "-c", script], *options, log_dir=log_dir)
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    assert "started" in process.stdout.readline()
+    return process
 
 
 def alive(pid: int) -> bool:
@@ -266,29 +269,9 @@ def test_sigterm_to_the_agent_fails_the_trial_and_leaves_no_process(
     script = f"sleep 1000 & echo $! >> {pids}; echo $$ >> {pids}; echo started; sleep 1000"
     with Client(sqlite_server.address) as client:
         client.create_study("stop", [float_param("x", 0, 1)], max_trials=5)
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "hyperdial.client.tools.agent_cli",
-                "--server",
-                sqlite_server.address,
-                "--study",
-                "stop",
-                "--log-dir",
-                str(tmp_path),
-                "--grace-seconds",
-                "1",
-                "--",
-                "sh",
-                "-c",
-                script,
-            ],
-            stdout=subprocess.PIPE,
-            text=True,
+        process = started_agent(
+            sqlite_server, "stop", script, "--grace-seconds", "1", log_dir=tmp_path
         )
-        assert process.stdout is not None
-        assert "started" in process.stdout.readline()
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 128 + signal.SIGTERM
         (trial,) = list(client.study("stop").trials())
@@ -328,31 +311,16 @@ def test_heartbeats_keep_a_quiet_commands_lease(
     with Client(sqlite_server.address) as client:
         client.create_study("quiet", [float_param("x", 0, 1)], max_trials=2, lease_seconds=1.5)
         script = "echo started; sleep 4; echo 'hyperdial: final objective=2'"
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "hyperdial.client.tools.agent_cli",
-                "--server",
-                sqlite_server.address,
-                "--study",
-                "quiet",
-                "--count",
-                "1",
-                "--log-dir",
-                str(tmp_path),
-                "--heartbeat-seconds",
-                "0.3",
-                "--",
-                "sh",
-                "-c",
-                script,
-            ],
-            stdout=subprocess.PIPE,
-            text=True,
+        process = started_agent(
+            sqlite_server,
+            "quiet",
+            script,
+            "--count",
+            "1",
+            "--heartbeat-seconds",
+            "0.3",
+            log_dir=tmp_path,
         )
-        assert process.stdout is not None
-        assert "started" in process.stdout.readline()
         time.sleep(2.5)  # past the lease: another worker's Suggest expires lapsed leases
         (other,) = client.study("quiet").suggest(1, worker_id="other")
         assert other.id == 2

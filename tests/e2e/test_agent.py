@@ -363,3 +363,21 @@ def test_the_node_example_is_tuned_to_completion(
             expected = (trial.params["x"] - 1) ** 2 + (trial.params["layers"] - 2) ** 2
             assert (trial.state, trial.value) == ("COMPLETED", pytest.approx(expected))
             assert len(trial.measurements) == 3
+
+
+def test_a_failed_configuration_is_retried_and_completes(
+    sqlite_server: RunningServer, tmp_path: Path
+) -> None:
+    marker = tmp_path / "tried"
+    # Fails the first time it is run (no marker yet), succeeds the second.
+    script = (
+        f"if [ -e {marker} ]; then echo 'hyperdial: final objective=1'; "
+        f"else touch {marker}; exit 1; fi"
+    )
+    with Client(sqlite_server.address) as client:
+        client.create_study("retry", [float_param("x", 0, 1)], max_trials=2, max_retries=1)
+        done = agent(sqlite_server, "retry", ["sh", "-c", script], log_dir=tmp_path)
+        assert done.returncode == 0, done.stderr
+        first, second = client.study("retry").trials()
+        assert (first.state, second.state) == ("FAILED", "COMPLETED")
+        assert first.params == second.params

@@ -120,6 +120,7 @@ class Client:
         stopping: pb.StoppingRule | None = None,
         objectives: Sequence[tuple[str, str]] = (),
         constraints: Sequence[pb.OutcomeConstraint] = (),
+        max_retries: int = 0,
     ) -> Study:
         """Creates the study, or returns the existing one if it has the same config.
 
@@ -127,6 +128,8 @@ class Client:
         One objective is `metric` and `goal`; several are `objectives`, (metric,
         goal) pairs, whose Pareto front the study looks for. `constraints` limit
         reported metrics, e.g. `outcome_constraint("param_count", max=50_000)`.
+        `max_retries` hands a FAILED configuration out again up to that many times
+        (failures marked `worker_stopped` do not count).
 
         Raises:
             AlreadyExistsError: a study of that name has a different config.
@@ -146,6 +149,7 @@ class Client:
             lease_seconds=lease_seconds,
             max_reissues=max_reissues,
             stopping=stopping,
+            max_retries=max_retries,
         )
         request = pb.CreateStudyRequest(name=name, config=config)
         response = self.call(self.stub.CreateStudy, request)

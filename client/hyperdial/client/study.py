@@ -333,9 +333,13 @@ class Trial:
             outcome["value"] = value
         self._observe(**outcome)
 
-    def fail(self, reason: str) -> None:
-        """Ends the trial as FAILED."""
-        self._observe(failed=pb.Failure(reason=reason[:4096]))
+    def fail(self, reason: str, *, worker_stopped: bool = False) -> None:
+        """Ends the trial as FAILED; `worker_stopped`: the worker was stopped, not the trial.
+
+        With the study's `max_retries`, a failure of a stopped worker is handed
+        out again without using a retry.
+        """
+        self._observe(failed=pb.Failure(reason=reason[:4096], worker_stopped=worker_stopped))
 
     def infeasible(self, reason: str) -> None:
         """Ends the trial as INFEASIBLE: this configuration cannot be evaluated."""

@@ -540,6 +540,7 @@ class StudyConfig(_message.Message):
     STOPPING_FIELD_NUMBER: _builtins.int
     OBJECTIVES_FIELD_NUMBER: _builtins.int
     CONSTRAINTS_FIELD_NUMBER: _builtins.int
+    MAX_RETRIES_FIELD_NUMBER: _builtins.int
     max_trials: _builtins.int
     """Trial budget: the study finishes once this many trials have been handed
     out (0 = unlimited; a grid study also finishes when its grid is spent).
@@ -558,6 +559,12 @@ class StudyConfig(_message.Message):
     """How many times a grid point whose trial went STALE is handed out again
     before it is given up (a configuration that kills its workers must not
     kill them all). 0 takes the default, 3; -1 never hands one out again.
+    """
+    max_retries: _builtins.int
+    """How many times a FAILED trial's configuration is handed out again, as a
+    new trial of the budget, before it counts as failed for good (0..100;
+    0: never). A failure whose worker was stopped (Failure.worker_stopped)
+    is handed out again without counting.
     """
     @_builtins.property
     def parameters(self) -> _containers.RepeatedCompositeFieldContainer[Global___Parameter]:
@@ -601,10 +608,11 @@ class StudyConfig(_message.Message):
         stopping: Global___StoppingRule | None = ...,
         objectives: _abc.Iterable[Global___Objective] | None = ...,
         constraints: _abc.Iterable[Global___OutcomeConstraint] | None = ...,
+        max_retries: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["algorithm", b"algorithm", "objective", b"objective", "stopping", b"stopping"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["algorithm", b"algorithm", "constraints", b"constraints", "lease_seconds", b"lease_seconds", "max_reissues", b"max_reissues", "max_trials", b"max_trials", "objective", b"objective", "objectives", b"objectives", "parameters", b"parameters", "seed", b"seed", "stopping", b"stopping"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["algorithm", b"algorithm", "constraints", b"constraints", "lease_seconds", b"lease_seconds", "max_reissues", b"max_reissues", "max_retries", b"max_retries", "max_trials", b"max_trials", "objective", b"objective", "objectives", b"objectives", "parameters", b"parameters", "seed", b"seed", "stopping", b"stopping"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1288,16 +1296,23 @@ class Failure(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     REASON_FIELD_NUMBER: _builtins.int
+    WORKER_STOPPED_FIELD_NUMBER: _builtins.int
     reason: _builtins.str
     """Human-readable reason, e.g. the exception message."""
+    worker_stopped: _builtins.bool
+    """The worker was stopped (preempted, shut down), not the configuration at
+    fault: with StudyConfig.max_retries set, the configuration is handed out
+    again without using a retry.
+    """
     def __init__(
         self,
         *,
         reason: _builtins.str = ...,
+        worker_stopped: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["reason", b"reason"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["reason", b"reason", "worker_stopped", b"worker_stopped"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

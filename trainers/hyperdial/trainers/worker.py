@@ -132,7 +132,7 @@ class Worker:
             error = f"{type(failure).__name__}: {failure}"
         if self.stop.is_set():  # checked first: a signal may also interrupt a call
             self._study.prefetch = False  # leaving: lease nothing more
-            return self._fail(trial, "the worker was stopped"), result
+            return self._fail(trial, "the worker was stopped", worker_stopped=True), result
         if result is None:
             return self._fail(trial, error), result
         if result.stopped_by_server:
@@ -175,7 +175,7 @@ class Worker:
             return self._fail(trial, f"{type(failure).__name__}: {failure}")
         if self.stop.is_set():
             self._study.prefetch = False
-            return self._fail(trial, "the worker was stopped")
+            return self._fail(trial, "the worker was stopped", worker_stopped=True)
         if folds.stopped_by_server:
             trial.prune(f"stopped by the server after {len(folds.fold_losses)} folds")
             return "pruned"
@@ -207,7 +207,7 @@ class Worker:
             trial.complete(loss, metrics=metrics)
 
     @staticmethod
-    def _fail(trial: Trial, reason: str) -> str:
+    def _fail(trial: Trial, reason: str, *, worker_stopped: bool = False) -> str:
         log.warning("trial %d failed: %s", trial.id, reason)
-        trial.fail(reason)
+        trial.fail(reason, worker_stopped=worker_stopped)
         return "failed"

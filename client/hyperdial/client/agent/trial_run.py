@@ -210,7 +210,7 @@ class TrialRun:
             return "LOST"
         tail = f"\n{stderr_tail}" if stderr_tail else ""
         if self._stopped_by_agent:
-            self.trial.fail("the worker was stopped")
+            self.trial.fail("the worker was stopped", worker_stopped=True)
         elif self._pruned_at is not None:
             self.trial.prune(f"stopped early at step {self._pruned_at}")
         elif self._seen.infeasible is not None or status == INFEASIBLE_EXIT_CODE:

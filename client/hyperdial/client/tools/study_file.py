@@ -50,6 +50,7 @@ _TOP_LEVEL = {
     "seed",
     "lease_seconds",
     "max_reissues",
+    "max_retries",
     "stopping",
     "parameters",
 }
@@ -261,6 +262,7 @@ def load_study_file(path: str | Path) -> StudyFile:
         "seed": reader.get(data, "", "seed", int, 0),
         "lease_seconds": reader.get(data, "", "lease_seconds", float, 0.0),
         "max_reissues": reader.get(data, "", "max_reissues", int, 0),
+        "max_retries": reader.get(data, "", "max_retries", int, 0),
         "stopping": _stopping(reader, data),
     }
     if kwargs["goal"] not in ("minimize", "maximize"):

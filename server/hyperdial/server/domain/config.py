@@ -20,6 +20,7 @@ from hyperdial.server.space.serialized import space_from_data, space_to_data
 OptionValue: TypeAlias = float | int | str | bool
 DEFAULT_LEASE_SECONDS = 600.0
 DEFAULT_MAX_REISSUES = 3
+MAX_RETRIES = 100
 # The API's max_reissues: 0 asks for the default, this for never.
 NEVER_REISSUE = -1
 DEFAULT_ALGORITHM = "random"
@@ -210,6 +211,8 @@ class StudyConfig:
     max_reissues: int = DEFAULT_MAX_REISSUES
     stopping: StoppingConfig | None = None
     constraints: tuple[OutcomeConstraint, ...] = ()
+    # How many times a FAILED configuration is handed out again (worker-stopped ones free).
+    max_retries: int = 0
 
     def __post_init__(self) -> None:
         if not self.objectives:
@@ -237,6 +240,10 @@ class StudyConfig:
             )
         if self.max_trials < 0:
             raise InvalidArgument("max_trials", f"must be >= 0, got {self.max_trials}")
+        if not 0 <= self.max_retries <= MAX_RETRIES:
+            raise InvalidArgument(
+                "max_retries", f"must be 0..{MAX_RETRIES}, got {self.max_retries}"
+            )
         if not 0 <= self.seed < 2**63:
             raise InvalidArgument("seed", f"must be in [0, 2**63), got {self.seed}")
         if not (math.isfinite(self.lease_seconds) and 1 <= self.lease_seconds <= 7 * 86400):
@@ -299,6 +306,8 @@ class StudyConfig:
             data["objectives"] = [o.to_dict() for o in self.objectives]
         if self.constraints:
             data["constraints"] = [c.to_dict() for c in self.constraints]
+        if self.max_retries:
+            data["max_retries"] = self.max_retries
         return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
     @classmethod
@@ -317,4 +326,5 @@ class StudyConfig:
             max_reissues=data["max_reissues"],
             stopping=None if data["stopping"] is None else StoppingConfig(**data["stopping"]),
             constraints=tuple(OutcomeConstraint(**c) for c in data.get("constraints", [])),
+            max_retries=data.get("max_retries", 0),
         )

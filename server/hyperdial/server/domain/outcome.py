@@ -24,6 +24,8 @@ class Outcome:
     value: float | None = None
     reason: str = ""
     metrics: Mapping[str, float] = field(default_factory=dict)
+    # A failure because the worker was stopped: with retries on, it does not count as one.
+    worker_stopped: bool = False
 
     def __post_init__(self) -> None:
         if self.state is TrialState.COMPLETED:

@@ -43,14 +43,8 @@ from hyperdial.v1 import hyperdial_pb2 as pb
 
 _GOALS = {pb.MINIMIZE: Goal.MINIMIZE, pb.MAXIMIZE: Goal.MAXIMIZE}
 _GOALS_PB = {goal: number for number, goal in _GOALS.items()}
-_TRIAL_STATES = {
-    pb.PENDING: TrialState.PENDING,
-    pb.COMPLETED: TrialState.COMPLETED,
-    pb.FAILED: TrialState.FAILED,
-    pb.INFEASIBLE: TrialState.INFEASIBLE,
-    pb.PRUNED: TrialState.PRUNED,
-    pb.STALE: TrialState.STALE,
-}
+# The API's trial states and the domain's share their names.
+_TRIAL_STATES = {pb.TrialState.Value(state.value): state for state in TrialState}
 _TRIAL_STATES_PB = {state: number for number, state in _TRIAL_STATES.items()}
 _OUTCOME_STATES = {
     "failed": TrialState.FAILED,
@@ -184,6 +178,7 @@ def study_config_from_proto(message: pb.StudyConfig) -> StudyConfig:
             max_reissues=max_reissues_from_api(message.max_reissues),
             stopping=_stopping(message),
             constraints=tuple(_constraint(c, i) for i, c in enumerate(message.constraints)),
+            max_retries=message.max_retries,
         )
     except InvalidArgument as error:
         raise error.within("config") from None
@@ -282,6 +277,7 @@ def study_config_to_proto(config: StudyConfig) -> pb.StudyConfig:
         lease_seconds=config.lease_seconds,
         max_reissues=config.api_max_reissues,
         stopping=_stopping_to_proto(config.stopping),
+        max_retries=config.max_retries,
     )
 
 
@@ -379,7 +375,12 @@ def outcome_from_proto(request: pb.ObserveRequest) -> Outcome:
         return Outcome(TrialState.COMPLETED, value=value, metrics=metrics)
     failure: pb.Failure = getattr(request, kind)
     try:
-        return Outcome(_OUTCOME_STATES[kind], reason=failure.reason, metrics=metrics)
+        return Outcome(
+            _OUTCOME_STATES[kind],
+            reason=failure.reason,
+            metrics=metrics,
+            worker_stopped=kind == "failed" and failure.worker_stopped,
+        )
     except InvalidArgument as error:
         raise error.within(kind) from None
 

@@ -127,8 +127,13 @@ class HandOut:
         if suggester.reissues_stale and wanted:
             requeued = txn.take_requeued(study.id, wanted, config.max_reissues)
             new += [NewTrial(p.params, p.grid_index) for p in requeued]
+        if config.max_retries and len(new) < wanted:
+            retries = txn.take_retries(study.id, wanted - len(new), config.max_retries)
+            new += [NewTrial(r.params, r.grid_index, retry_of=r.first) for r in retries]
         requeue_drained = len(new) < wanted
         if suggester.learns and wanted:
+            if new:  # configurations to try again need no model: hand them out now
+                return self._insert(txn, study, worker_id, new, SuggestBatch(()), budget_used, now)
             # Computed outside this transaction; the expiry above is kept meanwhile.
             self._insert(txn, study, worker_id, new, SuggestBatch(()), budget_used, now)
             return Planned(study.id, wanted)

@@ -61,6 +61,7 @@ def _finish(
         finished_at=now,
         metrics=resolved.metrics,
         feasible=resolved.feasible,
+        worker_stopped=outcome.worker_stopped,
     )
 
 

@@ -62,6 +62,8 @@ class NewTrial:
 
     params: dict[str, ParamValue]
     grid_index: int | None
+    # A retry: the number of the configuration's first trial.
+    retry_of: int | None = None
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,7 @@ class Finish:
     finished_at: float
     metrics: Mapping[str, float] = field(default_factory=dict)
     feasible: bool = True
+    worker_stopped: bool = False
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,15 @@ class RequeuedPoint:
 
     params: dict[str, ParamValue]
     grid_index: int
+
+
+@dataclass(frozen=True)
+class RetryPoint:
+    """A FAILED trial's configuration to hand out again; `first` numbers its first trial."""
+
+    params: dict[str, ParamValue]
+    grid_index: int | None
+    first: int
 
 
 class Transaction(Protocol):
@@ -161,6 +173,15 @@ class Transaction(Protocol):
 
         A point whose trials went STALE more than `max_reissues` times is
         claimed but not returned: it is given up.
+        """
+        ...
+
+    def take_retries(self, study_id: int, limit: int, max_retries: int) -> list[RetryPoint]:
+        """Claims up to `limit` FAILED trials not yet handed out again, oldest first.
+
+        A claimed trial is returned unless its configuration has failed more
+        than `max_retries` times, not counting failures whose worker was
+        stopped; such a trial is returned whatever the count.
         """
         ...
 

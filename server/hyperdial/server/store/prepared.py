@@ -94,6 +94,7 @@ _FINISH_PENDING_TRIAL = (
         value=bindparam("value"),
         metrics_json=bindparam("metrics_json"),
         feasible=bindparam("feasible"),
+        worker_stopped=bindparam("worker_stopped"),
         reason=bindparam("reason"),
         request_id=bindparam("request_id"),
         finished_at=bindparam("now"),

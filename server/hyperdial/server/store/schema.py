@@ -69,11 +69,16 @@ trials = Table(
     Column("metrics_json", Text, nullable=True),
     # False for a completed trial whose metrics break an outcome constraint.
     Column("feasible", Boolean, nullable=False, default=True),
+    # A retry of a FAILED configuration: the number of that configuration's first trial.
+    Column("retry_of", BigInteger, nullable=True),
+    # A FAILED trial whose worker was stopped: its failure is not the configuration's.
+    Column("worker_stopped", Boolean, nullable=False, default=False),
     UniqueConstraint("study_id", "number", name="uq_trials_study_number"),
     Index("ix_trials_worker", "study_id", "worker_id", "state", "number"),
     Index("ix_trials_lease", "study_id", "state", "lease_expires_at"),
     Index("ix_trials_value", "study_id", "state", "value"),
     Index("ix_trials_grid", "study_id", "grid_index", "state"),
+    Index("ix_trials_retry", "study_id", "retry_of"),
 )
 
 measurements = Table(

@@ -24,10 +24,12 @@ from hyperdial.server.domain import (
     TrialState,
 )
 from hyperdial.server.errors import Conflict, NotFound
+from hyperdial.server.store import reissues
 from hyperdial.server.store.base import (
     Finish,
     NewTrial,
     RequeuedPoint,
+    RetryPoint,
     StudyRecord,
 )
 from hyperdial.server.store.prepared import (
@@ -198,43 +200,11 @@ class SqlTransaction:
 
     def take_requeued(self, study_id: int, limit: int, max_reissues: int) -> list[RequeuedPoint]:
         """See `Transaction.take_requeued`."""
-        query = (
-            select(trials.c.id, trials.c.params_json, trials.c.grid_index)
-            .where(
-                trials.c.study_id == study_id,
-                trials.c.state == TrialState.STALE.value,
-                trials.c.grid_index.is_not(None),
-                trials.c.requeued.is_(False),
-            )
-            .order_by(trials.c.number)
-            .limit(limit)
-        )
-        rows = self._conn.execute(query).all()
-        if rows:
-            self._conn.execute(
-                trials.update().where(trials.c.id.in_([r.id for r in rows])).values(requeued=True)
-            )
-        stale = self._stale_counts(study_id, [r.grid_index for r in rows])
-        return [
-            RequeuedPoint(json.loads(r.params_json), r.grid_index)
-            for r in rows
-            if stale[r.grid_index] <= max_reissues
-        ]
+        return reissues.take_requeued(self._conn, study_id, limit, max_reissues)
 
-    def _stale_counts(self, study_id: int, grid_indexes: Sequence[int]) -> dict[int, int]:
-        """How many trials of each grid point went STALE: one grouped query."""
-        if not grid_indexes:
-            return {}
-        query = (
-            select(trials.c.grid_index, func.count())
-            .where(
-                trials.c.study_id == study_id,
-                trials.c.grid_index.in_(grid_indexes),
-                trials.c.state == TrialState.STALE.value,
-            )
-            .group_by(trials.c.grid_index)
-        )
-        return {int(index): int(count) for index, count in self._conn.execute(query)}
+    def take_retries(self, study_id: int, limit: int, max_retries: int) -> list[RetryPoint]:
+        """See `Transaction.take_retries`."""
+        return reissues.take_retries(self._conn, study_id, limit, max_retries)
 
     def insert_trials(
         self,
@@ -263,6 +233,8 @@ class SqlTransaction:
                 "request_id": "",
                 "metrics_json": None,
                 "feasible": True,
+                "retry_of": item.retry_of,
+                "worker_stopped": False,
             }
             for k, item in enumerate(new)
         ]
@@ -301,6 +273,7 @@ class SqlTransaction:
             value=finish.value,
             metrics_json=json.dumps(dict(metrics), sort_keys=True) if metrics else None,
             feasible=finish.feasible,
+            worker_stopped=finish.worker_stopped,
             reason=finish.reason,
             request_id=finish.request_id,
             now=finish.finished_at,

@@ -62,6 +62,10 @@ def _finish(number: int, value: float | None, **changes: object) -> Finish:
     return dataclasses.replace(finish, **changes)  # type: ignore[arg-type]
 
 
+def _end(store: Store, study: StudyRecord, finish: Finish) -> Trial | None:
+    return _write(store, lambda txn: txn.finish_pending_trial(study, finish))
+
+
 class StoreContract:
     """Subclass it in a test module and provide a `store` fixture."""
 
@@ -168,6 +172,27 @@ class StoreContract:
         _write(store, lambda txn: txn.insert_trials(study, 3, again, "w", 1.0, 2.0))
         _write(store, lambda txn: txn.expire_leases(study.id, 10.0))
         assert _write(store, lambda txn: txn.take_requeued(study.id, 5, 1)) == []
+
+    def test_a_failed_configuration_is_retried_until_its_failures_pass_the_limit(
+        self, store: Store
+    ) -> None:
+        study = _study(store)
+        _trials(store, study, 2)
+        failed = _finish(1, None, state=TrialState.FAILED, reason="boom")
+        stopped = _finish(2, None, state=TrialState.FAILED, reason="stop", worker_stopped=True)
+        for finish in (failed, stopped):
+            _end(store, study, finish)
+        claimed = _write(store, lambda txn: txn.take_retries(study.id, 5, 1))
+        assert [(p.params["x"], p.first) for p in claimed] == [(0.0, 1), (0.1, 2)]
+        assert _write(store, lambda txn: txn.take_retries(study.id, 5, 1)) == []
+        # The retries fail too: trial 1's configuration has now failed twice (given up at
+        # one retry); trial 2's first failure was a stopped worker's, so it goes again.
+        retries = [NewTrial(p.params, p.grid_index, retry_of=p.first) for p in claimed]
+        _write(store, lambda txn: txn.insert_trials(study, 3, retries, "w", 1.0, 2.0))
+        for number in (3, 4):
+            _end(store, study, _finish(number, None, state=TrialState.FAILED, reason="boom"))
+        again = _write(store, lambda txn: txn.take_retries(study.id, 5, 1))
+        assert [(p.params["x"], p.first) for p in again] == [(0.1, 2)]
 
     def test_only_the_owner_ends_a_pending_trial_once(self, store: Store) -> None:
         study = _study(store)

@@ -37,6 +37,7 @@ INFEASIBLE_EXIT_CODE = 78
 # How often the loop wakes without news: to look for an exited command whose
 # pipes a runaway grandchild keeps open, and for a due heartbeat.
 TICK_SECONDS = 0.5
+EXIT_POLL_SECONDS = 0.005
 
 
 @dataclass(frozen=True)
@@ -133,22 +134,25 @@ class TrialRun:
         return environment
 
     def _relay(self, child: Child) -> None:
-        """Relays events until the command has exited (or must stop)."""
+        """Relays events until the command has exited (or must stop).
+
+        Its pipes close just before it exits: from then on the loop only waits
+        for the exit, briefly, so a command that is ending is never signalled.
+        """
         closed = 0
         contact = time.monotonic()
-        while closed < 2:
+        while closed < 2 or child.running():
             due = contact + self._settings.heartbeat_seconds
+            wait = EXIT_POLL_SECONDS if closed == 2 else min(TICK_SECONDS, due - time.monotonic())
             try:
-                source, text = self._events.get(
-                    timeout=max(0.0, min(TICK_SECONDS, due - time.monotonic()))
-                )
+                source, text = self._events.get(timeout=max(0.0, wait))
             except queue.Empty:
                 if time.monotonic() >= due:
                     contact = time.monotonic()
                     if not self.trial.heartbeat():
                         self._lost = True
                         return
-                if not child.running():
+                if not child.running():  # exited; a process it left may hold the pipes
                     return
                 continue
             if source == "eof":

@@ -1,11 +1,13 @@
 """Pruning: MLP on digits, 30 trials, 3 seeds; no stopping rule vs median vs successive halving.
 
 Each run is a study served by a real server and tuned by two `hyperdial trainer`
-processes with Sobol random search over the MLP-on-digits space. Reports the best
-validation loss, the validation accuracy of that configuration, and the epochs
-trained in all (from the reported learning curves).
+processes over the MLP-on-digits space, with Sobol random search or (`--algorithm
+bayes`) Bayesian optimization; bayes runs each rule twice, seeing its stopped
+trials (the default) and blind to them (`model_pruned: false`, as before they
+were modelled). Reports the best validation loss, the validation accuracy of
+that configuration, and the epochs trained in all (from the learning curves).
 
-    python bench/pruning.py [--trials 30] [--seeds 3]
+    python bench/pruning.py [--trials 30] [--seeds 3] [--algorithm random|bayes]
 """
 
 from __future__ import annotations
@@ -33,14 +35,31 @@ RULES = {
 }
 
 
-def run(server: LocalServer, client: Client, rule: str, seed: int, trials: int) -> dict[str, Any]:
-    name = f"pruning-{rule.replace(' ', '-')}-{seed}"
+BLIND = ", stopped trials unseen"
+
+
+def _variants(algorithm: str) -> list[str]:
+    """The rules, and for bayes each stopping rule again without the stopped trials."""
+    if algorithm != "bayes":
+        return list(RULES)
+    return ["none", "median", "median" + BLIND, "successive halving", "successive halving" + BLIND]
+
+
+def run(
+    server: LocalServer, client: Client, variant: str, seed: int, args: argparse.Namespace
+) -> dict[str, Any]:
+    rule = variant.removesuffix(BLIND)
+    options: dict[str, Any] = {"sampler": "sobol"}
+    if args.algorithm == "bayes":
+        options = {"model_pruned": not variant.endswith(BLIND)}
+    name = f"pruning-{args.algorithm}-{variant.replace(' ', '-').replace(',', '')}-{seed}"
     client.create_study(
         name,
         SPACE,
-        options={"sampler": "sobol"},
+        algorithm=args.algorithm,
+        options=options,
         seed=seed,
-        max_trials=trials,
+        max_trials=args.trials,
         stopping=RULES[rule],
     )
     command = [sys.executable, "-m", "hyperdial.trainers", "--server", server.address]
@@ -57,7 +76,7 @@ def run(server: LocalServer, client: Client, rule: str, seed: int, trials: int) 
     (best,) = client.study(name).best_trials(1)
     accuracy = fit(load_dataset("digits"), best.params, device=pick_device("cpu")).best_accuracy
     return {
-        "rule": rule,
+        "rule": variant,
         "seed": seed,
         "best_loss": best.value,
         "accuracy": accuracy,
@@ -69,7 +88,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--trials", type=int, default=30)
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--algorithm", choices=("random", "bayes"), default="random")
     args = parser.parse_args()
+    variants = _variants(args.algorithm)
     runs = []
     with (
         tempfile.TemporaryDirectory() as tmp,
@@ -77,10 +98,10 @@ def main() -> None:
         Client(server.address) as client,
     ):
         for seed in range(args.seeds):
-            for rule in RULES:
-                runs.append(run(server, client, rule, seed, args.trials))
+            for variant in variants:
+                runs.append(run(server, client, variant, seed, args))
     summary = {}
-    for rule in RULES:
+    for rule in variants:
         mine = [r for r in runs if r["rule"] == rule]
         summary[rule] = {
             "median_best_loss": statistics.median(r["best_loss"] for r in mine),
@@ -88,7 +109,7 @@ def main() -> None:
             "total_epochs": sum(r["epochs"] for r in mine),
         }
     base = summary["none"]
-    for rule in RULES:
+    for rule in variants:
         summary[rule]["loss_vs_none"] = (
             summary[rule]["median_best_loss"] / base["median_best_loss"]
         )
@@ -97,7 +118,7 @@ def main() -> None:
             summary[rule]["median_accuracy"] - base["median_accuracy"]
         )
     report(
-        f"MLP on digits, {args.trials} trials x {args.seeds} seeds, Sobol random search",
+        f"MLP on digits, {args.trials} trials x {args.seeds} seeds, {args.algorithm}",
         (
             "rule",
             "median best loss",

@@ -159,6 +159,30 @@ def test_infeasible_trials_steer_the_model_away() -> None:
     assert abs(chosen["x"] - 1.0) > 0.2 or abs(chosen["y"] + 0.5) > 0.2
 
 
+LINE = SearchSpace((FloatParam("x", 0.0, 1.0),))
+
+
+@pytest.mark.parametrize("model_pruned", [True, False])
+def test_pruned_trials_steer_the_model_away_from_where_they_were_stopped(
+    model_pruned: bool,
+) -> None:
+    """Completed trials improve toward x = 0, but every trial below 0.3 was stopped early."""
+    completed = tuple(Observed({"x": x}, x) for x in (0.5, 0.6, 0.7, 0.8, 0.9, 1.0))
+    pruned = tuple(Observed({"x": x}, 2.0) for x in (0.02, 0.1, 0.18, 0.26))
+    suggester = make_suggester(
+        LINE, AlgorithmConfig("bayes", {"initial_trials": 2, "model_pruned": model_pruned})
+    )
+    history = History(draws=10, completed=completed, pruned=pruned)
+    chosen = [
+        suggester.suggest(LINE, history, 1, seed=seed).suggestions[0].params["x"]
+        for seed in range(3)
+    ]
+    if model_pruned:
+        assert all(x > 0.3 for x in chosen), chosen
+    else:  # blind to them, the model follows the trend into the stopped region
+        assert all(x < 0.3 for x in chosen), chosen
+
+
 @pytest.mark.parametrize(
     ("options", "field"),
     [

@@ -42,7 +42,10 @@ class History:
             grid point n. Re-issued trials do not count.
         completed, infeasible, pending: the study's trials by state, filled in
             only for suggesters that set `learns = True` (reading them costs a
-            query per suggestion). FAILED, PRUNED and STALE trials are left out.
+            query per suggestion). FAILED and STALE trials are left out.
+        pruned: trials stopped early, each with its best reported value (the
+            value it had when the stopping rule judged it), for one objective
+            without constraints.
         maximize: the (first) objective's direction.
         objectives: every objective, when the study has several (each
             observation's `values` follow their order).
@@ -56,14 +59,15 @@ class History:
     completed: tuple[Observed, ...] = ()
     infeasible: tuple[Mapping[str, ParamValue], ...] = ()
     pending: tuple[Mapping[str, ParamValue], ...] = ()
+    pruned: tuple[Observed, ...] = ()
     maximize: bool = False
     objectives: tuple[Objective, ...] = ()
     model_state: object = None
 
     @property
     def results(self) -> int:
-        """How many trials ended with something to learn from (completed or infeasible)."""
-        return len(self.completed) + len(self.infeasible)
+        """How many trials ended with something to learn from: completed, infeasible, pruned."""
+        return len(self.completed) + len(self.infeasible) + len(self.pruned)
 
 
 @dataclass(frozen=True)

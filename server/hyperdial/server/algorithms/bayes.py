@@ -32,10 +32,14 @@ suggestion equal to a pending one is never returned; nor one equal to a
 finished one when the fitted noise says the objective is deterministic
 (`INFORMATIVE_REPEAT_NOISE`), where a repeat would return the same value.
 
-Failed trials carry no value and are left out. Infeasible trials take the
-worst completed value: the model learns to avoid their region without a second
-(classifier) model that would need many infeasible points before it knew
-anything.
+Trials stopped early (PRUNED) enter at their best reported value, the value
+the stopping rule judged them by (option `model_pruned`, default true): the
+model learns where trials get stopped instead of proposing that region again.
+The value is pessimistic for a curve that would have gone on improving, which
+is the stopping rule's own bet. Failed trials carry no value and are left out.
+Infeasible trials take the worst completed value: the model learns to avoid
+their region without a second (classifier) model that would need many
+infeasible points before it knew anything.
 
 Several objectives and outcome constraints: every objective and every
 constraint bound's slack is an output of the GP (independent outputs, each
@@ -75,7 +79,7 @@ from botorch.utils.multi_objective.pareto import is_non_dominated
 from botorch.utils.sampling import manual_seed
 
 from hyperdial.server.algorithms.acquisition_search import AcquisitionSearch
-from hyperdial.server.algorithms.base import History, Options, SuggestBatch, Suggestion
+from hyperdial.server.algorithms.base import History, Observed, Options, SuggestBatch, Suggestion
 from hyperdial.server.algorithms.gp import (
     Hyperparameters,
     TrainingData,
@@ -123,6 +127,7 @@ class BayesSuggester:
         self.max_model_points = reader.int("max_model_points", 1000, 10, 100_000)
         self.precompute = reader.bool("precompute", True)
         self.incumbent = reader.choice("incumbent", "auto", ("auto", "mean", "observed"))
+        self.model_pruned = reader.bool("model_pruned", True)
         reader.finish()
         self.layout: FeatureLayout = layout(space, MAX_DISCRETE_VALUES)
         self.search = AcquisitionSearch(self.layout, self.restarts, self.raw_samples)
@@ -167,7 +172,7 @@ class BayesSuggester:
                 return SuggestBatch(self._sobol(space, history.draws, count, seed, taken))
         if noise < INFORMATIVE_REPEAT_NOISE:
             # A deterministic objective: a finished configuration would give the same value.
-            taken |= {canonical(space, o.params) for o in history.completed}
+            taken |= {canonical(space, o.params) for o in (*history.completed, *history.pruned)}
             taken |= {canonical(space, params) for params in history.infeasible}
         suggestions: list[Suggestion] = []
         for row in rows:
@@ -188,13 +193,18 @@ class BayesSuggester:
         """
         if self._initial(history):
             return False
-        values = (tuple(o.values) if history.objectives else o.value for o in history.completed)
+        observed = (*history.completed, *self._pruned(history))
+        values = (tuple(o.values) if history.objectives else o.value for o in observed)
         first = next(values, None)
         return any(value != first for value in values)
 
     def _initial(self, history: History) -> bool:
-        observed = len(history.completed) + len(history.infeasible)
+        observed = history.results if self.model_pruned else history.results - len(history.pruned)
         return history.draws < self.initial_trials and observed < self.initial_trials
+
+    def _pruned(self, history: History) -> tuple[Observed, ...]:
+        """Stopped trials the model sees, at their best reported value (option model_pruned)."""
+        return history.pruned if self.model_pruned else ()
 
     def _sobol(
         self,
@@ -230,7 +240,8 @@ class BayesSuggester:
             ]
         else:
             sign = 1.0 if history.maximize else -1.0
-            outcomes = [[sign * o.value, *o.slacks] for o in history.completed]
+            completed = (*history.completed, *self._pruned(history))
+            outcomes = [[sign * o.value, *o.slacks] for o in completed]
         objectives = max(1, len(history.objectives))
         references = tuple(
             None if o.reference is None else (1.0 if o.maximize else -1.0) * o.reference
@@ -239,7 +250,8 @@ class BayesSuggester:
         columns = list(zip(*outcomes, strict=True))
         filler = [min(c) for c in columns[:objectives]]
         filler += [max(c) + (max(c) - min(c) or 1.0) for c in columns[objectives:]]
-        rows = [features_of(space, o.params) for o in history.completed]
+        modelled = history.completed + (() if history.objectives else self._pruned(history))
+        rows = [features_of(space, o.params) for o in modelled]
         rows += [features_of(space, params) for params in history.infeasible]
         outcomes += [filler] * len(history.infeasible)
         kept = keep_best([row[0] for row in outcomes], self.max_model_points, seed)

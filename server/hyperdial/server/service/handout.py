@@ -38,7 +38,12 @@ EXPIRY_CHECK_SECONDS = 1.0
 # A learned suggestion is recomputed when another trial was handed out meanwhile; this
 # many times at most before the caller is told to retry.
 MAX_COMPUTE_ATTEMPTS = 5
-_HISTORY_STATES = (TrialState.COMPLETED, TrialState.INFEASIBLE, TrialState.PENDING)
+_HISTORY_STATES = (
+    TrialState.COMPLETED,
+    TrialState.INFEASIBLE,
+    TrialState.PENDING,
+    TrialState.PRUNED,
+)
 
 
 @dataclass(frozen=True)
@@ -86,6 +91,14 @@ def history(txn: Transaction, study_name: str) -> tuple[StudyRecord, History]:
         ),
         infeasible=tuple(t.params for t in trials if t.state is TrialState.INFEASIBLE),
         pending=tuple(t.params for t in trials if t.state is TrialState.PENDING),
+        # Stopped trials carry one objective's best reported value, and no constraint.
+        pruned=tuple(
+            Observed(t.params, t.value)
+            for t in trials
+            if t.state is TrialState.PRUNED and t.value is not None
+        )
+        if not (several or config.constraints)
+        else (),
         maximize=config.objective.goal is Goal.MAXIMIZE,
         objectives=config.objectives if several else (),
     )

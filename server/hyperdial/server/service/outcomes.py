@@ -10,9 +10,9 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from hyperdial.server.domain import Outcome, Suggested, Trial, TrialState
+from hyperdial.server.domain import Goal, Outcome, Suggested, Trial, TrialState
 from hyperdial.server.errors import FailedPrecondition, InvalidArgument
 from hyperdial.server.metrics import ServerMetrics
 from hyperdial.server.service.common import check_name, write
@@ -63,6 +63,14 @@ def _finish(
         feasible=resolved.feasible,
         worker_stopped=outcome.worker_stopped,
     )
+
+
+def _best_so_far(txn: Transaction, study: StudyRecord, number: int) -> float | None:
+    """A stopped trial's best reported value: what it is stored with, and modelled by."""
+    values = [m.value for m in txn.measurements(study, number)]
+    if not values:
+        return None
+    return max(values) if study.config.objective.goal is Goal.MAXIMIZE else min(values)
 
 
 class Outcomes:
@@ -152,6 +160,8 @@ class Outcomes:
         def op(txn: Transaction) -> _Observed:
             study = txn.lock_study(study_name)
             finish = _finish(study, number, worker_id, request_id, outcome, self._clock())
+            if outcome.state is TrialState.PRUNED:
+                finish = replace(finish, value=_best_so_far(txn, study, number))
             ended = txn.finish_pending_trial(study, finish)
             trial = ended or self._repeated(txn, study, finish, outcome)
             following = (

@@ -24,7 +24,7 @@ from _common import machine, report
 from hyperdial.client import Client, median_stopping, successive_halving
 from hyperdial.client.tools.local import LocalServer
 from hyperdial.trainers.data import load_dataset
-from hyperdial.trainers.demo import SPACE
+from hyperdial.trainers.spaces import MLP_DIGITS
 from hyperdial.trainers.training import fit, pick_device
 from hyperdial.v1 import hyperdial_pb2 as pb
 
@@ -55,7 +55,7 @@ def run(
     name = f"pruning-{args.algorithm}-{variant.replace(' ', '-').replace(',', '')}-{seed}"
     client.create_study(
         name,
-        SPACE,
+        list(MLP_DIGITS),
         algorithm=args.algorithm,
         options=options,
         seed=seed,

@@ -80,7 +80,7 @@ def _direct_seconds(script: str, runs: int) -> float:
 
 
 def _marginal(client: Client, address: str, script: str, trials: int, folder: Path) -> float:
-    """Seconds per trial of the agent, its start-up taken out (median of pairs)."""
+    """Seconds per trial of the agent, its start-up taken out: 2N trials less N, over N."""
     return (
         _agent_seconds(client, address, script, 2 * trials, folder)
         - _agent_seconds(client, address, script, trials, folder)

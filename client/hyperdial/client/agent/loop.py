@@ -17,6 +17,7 @@ from hyperdial.client.agent.trial_run import RunSettings, TrialRun
 from hyperdial.client.client import Client
 from hyperdial.client.errors import HyperdialError
 from hyperdial.client.study import Study, default_worker_id
+from hyperdial.client.views import StudyInfo
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +28,7 @@ class Agent:
     def __init__(
         self,
         client: Client,
-        study: str,
+        study: StudyInfo,
         settings: RunSettings,
         *,
         count: int = 0,
@@ -35,10 +36,9 @@ class Agent:
         gpus: Sequence[str] = (),
     ) -> None:
         self._client = client
-        self._study = client.study(study)
-        self._info = self._study.info()
+        self._info = study
         self._settings = settings
-        self._left = count or -1  # -1: no bound
+        self._left = count or None  # None: no bound
         self._parallel = parallel
         self._gpus = list(gpus)
         self._lock = threading.Lock()
@@ -71,14 +71,15 @@ class Agent:
         with self._lock:
             if self._stopping.is_set() or self._left == 0:
                 return False
-            self._left -= 1 if self._left > 0 else 0
+            if self._left is not None:
+                self._left -= 1
             return True
 
     def _slot(self, k: int) -> None:
         worker_id = f"{default_worker_id()}-agent{k}"
         gpu = self._gpus[k % len(self._gpus)] if self._gpus else None
         # A slot's own Work stream: its Suggest, ReportProgress and Observe travel on it.
-        study = self._client.study(self._study.name, stream=True)
+        study = self._client.study(self._info.name, stream=True)
         try:
             self._run_trials(study, worker_id, gpu)
         finally:
@@ -100,9 +101,7 @@ class Agent:
             except HyperdialError as error:  # the server is gone or refused: say so, go on
                 log.error("trial %d: %s", trial.id, error)
                 state = "ERROR"
-            finally:
-                with self._lock:
-                    self._running.discard(run)
             with self._lock:
+                self._running.discard(run)
                 self.outcomes[state] += 1
             log.info("trial %d: %s", trial.id, state)

@@ -72,7 +72,11 @@ class TrialRun:
         self._gpu = gpu
         config = study.config
         self._progress_metric = "" if len(config.objectives) > 1 else config.objective.metric
-        self._required = [o.metric for o in config.objectives] or [config.objective.metric]
+        # A single objective without a metric name takes its value from the metric "value".
+        self._unnamed = not config.objectives and not config.objective.metric
+        self._required = [o.metric for o in config.objectives] or [
+            config.objective.metric or "value"
+        ]
         self._required += [c.metric for c in config.constraints]
         self._events: queue.Queue[tuple[str, str]] = queue.Queue()
         self._seen = _Seen()
@@ -227,18 +231,13 @@ class TrialRun:
 
     def _complete(self, tail: str) -> None:
         metrics = self._seen.final or self._seen.latest
-        missing = [name for name in self._required if name and name not in metrics]
-        if missing or not metrics:
+        missing = [name for name in self._required if name not in metrics]
+        if missing:
             rejected = f"; {self._seen.rejected}" if self._seen.rejected else ""
-            names = ", ".join(missing) or "any metric"
+            names = ", ".join(missing)
             self.trial.fail(f"the command exited 0 without reporting {names}{rejected}{tail}")
             return
         try:
-            if self._required[0]:
-                self.trial.complete(metrics=metrics)
-            else:  # an unnamed single objective: its value is the metric "value"
-                self.trial.complete(metrics["value"], metrics=metrics)
+            self.trial.complete(metrics["value"] if self._unnamed else None, metrics=metrics)
         except HyperdialError as error:
             self.trial.fail(f"the server refused the outcome: {error}")
-        except KeyError:
-            self.trial.fail("the command exited 0 without reporting value")

@@ -77,9 +77,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         with Client(args.server, tls_ca_file=args.tls_ca_file) as client:
             sys.exit(_run(client, args, command, parallel, gpus))
-    except HyperdialError as error:
-        sys.exit(f"hyperdial agent: {error}")
-    except ValueError as error:
+    except (HyperdialError, ValueError) as error:
         sys.exit(f"hyperdial agent: {error}")
 
 
@@ -87,16 +85,16 @@ def _run(
     client: Client, args: argparse.Namespace, command: list[str], parallel: int, gpus: list[str]
 ) -> int:
     """Runs the agent; its exit status (128 + the signal that stopped it, else 0)."""
-    parameters = client.study(args.study).info().config.parameters
+    study = client.study(args.study).info()
     settings = RunSettings(
-        command=CommandTemplate.parse(command, [p.name for p in parameters]),
+        command=CommandTemplate.parse(command, [p.name for p in study.config.parameters]),
         server=client.address,
         log_dir=args.log_dir / args.study,
         grace_seconds=args.grace_seconds,
         heartbeat_seconds=args.heartbeat_seconds,
         base_environment=dict(os.environ),
     )
-    agent = Agent(client, args.study, settings, count=args.count, parallel=parallel, gpus=gpus)
+    agent = Agent(client, study, settings, count=args.count, parallel=parallel, gpus=gpus)
     stopped_by: list[int] = []
 
     def stop(signum: int, _: FrameType | None) -> None:

@@ -204,7 +204,7 @@ class BayesSuggester:
 
     def _pruned(self, history: History) -> tuple[Observed, ...]:
         """Stopped trials the model sees, at their best reported value (option model_pruned)."""
-        return history.pruned if self.model_pruned else ()
+        return history.pruned if self.model_pruned and not history.objectives else ()
 
     def _sobol(
         self,
@@ -232,16 +232,16 @@ class BayesSuggester:
         Infeasible trials take each objective's worst value and, for each
         constraint, a slack a span beyond the worst observed one.
         """
+        modelled = (*history.completed, *self._pruned(history))
         if history.objectives:
             signs = [1.0 if o.maximize else -1.0 for o in history.objectives]
             outcomes = [
                 [s * v for s, v in zip(signs, o.values, strict=True)] + list(o.slacks)
-                for o in history.completed
+                for o in modelled
             ]
         else:
             sign = 1.0 if history.maximize else -1.0
-            completed = (*history.completed, *self._pruned(history))
-            outcomes = [[sign * o.value, *o.slacks] for o in completed]
+            outcomes = [[sign * o.value, *o.slacks] for o in modelled]
         objectives = max(1, len(history.objectives))
         references = tuple(
             None if o.reference is None else (1.0 if o.maximize else -1.0) * o.reference
@@ -250,7 +250,6 @@ class BayesSuggester:
         columns = list(zip(*outcomes, strict=True))
         filler = [min(c) for c in columns[:objectives]]
         filler += [max(c) + (max(c) - min(c) or 1.0) for c in columns[objectives:]]
-        modelled = history.completed + (() if history.objectives else self._pruned(history))
         rows = [features_of(space, o.params) for o in modelled]
         rows += [features_of(space, params) for params in history.infeasible]
         outcomes += [filler] * len(history.infeasible)

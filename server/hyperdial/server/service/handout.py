@@ -145,11 +145,10 @@ class HandOut:
             new += [NewTrial(r.params, r.grid_index, retry_of=r.first) for r in retries]
         requeue_drained = len(new) < wanted
         if suggester.learns and wanted:
-            if new:  # configurations to try again need no model: hand them out now
-                return self._insert(txn, study, worker_id, new, SuggestBatch(()), budget_used, now)
-            # Computed outside this transaction; the expiry above is kept meanwhile.
-            self._insert(txn, study, worker_id, new, SuggestBatch(()), budget_used, now)
-            return Planned(study.id, wanted)
+            # Configurations to try again need no model: they are handed out now. Otherwise
+            # the suggestions are computed outside this transaction; the expiry above is kept.
+            fresh = self._insert(txn, study, worker_id, new, SuggestBatch(()), budget_used, now)
+            return fresh if new else Planned(study.id, wanted)
         started = time.perf_counter()
         batch = suggester.suggest(
             config.space, History(draws=study.draws), wanted - len(new), config.seed

@@ -32,10 +32,7 @@ def take_requeued(
         .limit(limit)
     )
     rows = conn.execute(query).all()
-    if rows:
-        conn.execute(
-            trials.update().where(trials.c.id.in_([r.id for r in rows])).values(requeued=True)
-        )
+    _claim(conn, [r.id for r in rows])
     stale = _stale_counts(conn, study_id, [r.grid_index for r in rows])
     return [
         RequeuedPoint(json.loads(r.params_json), r.grid_index)
@@ -68,9 +65,7 @@ def take_retries(
     rows = conn.execute(query).all()
     if not rows:
         return []
-    conn.execute(
-        trials.update().where(trials.c.id.in_([r.id for r in rows])).values(requeued=True)
-    )
+    _claim(conn, [r.id for r in rows])
     firsts = {r.id: r.number if r.retry_of is None else r.retry_of for r in rows}
     failures = _failures(conn, study_id, set(firsts.values()))
     return [
@@ -78,6 +73,12 @@ def take_retries(
         for r in rows
         if r.worker_stopped or failures.get(firsts[r.id], 0) <= max_retries
     ]
+
+
+def _claim(conn: Connection, ids: Sequence[int]) -> None:
+    """Marks these trials as looked at: none is handed out again twice."""
+    if ids:
+        conn.execute(trials.update().where(trials.c.id.in_(ids)).values(requeued=True))
 
 
 def _failures(conn: Connection, study_id: int, firsts: set[int]) -> dict[int, int]:

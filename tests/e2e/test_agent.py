@@ -73,6 +73,19 @@ def alive(pid: int) -> bool:
     return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
 
 
+def group_members(group: int) -> list[int]:
+    """Live processes in process group `group` (a command's group is its shell's pid)."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()  # after "pid (name)"
+        except OSError:  # the process ended while we looked
+            continue
+        if int(fields[2]) == group and fields[0] != "Z":
+            members.append(int(stat.parent.name))
+    return members
+
+
 def test_the_torch_example_is_tuned_to_completion_on_both_stores(
     server: RunningServer, client: Client, tmp_path: Path
 ) -> None:
@@ -279,19 +292,22 @@ def test_sigterm_to_the_agent_fails_the_trial_and_leaves_no_process(
     started = [int(line) for line in pids.read_text().split()]
     assert len(started) == 2
     assert not any(alive(pid) for pid in started)
+    assert group_members(started[1]) == []  # the shell leads the command's group
 
 
 def test_a_command_that_leaves_a_process_behind_gets_it_killed(
     sqlite_server: RunningServer, tmp_path: Path
 ) -> None:
     pid_file = tmp_path / "orphan"
-    script = f"sleep 1000 & echo $! > {pid_file}; echo 'hyperdial: final objective=1'"
+    script = f"sleep 1000 & echo $! $$ > {pid_file}; echo 'hyperdial: final objective=1'"
     with Client(sqlite_server.address) as client:
         client.create_study("orphans", [float_param("x", 0, 1)], max_trials=1)
         done = agent(sqlite_server, "orphans", ["sh", "-c", script], log_dir=tmp_path)
         assert done.returncode == 0, done.stderr
         assert next(client.study("orphans").trials()).state == "COMPLETED"
-    assert not alive(int(pid_file.read_text()))
+    orphan, shell = (int(pid) for pid in pid_file.read_text().split())
+    assert not alive(orphan)
+    assert group_members(shell) == []
 
 
 def test_a_bad_placeholder_is_refused_before_any_trial(

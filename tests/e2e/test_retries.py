@@ -59,3 +59,13 @@ def test_retries_are_bounded_and_named_when_wrong(client: Client) -> None:
         client.create_study("too-many", SPACE, max_retries=101)
     assert refused.value.field == "config.max_retries"
     assert client.create_study("two", SPACE, max_retries=2).info().config.max_retries == 2
+
+
+def test_a_stopped_workers_trial_gives_its_budget_slot_back(client: Client) -> None:
+    study = client.create_study("one-slot", SPACE, max_trials=1, max_retries=1)
+    first = fail_next(study, worker_stopped=True)
+    (again,) = study.suggest(1, worker_id="w")  # the slot came back with the configuration
+    assert again.params == first
+    again.fail("boom")  # a real failure uses the budget: the study is spent
+    assert study.suggest(1, worker_id="w") == []
+    assert study.info().finished

@@ -564,7 +564,7 @@ class StudyConfig(_message.Message):
     """How many times a FAILED trial's configuration is handed out again, as a
     new trial of the budget, before it counts as failed for good (0..100;
     0: never). A failure whose worker was stopped (Failure.worker_stopped)
-    is handed out again without counting.
+    is handed out again without counting, and gives its budget slot back.
     """
     @_builtins.property
     def parameters(self) -> _containers.RepeatedCompositeFieldContainer[Global___Parameter]:

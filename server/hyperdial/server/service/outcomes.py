@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-from hyperdial.server.domain import Goal, Outcome, Suggested, Trial, TrialState
+from hyperdial.server.domain import Goal, Outcome, StudyState, Suggested, Trial, TrialState
 from hyperdial.server.errors import FailedPrecondition, InvalidArgument
 from hyperdial.server.metrics import ServerMetrics
 from hyperdial.server.service.common import check_name, write
@@ -62,6 +62,17 @@ def _finish(
         metrics=resolved.metrics,
         feasible=resolved.feasible,
         worker_stopped=outcome.worker_stopped,
+    )
+
+
+def _give_back_slot(txn: Transaction, study: StudyRecord) -> None:
+    """A stopped worker's trial will be handed out again: its budget slot comes back."""
+    txn.update_study(
+        study.id,
+        draws=study.draws,
+        trial_count=study.trial_count,
+        budget_used=study.budget_used - 1,
+        state=StudyState.ACTIVE,
     )
 
 
@@ -163,6 +174,8 @@ class Outcomes:
             if outcome.state is TrialState.PRUNED:
                 finish = replace(finish, value=_best_so_far(txn, study, number))
             ended = txn.finish_pending_trial(study, finish)
+            if ended is not None and outcome.worker_stopped and study.config.max_retries:
+                _give_back_slot(txn, study)
             trial = ended or self._repeated(txn, study, finish, outcome)
             following = (
                 self._leases.in_transaction(txn, study, worker_id, next_count, force_new=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from botorch.acquisition.analytic import LogExpectedImprovement
 
 from hyperdial.server.algorithms.acquisition_search import AcquisitionSearch
 from hyperdial.server.algorithms.cached_ei import CachedLogEI
@@ -40,6 +41,20 @@ def test_the_first_point_is_the_optimizers_and_the_rest_are_spread() -> None:
     torch.testing.assert_close(batch[0], torch.tensor(alone[0], dtype=torch.float64))
     distances = torch.cdist(batch, batch) + torch.eye(6, dtype=torch.float64)
     assert float(distances.min()) > 0.02
+
+
+def test_the_hand_derived_search_finds_botorchs_optimum() -> None:
+    plane = SearchSpace(tuple(FloatParam(f"x{k}", 0.0, 1.0) for k in range(3)))
+    data = observations(plane, 20)
+    model = fitted_gp(data, 300, []).model
+    search = AcquisitionSearch(layout(plane), restarts=6, raw_samples=256)
+    best = incumbent(model, data, by_mean=False)
+    found = []
+    for acquisition in (CachedLogEI(model, best.value), LogExpectedImprovement(model, best.value)):
+        torch.manual_seed(3)  # the same starts
+        found.append(torch.tensor(search.best(acquisition, best.x, 1)[0], dtype=torch.float64))
+    assert CachedLogEI(model, best.value).hand_derived
+    torch.testing.assert_close(found[0], found[1], atol=1e-5, rtol=0.0)
 
 
 def test_batch_points_of_a_mixed_space_take_allowed_values() -> None:

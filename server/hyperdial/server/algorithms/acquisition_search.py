@@ -10,9 +10,13 @@ posterior mean for the next (a Kriging believer), at a fraction of the cost.
 
 from __future__ import annotations
 
+from typing import cast
+
+import numpy as np
 import torch
 from botorch.acquisition.acquisition import AcquisitionFunction
 from botorch.models.gpytorch import GPyTorchModel
+from botorch.optim.batched_lbfgs_b import fmin_l_bfgs_b_batched
 from botorch.optim.initializers import gen_batch_initial_conditions
 from botorch.optim.optimize import optimize_acqf
 from botorch.optim.optimize_mixed import optimize_acqf_mixed_alternating
@@ -23,6 +27,8 @@ from hyperdial.server.algorithms.gp import Incumbent
 from hyperdial.server.space.features import FeatureLayout
 
 INCUMBENT_STARTS = 4
+# `gen_candidates_scipy`'s default.
+LBFGS_MAX_ITERATIONS = 2000
 
 
 class AcquisitionSearch:
@@ -116,6 +122,9 @@ class AcquisitionSearch:
             raw_samples=self.raw_samples,
         )
         starts = torch.cat([starts, _around(incumbent, INCUMBENT_STARTS)])
+        if isinstance(acquisition, CachedLogEI) and acquisition.hand_derived:
+            optima, found = self._local_optima(acquisition, starts.squeeze(-2))
+            return optima[found.argsort(descending=True)].unsqueeze(-2)
         candidates, values = optimize_acqf(
             acquisition,
             self.bounds,
@@ -127,6 +136,29 @@ class AcquisitionSearch:
         if values is None:
             return candidates.detach()
         return candidates.detach()[values.detach().argsort(descending=True)]
+
+    def _local_optima(
+        self, acquisition: CachedLogEI, starts: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The optima L-BFGS-B reaches from `starts` (`n x d`), and their values.
+
+        BoTorch's batched L-BFGS-B, run as `optimize_acqf` runs it, but fed the
+        hand-derived value and gradient directly: through `optimize_acqf` every
+        step also builds and walks an autograd graph, 40% of the search's time
+        at 20-50 observations (measured; the optima are the same to the bit).
+        """
+
+        def negated(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            value, gradient = acquisition.value_and_gradient(torch.from_numpy(x), gradient=True)
+            return (-value).numpy(), (-cast(torch.Tensor, gradient)).numpy()
+
+        optima, values, _ = fmin_l_bfgs_b_batched(  # type: ignore[no-untyped-call]
+            negated,
+            starts.numpy().copy(),
+            bounds=list(zip(self.bounds[0].tolist(), self.bounds[1].tolist(), strict=True)),
+            maxiter=LBFGS_MAX_ITERATIONS,
+        )
+        return torch.from_numpy(optima), -torch.from_numpy(values)
 
     def _sample(self) -> torch.Tensor:
         """A Sobol sample of the feature space, integers and categoricals on allowed values."""

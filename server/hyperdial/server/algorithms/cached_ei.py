@@ -132,15 +132,19 @@ class CachedLogEI(LogExpectedImprovement):
     def forward(self, X: torch.Tensor) -> torch.Tensor:  # noqa: N803 (BoTorch's name)
         """LogEI at `X` (`batch x 1 x d`), with a hand-derived gradient where the model allows."""
         x = X.squeeze(-2)
-        if (
-            x.dim() == 2
-            and self._covariance.plain
-            and isinstance(self._prior_mean, ConstantMean)
-            and self.maximize
-        ):
+        if x.dim() == 2 and self.hand_derived:
             value: torch.Tensor = _HandDerivedLogEI.apply(x, self)  # type: ignore[no-untyped-call]
             return value
         return super().forward(X)  # type: ignore[no-any-return]
+
+    @property
+    def hand_derived(self) -> bool:
+        """Whether `value_and_gradient` serves this model: a plain Matern, a constant mean."""
+        return (
+            self._covariance.plain
+            and isinstance(self._prior_mean, ConstantMean)
+            and bool(self.maximize)
+        )
 
     def _mean_and_sigma(
         self,

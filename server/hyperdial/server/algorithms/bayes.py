@@ -2,7 +2,7 @@
 
 The first `initial_trials` suggestions (default max(5, 2·d + 1)) follow the
 same scrambled Sobol sequence as `random` with `sampler="sobol"`. After that a
-GP (Matern-5/2, lengthscales under `gp.LengthscalePrior`) is fitted to the
+GP (Matern-5/2, lengthscales under `likelihood.LengthscalePrior`) is fitted to the
 completed trials on the model features of `space.features` (floats and integers
 on [0, 1], log scales in log space; categoricals compared by equality in
 `MixedSingleTaskGP`'s kernel), with outcomes standardized; the worse half of a

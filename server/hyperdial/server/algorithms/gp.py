@@ -15,7 +15,7 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 import torch
 from botorch.fit import fit_gpytorch_mll
@@ -26,10 +26,9 @@ from gpytorch.constraints import GreaterThan
 from gpytorch.kernels import MaternKernel, ScaleKernel
 from gpytorch.likelihoods import GaussianLikelihood
 from gpytorch.mlls import ExactMarginalLogLikelihood
-from gpytorch.priors import GammaPrior, Prior
-from torch.distributions.constraints import Constraint, positive
+from gpytorch.priors import GammaPrior
 
-from hyperdial.server.algorithms.matern import fit_closure
+from hyperdial.server.algorithms.likelihood import LengthscalePrior, fit_closure
 
 # Deterministic objectives (benchmarks, a seeded training run) need a noise floor well
 # below BoTorch's default 1e-4 of the standardized variance to resolve the optimum. Lower
@@ -98,28 +97,6 @@ def keep_best(values: Sequence[float], limit: int, seed: int) -> list[int]:
     best = limit // 3
     rest = order[best:]
     return order[:best] + random.Random(seed).sample(rest, limit - best)
-
-
-class LengthscalePrior(Prior):  # type: ignore[misc]
-    """log p(l) = -0.1 (l^2 + 1/l^2) + const: Optuna GPSampler's prior on 1/l^2, written on l.
-
-    Its mode is l = 1, the width of the unit cube; it falls off gently on both
-    sides (l = 0.3 and l = 3 are about e^-1 below the mode, 0.1 and 10 e^-10).
-    BoTorch's dimension-scaled default (a log-normal with median 10 in 6-D) keeps
-    the model too smooth to find and then refine a narrow optimum in 50 trials: on
-    Hartmann6 the median regret after 50 trials fell from 0.14 to 0.0055 with
-    this prior (30 seeds), on Branin from 2.3e-4 to 7.0e-5 (10 seeds).
-    """
-
-    arg_constraints: ClassVar[dict[str, Constraint]] = {}
-    support = positive
-
-    def __init__(self) -> None:
-        super().__init__(validate_args=False)
-
-    def log_prob(self, x: torch.Tensor) -> torch.Tensor:
-        """The unnormalized log density at lengthscales `x`."""
-        return -0.1 * (x.square() + x.square().reciprocal())
 
 
 def _log_scale(initial: float, floor: float = 0.0) -> GreaterThan:

@@ -1,30 +1,20 @@
-"""The continuous model's scaled Matern-5/2 kernel and marginal likelihood in plain torch.
+"""The continuous model's scaled Matern-5/2 kernel in plain torch.
 
 At the sizes of one suggestion (tens to hundreds of observations, 14 optimizer
-starts) GPyTorch's modules spend much of each call on bookkeeping. The same
-algebra in a few tensor operations halves a warm-started fit at 50
-observations (58-73 ms instead of 111-149 ms) and takes a third off a LogEI
-call with its gradient (1.0-1.1 ms instead of 1.4-1.5 ms at 14 points); the
-optimizers call both dozens of times per suggestion. The parameters stay the
-model's own (its constraints map them, its priors weigh them), so a fit moves
-exactly the parameters GPyTorch would; tests compare values and gradients.
-Models with categorical features, or several outputs, keep GPyTorch's path.
+starts) GPyTorch's modules spend much of each call on bookkeeping; the same
+algebra in a few tensor operations takes a third off a LogEI call (measured).
+The values are GPyTorch's kernel's; a test compares them. The fit's likelihood
+is in `likelihood.py`.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import torch
-from botorch.optim.closures import ForwardBackwardClosure
-from botorch.optim.utils import get_parameters
 from gpytorch.kernels import MaternKernel, ScaleKernel
-from gpytorch.mlls import ExactMarginalLogLikelihood
-from linear_operator.utils.cholesky import psd_safe_cholesky
 
 SQRT5 = math.sqrt(5.0)
-_LOG_2PI = math.log(2 * math.pi)
 
 
 def is_scaled_matern(kernel: object) -> bool:
@@ -55,34 +45,3 @@ def matern52(
     squared = (z1.square().sum(-1, keepdim=True) - 2 * inner + z2.square().sum(-1)).clamp_min(0)
     scaled = SQRT5 * squared.clamp_min(1e-30).sqrt()
     return outputscale * (1.0 + scaled + squared * (5.0 / 3.0)) * torch.exp(-scaled)
-
-
-def fit_closure(mll: ExactMarginalLogLikelihood) -> ForwardBackwardClosure | None:
-    """The fit's loss and gradients in plain torch; None where the model is not eligible."""
-    model: Any = mll.model
-    if not is_scaled_matern(model.covar_module) or model.train_targets.dim() != 1:
-        return None
-    return ForwardBackwardClosure(
-        forward=lambda: negative_log_likelihood(mll),
-        parameters=get_parameters(mll, requires_grad=True),
-    )
-
-
-def negative_log_likelihood(mll: ExactMarginalLogLikelihood) -> torch.Tensor:
-    """What GPyTorch's `-mll(model(x), y)` is for an eligible model: per observation, priors in."""
-    model: Any = mll.model
-    x: torch.Tensor = model.train_inputs[0]
-    residuals: torch.Tensor = model.train_targets - model.mean_module.constant
-    kernel = model.covar_module
-    covariance = matern52(x, x, kernel.base_kernel.lengthscale, kernel.outputscale)
-    noise = model.likelihood.noise.reshape(())
-    cholesky = psd_safe_cholesky(covariance + noise * torch.eye(len(x)).to(covariance))
-    weights = torch.cholesky_solve(residuals.unsqueeze(-1), cholesky).squeeze(-1)
-    log_likelihood: torch.Tensor = (
-        -0.5 * (residuals * weights).sum()
-        - cholesky.diagonal().log().sum()
-        - 0.5 * len(x) * _LOG_2PI
-    )
-    for _, module, prior, closure, _ in model.named_priors():  # as GPyTorch: once each
-        log_likelihood = log_likelihood + prior.log_prob(closure(module)).sum()
-    return -log_likelihood / len(x)

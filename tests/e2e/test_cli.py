@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import json
 import math
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -45,17 +47,42 @@ def test_the_example_file_creates_the_study_and_every_view_shows_it(
     shown = capsys.readouterr().out
     assert "bayes" in shown
     assert "3 finished of 30" in shown
+    order = [p.name for p in info.config.parameters]
     study_main(["--server", server.address, "trials", "mlp-digits", "--format", "json"])
     listed = json.loads(capsys.readouterr().out)
     assert [t["state"] for t in listed] == ["COMPLETED"] * 3
+    assert [list(t["params"]) for t in listed] == [
+        [n for n in order if n in t["params"]] for t in listed
+    ]
     study_main(["--server", server.address, "trials", "mlp-digits", "--format", "csv"])
-    rows = list(csv.DictReader(capsys.readouterr().out.splitlines()))
+    text = capsys.readouterr().out
+    rows = list(csv.DictReader(text.splitlines()))
     assert math.isclose(float(rows[0]["value"]), float(rows[0]["dropout"]) + 1.0)
+    assert text.splitlines()[0].split(",")[4 : 4 + len(order)] == order  # the study's order
     exported = tmp_path / "trials.csv"
     study_main(["--server", server.address, "export", "mlp-digits", "-o", str(exported)])
     assert len(list(csv.DictReader(exported.open()))) == 3
-    study_main(["--server", server.address, "delete", "mlp-digits"])
+    with pytest.raises(SystemExit, match="pass --yes"):  # no terminal to confirm on
+        study_main(["--server", server.address, "delete", "mlp-digits"])
+    assert [s.name for s in client.list_studies()] == ["mlp-digits"]
+    study_main(["--server", server.address, "delete", "mlp-digits", "--yes"])
     assert not list(client.list_studies())
+
+
+def test_show_fits_an_80_column_terminal(server, client: Client, capsys, monkeypatch) -> None:
+    study_main(["--server", server.address, "create", "--config", str(EXAMPLE)])
+    study = client.study("mlp-digits")
+    for trial in study.suggest(3, worker_id="a-long-worker-name-0"):
+        trial.complete(trial.params["dropout"] + 1.0, metrics={"val_accuracy": 0.97})
+    monkeypatch.setenv("COLUMNS", "80")
+    capsys.readouterr()
+    study_main(["--server", server.address, "show", "mlp-digits"])
+    lines = capsys.readouterr().out.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    start = next(k for k, line in enumerate(lines) if "best 3 trials" in line)
+    best = lines[start:]
+    for name in [p.name for p in study.info().config.parameters] + ["val_accuracy"]:
+        assert any(name in line for line in best), name  # whole, not cut to "lea…"
 
 
 @pytest.mark.parametrize(
@@ -84,8 +111,30 @@ def test_a_bad_file_names_its_line_and_field(tmp_path: Path, text: str, expected
 def test_a_config_the_server_refuses_points_at_the_line(server, tmp_path: Path) -> None:
     path = tmp_path / "study.yaml"
     path.write_text("name: s\nparameters:\n  - {name: x, type: float, low: 2, high: 1}\n")
-    with pytest.raises(SystemExit, match=r"study.yaml:3: config.parameters\[0\]"):
+    with pytest.raises(SystemExit, match=r"study.yaml:3: config.parameters\[0\]") as raised:
         study_main(["--server", server.address, "create", "--config", str(path)])
+    assert str(raised.value).count("config.parameters[0]") == 1
+
+
+def test_a_reader_that_stops_early_gets_no_traceback(server, client: Client) -> None:
+    """`hyperdial study trials NAME --format csv | head -1` with more than a pipe holds."""
+    study = client.create_study("long", [float_param("x", 0.0, 1.0)], algorithm="random")
+    study.import_trials([({"x": k / 3000}, k / 3000) for k in range(3000)])
+    hyperdial = Path(sys.executable).with_name("hyperdial")
+    command = f"{hyperdial} study --server {server.address} trials long --format csv | head -1"
+    ran = subprocess.run(
+        ["bash", "-c", f"{command}; exit ${{PIPESTATUS[0]}}"], capture_output=True, text=True
+    )
+    assert ran.stdout.startswith("trial,state,value,worker,x")
+    assert "Traceback" not in ran.stderr, ran.stderr
+    assert ran.returncode == 0
+
+
+def test_yaml_1_2_exponents_are_numbers(tmp_path: Path) -> None:
+    path = tmp_path / "study.yaml"
+    path.write_text("name: s\nparameters:\n  - {name: lr, type: float, low: 1e-5, high: 1E-1}\n")
+    (parameter,) = load_study_file(path).parameters
+    assert (parameter.float_range.low, parameter.float_range.high) == (1e-5, 0.1)
 
 
 @pytest.fixture

@@ -35,33 +35,28 @@ from hyperdial.client.views import Recommendation, StudyInfo
 from hyperdial.v1 import hyperdial_pb2 as pb
 
 SHOWN_BEST = 5
+# Up to this many rows, a table too wide for the terminal is shown on its side.
+MAX_TURNED_ROWS = 8
 
 
-def _columns(trials: Sequence[Trial]) -> list[str]:
-    names: list[str] = []
-    for trial in trials:
-        names += [n for n in trial.params if n not in names]
-    return names
-
-
-def trial_rows(trials: Sequence[Trial]) -> tuple[list[str], list[list[Any]]]:
+def trial_rows(
+    trials: Sequence[Trial], parameters: Sequence[str]
+) -> tuple[list[str], list[list[Any]]]:
     """Header and rows of a trial table.
 
-    Columns: number, state, value, worker, every parameter, then every reported
-    metric that is not also a parameter's name.
+    Columns: number, state, value, worker, the study's `parameters` in their
+    order, then every reported metric that is not also a parameter's name, by
+    name: the same columns in the same order on every run.
     """
-    names = _columns(trials)
-    metrics: list[str] = []
-    for trial in trials:
-        metrics += [m for m in trial.metrics if m not in metrics and m not in names]
-    header = ["trial", "state", "value", "worker", *names, *metrics, "reason"]
+    metrics = sorted({m for t in trials for m in t.metrics} - set(parameters))
+    header = ["trial", "state", "value", "worker", *parameters, *metrics, "reason"]
     rows = [
         [
             t.id,
             t.state + (" (violates constraints)" if t.violates_constraints else ""),
             t.value,
             t.worker_id,
-            *(t.params.get(n) for n in names),
+            *(t.params.get(n) for n in parameters),
             *(t.metrics.get(m) for m in metrics),
             t.reason,
         ]
@@ -70,22 +65,52 @@ def trial_rows(trials: Sequence[Trial]) -> tuple[list[str], list[list[Any]]]:
     return header, rows
 
 
-def write_csv(trials: Sequence[Trial], out: io.TextIOBase | Any) -> None:
+def write_csv(
+    trials: Sequence[Trial], parameters: Sequence[str], out: io.TextIOBase | Any
+) -> None:
     """Trials as CSV (empty cells for missing values)."""
-    header, rows = trial_rows(trials)
+    header, rows = trial_rows(trials, parameters)
     writer = csv.writer(out)
     writer.writerow(header)
     writer.writerows([["" if cell is None else cell for cell in row] for row in rows])
 
 
-def _table(title: str, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Table:
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def _table(
+    title: str, header: Sequence[str], rows: Iterable[Sequence[Any]], width: int = 0
+) -> Table:
+    """A table that stays readable in a terminal `width` columns wide (0: any width).
+
+    Columns with no value in any row are left out. A few rows too wide for the
+    terminal are turned on their side, one column per row (a trial); many rows
+    stay rows and wrap their cells.
+    """
+    cells = [[_cell(c) for c in row] for row in rows]
+    shown = [k for k in range(len(header)) if any(row[k] for row in cells)] or list(
+        range(len(header))
+    )
+    natural = sum(max(len(header[k]), *(len(row[k]) for row in cells)) + 3 for k in shown)
+    if width and natural > width and 0 < len(cells) <= MAX_TURNED_ROWS:
+        turned = Table(title=title, show_header=False)
+        turned.add_column(style="bold", no_wrap=True, min_width=max(len(header[k]) for k in shown))
+        for _ in cells:
+            turned.add_column(justify="right", overflow="fold")
+        for k in shown:
+            turned.add_row(header[k], *(row[k] for row in cells))
+        return turned
     table = Table(title=title)
-    for column in header:
-        table.add_column(column, justify="right" if column in ("trial", "value") else "left")
-    for row in rows:
-        table.add_row(
-            *("" if c is None else f"{c:.6g}" if isinstance(c, float) else str(c) for c in row)
-        )
+    for k in shown:
+        numeric = header[k] in ("trial", "value")
+        table.add_column(header[k], justify="right" if numeric else "left", overflow="fold")
+    for row in cells:
+        table.add_row(*(row[k] for k in shown))
     return table
 
 
@@ -117,25 +142,30 @@ def _progress(info: StudyInfo) -> Table:
     return table
 
 
-def _show(study: Study) -> Group:
+def _parameter_names(info: StudyInfo) -> list[str]:
+    return [p.name for p in info.config.parameters]
+
+
+def _show(study: Study, width: int) -> Group:
     info = study.info()
+    names = _parameter_names(info)
     if info.config.objectives:
         front = study.pareto_front()
         trials = front.trials
-        header, rows = trial_rows(trials)
+        header, rows = trial_rows(trials, names)
         reference = ", ".join(f"{r:.6g}" for r in front.reference_point)
         title = (
             f"Pareto front: {len(trials)} trials, hypervolume {front.hypervolume:.6g} "
             f"(reference {reference})"
         )
-        return Group(_progress(info), _table(title, header, rows))
+        return Group(_progress(info), _table(title, header, rows, width))
     best = study.best_trials(SHOWN_BEST)
-    header, rows = trial_rows(best)
+    header, rows = trial_rows(best, names)
     parts: list[Any] = [_progress(info)]
     recommended = study.recommended()
     if recommended is not None:
         parts.append(_recommendation(recommended))
-    return Group(*parts, _table(f"best {len(best)} trials by observed value", header, rows))
+    return Group(*parts, _table(f"best {len(best)} trials by observed value", header, rows, width))
 
 
 def _recommendation(recommended: Recommendation) -> Table:
@@ -162,7 +192,8 @@ def _create(client: Client, args: argparse.Namespace, console: Console) -> None:
     except InvalidArgumentError as error:
         line = spec.line_of(error.field)
         where = f"{spec.path}:{line}: " if line else f"{spec.path}: "
-        raise StudyFileError(f"{where}{error.field}: {error.message}") from None
+        # The server's message starts with the field's path already.
+        raise StudyFileError(f"{where}{error.message}") from None
     console.print(f"study {spec.name} ready ({len(spec.parameters)} parameters)")
 
 
@@ -182,15 +213,21 @@ def _list(client: Client, console: Console) -> None:
             ]
         )
     console.print(
-        _table("studies", ["name", "state", "algorithm", "completed", "budget", "best"], rows)
+        _table(
+            "studies",
+            ["name", "state", "algorithm", "completed", "budget", "best"],
+            rows,
+            console.width,
+        )
     )
 
 
 def _trials(study: Study, args: argparse.Namespace, console: Console) -> None:
     states = [pb.TrialState.Value(s) for s in args.state]
     trials = list(study.trials(states))
+    names = _parameter_names(study.info())
     if args.format == "csv":
-        write_csv(trials, sys.stdout)
+        write_csv(trials, names, sys.stdout)
     elif args.format == "json":
         print(
             json.dumps(
@@ -200,7 +237,7 @@ def _trials(study: Study, args: argparse.Namespace, console: Console) -> None:
                         "state": t.state,
                         "value": t.value,
                         "worker": t.worker_id,
-                        "params": t.params,
+                        "params": {n: t.params[n] for n in names if n in t.params},
                         "metrics": t.metrics,
                         "violates_constraints": t.violates_constraints,
                         "reason": t.reason,
@@ -211,8 +248,8 @@ def _trials(study: Study, args: argparse.Namespace, console: Console) -> None:
             )
         )
     else:
-        header, rows = trial_rows(trials)
-        console.print(_table(f"trials of {study.name}", header, rows))
+        header, rows = trial_rows(trials, names)
+        console.print(_table(f"trials of {study.name}", header, rows, console.width))
 
 
 def _parse(parameter: pb.Parameter, cell: str) -> ParamValue:
@@ -257,12 +294,20 @@ def _import(study: Study, source: Path, console: Console) -> None:
 
 
 def _watch(study: Study, interval: float, console: Console) -> None:
-    with Live(_show(study), console=console, refresh_per_second=4) as live:
+    with Live(_show(study, console.width), console=console, refresh_per_second=4) as live:
         while True:
             time.sleep(interval)
-            live.update(_show(study))
+            live.update(_show(study, console.width))
             if study.info().finished:
                 return
+
+
+def _confirmed(name: str) -> bool:
+    """Whether the user typed the study's name back; never without a terminal to ask on."""
+    if not sys.stdin.isatty():
+        sys.exit(f"hyperdial study: deleting {name} loses its trials; pass --yes to confirm")
+    answer = input(f"delete study {name} and all its trials? type its name to confirm: ")
+    return answer.strip() == name
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -280,6 +325,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     for name in ("show", "watch", "delete"):
         commands.add_parser(name).add_argument("name")
     commands.choices["watch"].add_argument("--interval", type=float, default=2.0)
+    commands.choices["delete"].add_argument(
+        "--yes", action="store_true", help="delete without asking (for scripts)"
+    )
     trials = commands.add_parser("trials", help="a study's trials")
     trials.add_argument("name")
     trials.add_argument("--format", choices=["table", "csv", "json"], default="table")
@@ -304,7 +352,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             elif args.command == "list":
                 _list(client, console)
             elif args.command == "show":
-                console.print(_show(client.study(args.name)))
+                console.print(_show(client.study(args.name), console.width))
             elif args.command == "trials":
                 _trials(client.study(args.name), args, console)
             elif args.command == "watch":
@@ -312,12 +360,15 @@ def main(argv: Sequence[str] | None = None) -> None:
             elif args.command == "import":
                 _import(client.study(args.name), args.source, console)
             elif args.command == "export":
+                study = client.study(args.name)
                 with args.output.open("w", newline="") as out:
-                    write_csv(list(client.study(args.name).trials()), out)
+                    write_csv(list(study.trials()), _parameter_names(study.info()), out)
                 console.print(f"wrote {args.output}")
-            else:
+            elif args.yes or _confirmed(args.name):
                 client.delete_study(args.name)
                 console.print(f"deleted study {args.name}")
+            else:
+                sys.exit("hyperdial study: not deleted")
     except (StudyFileError, HyperdialError) as error:
         sys.exit(f"hyperdial study: {error}")
     except KeyboardInterrupt:

@@ -226,6 +226,21 @@ def _constraints(reader: _Reader, data: Mapping[str, Any]) -> list[pb.OutcomeCon
     return constraints
 
 
+class Yaml12Loader(yaml.SafeLoader):
+    """PyYAML's safe loader with YAML 1.2's numbers: `1e-4` is a float, not a string.
+
+    PyYAML follows YAML 1.1, where a float needs a dot (`1.0e-4`); JSON and
+    every YAML 1.2 reader take `1e-4`, and so do users writing `high: 1e-4`.
+    """
+
+
+Yaml12Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
 def load_study_file(path: str | Path) -> StudyFile:
     """Reads and checks a study file; raises StudyFileError naming the line and field."""
     path = Path(path)
@@ -234,8 +249,8 @@ def load_study_file(path: str | Path) -> StudyFile:
     except OSError as error:
         raise StudyFileError(f"{path}: cannot read: {error.strerror}") from None
     try:
-        node = yaml.compose(text)
-        data = yaml.safe_load(text)
+        node = yaml.compose(text, Loader=Yaml12Loader)
+        data = yaml.load(text, Loader=Yaml12Loader)  # a SafeLoader
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = f"{mark.line + 1}:" if mark is not None else ""

@@ -25,21 +25,54 @@ def test_retrain_writes_a_model_that_reproduces_its_test_score(client, tmp_path)
             device=torch.device("cpu"),
             on_epoch=lambda epoch, loss, accuracy, t=trial: t.report(epoch, loss),
         )
-        trial.complete(result.best_loss)
+        trial.complete(result.best_loss, metrics={"val_accuracy": result.best_accuracy})
     client_study = client.study("final")
     (best,) = client_study.best_trials(1)
     report = retrain(client, "final", "digits", tmp_path, device="cpu")
     assert report.trial == best.id
     assert report.epochs == min(best.measurements, key=lambda m: m[1])[0] + 1
     assert report.test_accuracy > 0.85
-    written = json.loads((tmp_path / "report.json").read_text())
+    assert report.validation_accuracy == best.metrics["val_accuracy"]  # stored, not retrained
+    written = json.loads((tmp_path / "report.json").read_text(), parse_constant=_no_nan)
     assert written["test_loss"] == pytest.approx(report.test_loss)
-    assert "test accuracy" in (tmp_path / "report.md").read_text()
+    assert written["test_rmse"] is None  # a regression score of a classification
+    markdown = (tmp_path / "report.md").read_text()
+    assert "test accuracy" in markdown
+    assert "RMSE" not in markdown
+    assert "R²" not in markdown
     model = build_model(report.params, 64, 10, digits.image_shape)
     model.load_state_dict(torch.load(tmp_path / "model.pt"))
     loss, accuracy = evaluate(model, digits.test, classification=True)
     assert loss == pytest.approx(report.test_loss, rel=1e-6)
     assert accuracy == pytest.approx(report.test_accuracy)
+
+
+def _no_nan(constant: str) -> float:
+    raise AssertionError(f"report.json holds {constant}, which is not JSON")
+
+
+def test_a_regression_report_shows_its_scores_and_no_accuracy(client, tmp_path) -> None:
+    study = client.create_study("regression", [float_param("learning_rate", 1e-3, 1e-2, log=True)])
+    diabetes = load_dataset("diabetes", seed=0)
+    trial = study.next_trial("w")
+    result = fit(
+        diabetes,
+        {**trial.params, "epochs": 2, "hidden_layers": 1, "units": 16},
+        device=torch.device("cpu"),
+        on_epoch=lambda epoch, loss, accuracy: trial.report(epoch, loss),
+    )
+    trial.complete(result.best_loss)
+    report = retrain(client, "regression", "diabetes", tmp_path, device="cpu")
+    assert math.isnan(report.test_accuracy)
+    assert math.isnan(report.validation_accuracy)
+    written = json.loads((tmp_path / "report.json").read_text(), parse_constant=_no_nan)
+    assert written["test_accuracy"] is None
+    assert written["validation_accuracy"] is None
+    assert written["test_rmse"] == pytest.approx(report.test_rmse)
+    markdown = (tmp_path / "report.md").read_text()
+    assert "test RMSE" in markdown
+    assert "test R²" in markdown
+    assert "accuracy" not in markdown
 
 
 def test_retrain_needs_a_completed_trial(client, tmp_path) -> None:

@@ -22,6 +22,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -58,7 +59,7 @@ class Report:
     validation_loss: float  # observed while tuning
     estimate: float  # the model's estimate of the validation loss; nan by the observed rule
     estimate_sd: float
-    validation_accuracy: float
+    validation_accuracy: float  # as the tuning run reported it; nan where it did not
     epochs: int
     test_loss: float  # the mean over runs, and so on
     test_loss_sd: float  # 0 for one run
@@ -132,8 +133,6 @@ def retrain(
     )
     dataset = load_dataset(dataset_name, seed=seed, target=target, task=task)
     started = time.perf_counter()
-    # The tuning run's accuracy was not reported; one train-only fit measures it.
-    tuned = fit(dataset, trial.params, device=pick_device(device), seed=seed)
     runs, models = [], []
     for k in range(repeats):
         run, model = train_and_test(dataset, trial.params, epochs, seed + k, pick_device(device))
@@ -148,7 +147,7 @@ def retrain(
         validation_loss=trial.value,
         estimate=estimate,
         estimate_sd=estimate_sd,
-        validation_accuracy=tuned.best_accuracy,
+        validation_accuracy=trial.metrics.get("val_accuracy", math.nan),
         epochs=epochs,
         test_loss=statistics.fmean(r.test_loss for r in runs),
         test_loss_sd=statistics.stdev(r.test_loss for r in runs) if repeats > 1 else 0.0,
@@ -161,13 +160,32 @@ def retrain(
     )
     output.mkdir(parents=True, exist_ok=True)
     torch.save(models[0].state_dict(), output / "model.pt")
-    (output / "report.json").write_text(json.dumps(asdict(report), indent=2) + "\n")
+    # Strict JSON: a score that does not apply (accuracy of a regression) is null, not NaN.
+    document = json.dumps(_without_nan(asdict(report)), indent=2, allow_nan=False)
+    (output / "report.json").write_text(document + "\n")
     (output / "report.md").write_text(_markdown(report))
     return report
 
 
+def _without_nan(value: Any) -> Any:
+    """`value` with every NaN float replaced by None, through dicts and lists."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _without_nan(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_nan(v) for v in value]
+    return value
+
+
 def _markdown(report: Report) -> str:
-    accuracy = "n/a" if math.isnan(report.test_accuracy) else f"{report.test_accuracy:.4f}"
+    """The report for people: only the scores that apply to the task."""
+    classification = not math.isnan(report.test_accuracy)
+    scores = (
+        [("test accuracy", "test_accuracy")]
+        if classification
+        else [("test RMSE", "test_rmse"), ("test R²", "test_r2")]
+    )
     rows = "\n".join(f"| `{name}` | {value} |" for name, value in sorted(report.params.items()))
     estimate = (
         ""
@@ -175,24 +193,30 @@ def _markdown(report: Report) -> str:
         else f"| model estimate of the validation loss | {report.estimate:.4f} "
         f"± {report.estimate_sd:.4f} |\n"
     )
+    accuracy = (
+        f"| validation accuracy (tuning) | {report.validation_accuracy:.4f} |\n"
+        if not math.isnan(report.validation_accuracy)
+        else ""
+    )
+    summary = "".join(f"| {label} | {getattr(report, key):.4f} |\n" for label, key in scores)
     runs = "\n".join(
-        f"| {r.seed} | {r.test_loss:.4f} | {r.test_accuracy:.4f} | {r.test_rmse:.4f} "
-        f"| {r.test_r2:.4f} | {r.seconds:.1f} |"
+        f"| {r.seed} | {r.test_loss:.4f} | "
+        + " | ".join(f"{getattr(r, key):.4f}" for _, key in scores)
+        + f" | {r.seconds:.1f} |"
         for r in report.runs
     )
+    labels = " | ".join(label for label, _ in scores)
     return (
         f"# Final model of study `{report.study}`\n\n"
         f"Trial {report.trial} (chosen by {report.rule}), retrained {len(report.runs)} time(s) "
         f"on train + validation of `{report.dataset}` for {report.epochs} epochs "
         f"({report.seconds:.1f} s), scored on the test split.\n\n"
         f"| | |\n|---|---|\n| validation loss (tuning) | {report.validation_loss:.4f} |\n"
-        f"{estimate}"
-        f"| validation accuracy | {report.validation_accuracy:.4f} |\n"
+        f"{estimate}{accuracy}"
         f"| test loss (mean ± sd) | {report.test_loss:.4f} ± {report.test_loss_sd:.4f} |\n"
-        f"| test accuracy | {accuracy} |\n"
-        f"| test RMSE | {report.test_rmse:.4f} |\n| test R² | {report.test_r2:.4f} |\n\n"
-        f"| seed | test loss | test accuracy | test RMSE | test R² | seconds |\n"
-        f"|---|---|---|---|---|---|\n{runs}\n\n"
+        f"{summary}\n"
+        f"| seed | test loss | {labels} | seconds |\n"
+        f"|---|---|{'---|' * len(scores)}---|\n{runs}\n\n"
         f"| parameter | value |\n|---|---|\n{rows}\n"
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 from setuptools import find_namespace_packages
@@ -32,3 +33,10 @@ def test_no_bare_top_level_modules() -> None:
 
     for module in (hyperdial.client, hyperdial.server):
         assert Path(module.__file__ or "").parent.parent.name == "hyperdial"
+
+
+def test_what_make_demo_writes_is_ignored_by_git() -> None:
+    """`make demo` writes `demo-<time>/` and `hyperdial.db` into the checkout."""
+    for path in ("demo-20261128-120000/report.json", "hyperdial.db"):
+        ignored = subprocess.run(["git", "check-ignore", "--quiet", path], cwd=REPO, check=False)
+        assert ignored.returncode == 0, path

@@ -1,6 +1,7 @@
 """Trainer processes against a real server: they finish a study together, failures included."""
 
 import io
+import logging
 import signal
 import socket
 import subprocess
@@ -11,7 +12,15 @@ import pytest
 import torch
 from rich.console import Console
 
-from hyperdial.client import Client, categorical, float_param, int_param, outcome_constraint
+from hyperdial.client import (
+    Client,
+    categorical,
+    float_param,
+    int_param,
+    median_stopping,
+    outcome_constraint,
+)
+from hyperdial.trainers import worker as worker_module
 from hyperdial.trainers.data import load_dataset
 from hyperdial.trainers.progress import RichProgress
 from hyperdial.trainers.worker import Worker
@@ -169,3 +178,35 @@ def test_a_trainer_reports_size_and_latency_for_a_trade_off_study(server, client
     losses = [t.metrics["val_loss"] for t in front]
     assert losses == sorted(losses)
     assert sizes == sorted(sizes, reverse=True)
+
+
+def test_a_pruned_trial_is_logged_with_its_epochs(server, client, caplog) -> None:
+    space = [float_param("learning_rate", 1e-4, 1e-1, log=True), int_param("epochs", 4, 5)]
+    client.create_study(
+        "digits-pruned",
+        space,
+        algorithm="random",
+        max_trials=6,
+        seed=1,
+        stopping=median_stopping(min_trials=1),
+    )
+    worker = Worker(client, "digits-pruned", "w", load_dataset("digits"), torch.device("cpu"))
+    with caplog.at_level(logging.INFO, logger="hyperdial.trainers.worker"):
+        summary = worker.run()
+    assert summary.pruned >= 1
+    logged = [r.getMessage() for r in caplog.records if "pruned by the study's" in r.getMessage()]
+    assert len(logged) == summary.pruned
+    assert "after" in logged[0]
+
+
+def test_a_slow_suggestion_is_announced(server, client, caplog, monkeypatch) -> None:
+    """A first bayes fit can take seconds: the trainer says it waits instead of going silent."""
+    space = [float_param("learning_rate", 1e-3, 1e-2, log=True), int_param("epochs", 2, 3)]
+    client.create_study(
+        "digits-wait", space, algorithm="bayes", options={"initial_trials": 2}, max_trials=4
+    )
+    monkeypatch.setattr(worker_module, "WAIT_NOTICE_SECONDS", 0.001)  # model fits take longer
+    worker = Worker(client, "digits-wait", "w", load_dataset("digits"), torch.device("cpu"))
+    with caplog.at_level(logging.INFO, logger="hyperdial.trainers.worker"):
+        assert worker.run().completed == 4
+    assert worker_module.WAITING_FOR_THE_MODEL in caplog.messages

@@ -14,10 +14,12 @@ stopped") at the next epoch boundary, so its configuration is not left leased.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
@@ -31,6 +33,22 @@ from hyperdial.trainers.progress import RichProgress
 from hyperdial.trainers.training import FitResult, cross_validate, fit
 
 log = logging.getLogger(__name__)
+
+# A Suggest slower than this is announced: a study's first model fit can take 10 s and more.
+WAIT_NOTICE_SECONDS = 1.0
+WAITING_FOR_THE_MODEL = "waiting for the study's model to suggest the next trial…"
+
+
+@contextlib.contextmanager
+def _announced_if_slow(message: str) -> Iterator[None]:
+    """Logs `message` once the block has run `WAIT_NOTICE_SECONDS`, so a wait is not silence."""
+    timer = threading.Timer(WAIT_NOTICE_SECONDS, log.info, args=(message,))
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
 
 
 @dataclass
@@ -73,7 +91,8 @@ class Worker:
         """Works until the study hands out no more trials or `stop` is set."""
         summary = Summary()
         while not self.stop.is_set():
-            trial = self._study.next_trial(self._worker_id)
+            with _announced_if_slow(WAITING_FOR_THE_MODEL):
+                trial = self._study.next_trial(self._worker_id)
             if trial is None:
                 log.info("study %s is finished", self._study.name)
                 break
@@ -137,6 +156,13 @@ class Worker:
             return self._fail(trial, error), result
         if result.stopped_by_server:
             trial.prune(f"stopped by the server after {result.epochs} epochs")
+            log.info(
+                "trial %d: pruned by the study's stopping rule after %d epochs "
+                "(best val_loss %.4f)",
+                trial.id,
+                result.epochs,
+                result.best_loss,
+            )
             return "pruned", result
         if not math.isfinite(result.best_loss):
             return self._fail(trial, "the validation loss never became finite"), result
@@ -201,10 +227,12 @@ class Worker:
             config = self._study.info().config
             objectives = [config.objective, *config.objectives]
             self._objective_metrics = {o.metric for o in objectives if o.metric}
-        if self._objective_metrics & set(metrics):
-            trial.complete(metrics=metrics)
-        else:
-            trial.complete(loss, metrics=metrics)
+        # With prefetch, the same call leases the next trial: it may wait for the model.
+        with _announced_if_slow(WAITING_FOR_THE_MODEL):
+            if self._objective_metrics & set(metrics):
+                trial.complete(metrics=metrics)
+            else:
+                trial.complete(loss, metrics=metrics)
 
     @staticmethod
     def _fail(trial: Trial, reason: str, *, worker_stopped: bool = False) -> str:

@@ -149,6 +149,11 @@ requests = st.one_of(
     st.builds(pb.DeleteStudyRequest, name=text.filter(lambda n: n not in KNOWN_STUDIES)).map(
         lambda r: ("DeleteStudy", r)
     ),
+    st.builds(
+        pb.UpdateStudyRequest,
+        name=study_names,
+        max_trials=st.one_of(st.none(), st.integers(-(2**63), 2**63 - 1)),
+    ).map(lambda r: ("UpdateStudy", r)),
     suggests.map(lambda r: ("Suggest", r)),
     reports.map(lambda r: ("ReportProgress", r)),
     observes().map(lambda r: ("Observe", r)),
@@ -244,6 +249,7 @@ UNARY_METHODS = [
     "GetStudy",
     "ListStudies",
     "DeleteStudy",
+    "UpdateStudy",
     "Suggest",
     "ReportProgress",
     "Observe",

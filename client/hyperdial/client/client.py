@@ -172,6 +172,15 @@ class Client:
             if not token:
                 return
 
+    def update_study(self, name: str, *, max_trials: int) -> StudyInfo:
+        """Sets a study's trial budget (0: none) and returns the study as it now is.
+
+        Raising a spent budget reopens the study; lowering it below the trials
+        already handed out raises FailedPreconditionError.
+        """
+        request = pb.UpdateStudyRequest(name=name, max_trials=max_trials)
+        return Study(self, name).describe(self.call(self.stub.UpdateStudy, request))
+
     def delete_study(self, name: str) -> None:
         """Deletes a study and its trials."""
         self.call(self.stub.DeleteStudy, pb.DeleteStudyRequest(name=name))

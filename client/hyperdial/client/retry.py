@@ -14,6 +14,10 @@ from hyperdial.client.errors import HyperdialError
 T = TypeVar("T")
 
 RETRYABLE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.ABORTED})
+# The backoff doubles from the first wait up to the longest. proto/hyperdial/v1/
+# service_config.json publishes the same policy for other languages' channels.
+FIRST_BACKOFF_SECONDS = 0.05
+LONGEST_BACKOFF_SECONDS = 2.0
 
 
 def with_retries(
@@ -32,7 +36,7 @@ def with_retries(
     `clock` and `sleep` are the monotonic time and the wait (tests move them).
     """
     give_up = clock() + retry_seconds
-    backoff = 0.05
+    backoff = FIRST_BACKOFF_SECONDS
     while True:
         try:
             return attempt()
@@ -40,6 +44,6 @@ def with_retries(
             if error.code not in RETRYABLE or clock() + backoff > give_up:
                 raise
         sleep(backoff * random.uniform(0.5, 1.0))
-        backoff = min(backoff * 2, 2.0)
+        backoff = min(backoff * 2, LONGEST_BACKOFF_SECONDS)
         if on_retry is not None:
             on_retry()

@@ -526,7 +526,9 @@ Global___Algorithm: _TypeAlias = Algorithm  # noqa: Y015
 
 @_typing.final
 class StudyConfig(_message.Message):
-    """Everything that defines a study. Immutable once created."""
+    """Everything that defines a study. Immutable once created but for its budget
+    (max_trials), which UpdateStudy changes.
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -1094,6 +1096,34 @@ class DeleteStudyResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___DeleteStudyResponse: _TypeAlias = DeleteStudyResponse  # noqa: Y015
+
+@_typing.final
+class UpdateStudyRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    MAX_TRIALS_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """Name of the study."""
+    max_trials: _builtins.int
+    """The new trial budget (0 = unlimited), as StudyConfig.max_trials. Unset
+    leaves it as it is; a request that changes nothing is INVALID_ARGUMENT.
+    """
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        max_trials: _builtins.int | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_max_trials", b"_max_trials", "max_trials", b"max_trials"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_max_trials", b"_max_trials", "max_trials", b"max_trials", "name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__max_trials: _TypeAlias = _typing.Literal["max_trials"]  # noqa: Y015
+    _WhichOneofArgType__max_trials: _TypeAlias = _typing.Literal["_max_trials", b"_max_trials"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__max_trials) -> _WhichOneofReturnType__max_trials | None: ...
+
+Global___UpdateStudyRequest: _TypeAlias = UpdateStudyRequest  # noqa: Y015
 
 @_typing.final
 class SuggestRequest(_message.Message):

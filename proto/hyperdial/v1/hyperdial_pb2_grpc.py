@@ -55,6 +55,11 @@ class HyperdialServiceStub:
                 request_serializer=hyperdial_dot_v1_dot_hyperdial__pb2.DeleteStudyRequest.SerializeToString,
                 response_deserializer=hyperdial_dot_v1_dot_hyperdial__pb2.DeleteStudyResponse.FromString,
                 _registered_method=True)
+        self.UpdateStudy = channel.unary_unary(
+                '/hyperdial.v1.HyperdialService/UpdateStudy',
+                request_serializer=hyperdial_dot_v1_dot_hyperdial__pb2.UpdateStudyRequest.SerializeToString,
+                response_deserializer=hyperdial_dot_v1_dot_hyperdial__pb2.Study.FromString,
+                _registered_method=True)
         self.Suggest = channel.unary_unary(
                 '/hyperdial.v1.HyperdialService/Suggest',
                 request_serializer=hyperdial_dot_v1_dot_hyperdial__pb2.SuggestRequest.SerializeToString,
@@ -126,6 +131,18 @@ class HyperdialServiceServicer:
 
     def DeleteStudy(self, request, context):
         """Deletes a study and all its trials. NOT_FOUND for an unknown name.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateStudy(self, request, context):
+        """Changes what may change in a study without invalidating its trials: its
+        trial budget. Raising it reopens a study that had spent its budget;
+        lowering it below the trials already handed out is FAILED_PRECONDITION
+        (lowering it to exactly that many finishes the study: running trials
+        still report). Returns the study as it now is. Afterwards CreateStudy
+        matches the study's config with its new budget.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -235,6 +252,11 @@ def add_HyperdialServiceServicer_to_server(servicer, server):
                     servicer.DeleteStudy,
                     request_deserializer=hyperdial_dot_v1_dot_hyperdial__pb2.DeleteStudyRequest.FromString,
                     response_serializer=hyperdial_dot_v1_dot_hyperdial__pb2.DeleteStudyResponse.SerializeToString,
+            ),
+            'UpdateStudy': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateStudy,
+                    request_deserializer=hyperdial_dot_v1_dot_hyperdial__pb2.UpdateStudyRequest.FromString,
+                    response_serializer=hyperdial_dot_v1_dot_hyperdial__pb2.Study.SerializeToString,
             ),
             'Suggest': grpc.unary_unary_rpc_method_handler(
                     servicer.Suggest,
@@ -386,6 +408,33 @@ class HyperdialService:
             '/hyperdial.v1.HyperdialService/DeleteStudy',
             hyperdial_dot_v1_dot_hyperdial__pb2.DeleteStudyRequest.SerializeToString,
             hyperdial_dot_v1_dot_hyperdial__pb2.DeleteStudyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateStudy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hyperdial.v1.HyperdialService/UpdateStudy',
+            hyperdial_dot_v1_dot_hyperdial__pb2.UpdateStudyRequest.SerializeToString,
+            hyperdial_dot_v1_dot_hyperdial__pb2.Study.FromString,
             options,
             channel_credentials,
             insecure,

@@ -62,6 +62,14 @@ class HyperdialServiceStub:
     """Lists studies, oldest first, a page at a time."""
     DeleteStudy: _grpc.UnaryUnaryMultiCallable[_hyperdial_pb2.DeleteStudyRequest, _hyperdial_pb2.DeleteStudyResponse]
     """Deletes a study and all its trials. NOT_FOUND for an unknown name."""
+    UpdateStudy: _grpc.UnaryUnaryMultiCallable[_hyperdial_pb2.UpdateStudyRequest, _hyperdial_pb2.Study]
+    """Changes what may change in a study without invalidating its trials: its
+    trial budget. Raising it reopens a study that had spent its budget;
+    lowering it below the trials already handed out is FAILED_PRECONDITION
+    (lowering it to exactly that many finishes the study: running trials
+    still report). Returns the study as it now is. Afterwards CreateStudy
+    matches the study's config with its new budget.
+    """
     Suggest: _grpc.UnaryUnaryMultiCallable[_hyperdial_pb2.SuggestRequest, _hyperdial_pb2.SuggestResponse]
     """Hands out trials to a worker. A worker that still holds an unfinished
     trial of the study gets that trial back (a restarted worker resumes its
@@ -129,6 +137,14 @@ class HyperdialServiceAsyncStub(HyperdialServiceStub):
     """Lists studies, oldest first, a page at a time."""
     DeleteStudy: _aio.UnaryUnaryMultiCallable[_hyperdial_pb2.DeleteStudyRequest, _hyperdial_pb2.DeleteStudyResponse]  # type: ignore[assignment]
     """Deletes a study and all its trials. NOT_FOUND for an unknown name."""
+    UpdateStudy: _aio.UnaryUnaryMultiCallable[_hyperdial_pb2.UpdateStudyRequest, _hyperdial_pb2.Study]  # type: ignore[assignment]
+    """Changes what may change in a study without invalidating its trials: its
+    trial budget. Raising it reopens a study that had spent its budget;
+    lowering it below the trials already handed out is FAILED_PRECONDITION
+    (lowering it to exactly that many finishes the study: running trials
+    still report). Returns the study as it now is. Afterwards CreateStudy
+    matches the study's config with its new budget.
+    """
     Suggest: _aio.UnaryUnaryMultiCallable[_hyperdial_pb2.SuggestRequest, _hyperdial_pb2.SuggestResponse]  # type: ignore[assignment]
     """Hands out trials to a worker. A worker that still holds an unfinished
     trial of the study gets that trial back (a restarted worker resumes its
@@ -217,6 +233,20 @@ class HyperdialServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_hyperdial_pb2.DeleteStudyResponse, _abc.Awaitable[_hyperdial_pb2.DeleteStudyResponse]]:
         """Deletes a study and all its trials. NOT_FOUND for an unknown name."""
+
+    @_abc_1.abstractmethod
+    def UpdateStudy(
+        self,
+        request: _hyperdial_pb2.UpdateStudyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_hyperdial_pb2.Study, _abc.Awaitable[_hyperdial_pb2.Study]]:
+        """Changes what may change in a study without invalidating its trials: its
+        trial budget. Raising it reopens a study that had spent its budget;
+        lowering it below the trials already handed out is FAILED_PRECONDITION
+        (lowering it to exactly that many finishes the study: running trials
+        still report). Returns the study as it now is. Afterwards CreateStudy
+        matches the study's config with its new budget.
+        """
 
     @_abc_1.abstractmethod
     def Suggest(

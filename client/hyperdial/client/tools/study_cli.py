@@ -6,6 +6,7 @@ hyperdial study show NAME
 hyperdial study trials NAME [--format table|csv|json] [--state COMPLETED]
 hyperdial study watch NAME [--interval 2]
 hyperdial study export NAME -o trials.csv
+hyperdial study update NAME --max-trials 50
 hyperdial study delete NAME
 """
 
@@ -337,6 +338,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         default=[],
         choices=[n for n in pb.TrialState.keys() if n != "TRIAL_STATE_UNSPECIFIED"],  # noqa: SIM118
     )
+    update = commands.add_parser("update", help="change a study's trial budget")
+    update.add_argument("name")
+    update.add_argument("--max-trials", type=int, required=True, help="the new budget; 0: none")
     export = commands.add_parser("export", help="a study's trials as CSV")
     export.add_argument("name")
     export.add_argument("-o", "--output", type=Path, required=True)
@@ -359,6 +363,11 @@ def main(argv: Sequence[str] | None = None) -> None:
                 _watch(client.study(args.name), args.interval, console)
             elif args.command == "import":
                 _import(client.study(args.name), args.source, console)
+            elif args.command == "update":
+                info = client.update_study(args.name, max_trials=args.max_trials)
+                console.print(
+                    f"study {info.name}: budget {info.config.max_trials or '∞'}, {info.state}"
+                )
             elif args.command == "export":
                 study = client.study(args.name)
                 with args.output.open("w", newline="") as out:

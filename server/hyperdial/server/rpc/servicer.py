@@ -68,6 +68,13 @@ class HyperdialServicer(pb_grpc.HyperdialServiceServicer):
         return pb.DeleteStudyResponse()
 
     @map_errors
+    async def UpdateStudy(self, request: pb.UpdateStudyRequest, context: Context) -> pb.Study:  # noqa: N802
+        """See the .proto."""
+        if not request.HasField("max_trials"):
+            raise InvalidArgument("max_trials", "set the field to change; nothing else may change")
+        return study_to_proto(await self._studies.update_budget(request.name, request.max_trials))
+
+    @map_errors
     async def Suggest(self, request: pb.SuggestRequest, context: Context) -> pb.SuggestResponse:  # noqa: N802
         """See the .proto."""
         return await self._suggest(request)

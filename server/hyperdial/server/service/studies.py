@@ -1,14 +1,20 @@
-"""Study lifecycle: create (idempotent by name), get, list, delete."""
+"""Study lifecycle: create (idempotent by name), get, list, change the budget, delete."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 from hyperdial.server.algorithms.base import make_suggester
-from hyperdial.server.domain import Study, StudyConfig
-from hyperdial.server.errors import AlreadyExists, InvalidArgument, ResourceExhausted
+from hyperdial.server.domain import Study, StudyConfig, StudyState
+from hyperdial.server.errors import (
+    AlreadyExists,
+    FailedPrecondition,
+    InvalidArgument,
+    ResourceExhausted,
+)
 from hyperdial.server.service.common import (
     check_name,
     decode_token,
@@ -38,6 +44,17 @@ def _summary(txn: Transaction, record: StudyRecord) -> Study:
         trial_counts=txn.trial_counts(record.id),
         best_trial=best[0] if best else None,
     )
+
+
+def _different(name: str, existing: StudyConfig, wanted: StudyConfig) -> str:
+    """Why CreateStudy refuses: a budget alone can change, anything else cannot."""
+    if replace(wanted, max_trials=existing.max_trials).to_json() == existing.to_json():
+        return (
+            f"study {name!r} exists with max_trials {existing.max_trials}, asked "
+            f"{wanted.max_trials}: change its budget with UpdateStudy (hyperdial study "
+            f"update {name} --max-trials {wanted.max_trials}) or choose another name"
+        )
+    return f"study {name!r} exists with a different config; choose another name"
 
 
 def _study_bytes(record: StudyRecord) -> int:
@@ -108,9 +125,7 @@ class StudyService:
                 created = txn.create_study(name, config, self._clock())
                 return _summary(txn, created), created.id
             if existing.config.to_json() != wanted:
-                raise AlreadyExists(
-                    f"study {name!r} exists with a different config; choose another name"
-                )
+                raise AlreadyExists(_different(name, existing.config, config))
             return _summary(txn, existing), 0
 
         study, created_id = await write(self._store, op, durable=True, study=name)
@@ -143,6 +158,35 @@ class StudyService:
             return [_summary(txn, r) for r in page], token
 
         return await read(self._store, op)
+
+    async def update_budget(self, name: str, max_trials: int) -> Study:
+        """Sets the study's trial budget. Raises NotFound, or FailedPrecondition below use.
+
+        Raising a spent budget reopens the study; lowering it to the trials
+        already handed out finishes it.
+        """
+        if max_trials < 0:
+            raise InvalidArgument("max_trials", f"must be >= 0, got {max_trials}")
+
+        def op(txn: Transaction) -> Study:
+            study = txn.lock_study(name)
+            if max_trials and max_trials < study.budget_used:
+                raise FailedPrecondition(
+                    f"max_trials: study {name!r} has handed out {study.budget_used} trials "
+                    f"against its budget; the budget cannot go below that, got {max_trials}"
+                )
+            txn.replace_config(study.id, replace(study.config, max_trials=max_trials))
+            spent = bool(max_trials) and study.budget_used >= max_trials
+            txn.update_study(
+                study.id,
+                draws=study.draws,
+                trial_count=study.trial_count,
+                budget_used=study.budget_used,
+                state=StudyState.FINISHED if spent else StudyState.ACTIVE,
+            )
+            return _summary(txn, txn.lock_study(name))
+
+        return await write(self._store, op, durable=True, study=name)
 
     async def delete(self, name: str) -> None:
         """Deletes the study and its trials. Raises NotFound."""

@@ -152,6 +152,10 @@ class Transaction(Protocol):
         """Stores the study's new counters and state."""
         ...
 
+    def replace_config(self, study_id: int, config: StudyConfig) -> None:
+        """Stores the study's changed config; the caller changed only what may change."""
+        ...
+
     def trial_counts(self, study_id: int) -> dict[TrialState, int]:
         """Number of trials in each state."""
         ...

@@ -154,6 +154,12 @@ class SqlTransaction:
         """See `Transaction.delete_study`."""
         self._conn.execute(studies.delete().where(studies.c.id == study_id))
 
+    def replace_config(self, study_id: int, config: StudyConfig) -> None:
+        """See `Transaction.replace_config`."""
+        self._conn.execute(
+            studies.update().where(studies.c.id == study_id).values(config_json=config.to_json())
+        )
+
     def update_study(
         self, study_id: int, *, draws: int, trial_count: int, budget_used: int, state: StudyState
     ) -> None:

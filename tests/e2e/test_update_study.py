@@ -42,7 +42,7 @@ def test_raising_a_spent_budget_reopens_the_study(client: Client) -> None:
 def test_the_budget_cannot_go_below_the_trials_handed_out(client: Client) -> None:
     study = client.create_study("shrink", X, algorithm="random", max_trials=10)
     running = study.suggest(3, worker_id="w")
-    with pytest.raises(FailedPreconditionError, match="max_trials.*handed out 3 trials"):
+    with pytest.raises(FailedPreconditionError, match=r"max_trials.*handed out 3 trials"):
         client.update_study("shrink", max_trials=2)
     assert study.info().config.max_trials == 10  # nothing changed
     lowered = client.update_study("shrink", max_trials=3)
@@ -57,7 +57,7 @@ def test_create_study_matches_the_new_budget_and_says_how_to_change_it(client: C
     client.create_study("same", X, max_trials=4)
     client.update_study("same", max_trials=8)
     client.create_study("same", X, max_trials=8)  # the study as it now is
-    with pytest.raises(AlreadyExistsError, match="max_trials 8, asked 4.*UpdateStudy"):
+    with pytest.raises(AlreadyExistsError, match=r"max_trials 8, asked 4.*UpdateStudy"):
         client.create_study("same", X, max_trials=4)
     with pytest.raises(AlreadyExistsError, match="different config; choose another name"):
         client.create_study("same", X, max_trials=8, seed=9)

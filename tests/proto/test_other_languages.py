@@ -6,12 +6,12 @@ import json
 
 import grpc
 import pytest
+from tests.helpers import REPO
 
 from hyperdial.client.retry import FIRST_BACKOFF_SECONDS, LONGEST_BACKOFF_SECONDS, RETRYABLE
 from hyperdial.server.testing import serve
 from hyperdial.v1 import hyperdial_pb2 as pb
 from hyperdial.v1 import hyperdial_pb2_grpc as pb_grpc
-from tests.helpers import REPO
 
 SERVICE_CONFIG = REPO / "proto" / "hyperdial" / "v1" / "service_config.json"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import tomllib
 from pathlib import Path
 
 from setuptools import find_namespace_packages
@@ -40,3 +41,10 @@ def test_what_make_demo_writes_is_ignored_by_git() -> None:
     for path in ("demo-20261128-120000/report.json", "hyperdial.db"):
         ignored = subprocess.run(["git", "check-ignore", "--quiet", path], cwd=REPO, check=False)
         assert ignored.returncode == 0, path
+
+
+def test_the_package_metadata_uses_the_spdx_license_form() -> None:
+    """setuptools refuses `license = {text = …}` from February 2027 on."""
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())
+    assert project["project"]["license"] == "Apache-2.0"
+    assert any(r.startswith("setuptools>=77") for r in project["build-system"]["requires"])

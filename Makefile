@@ -38,12 +38,13 @@ test: venv system-deps node-deps
 test-slow: venv system-deps node-deps
 	$(PY) -m pytest -q -m slow
 
-# The Node.js client example's packages (tests/e2e/test_node_client.py runs it); that test
-# skips, saying why, where the machine has no Node.js.
+# The Node.js client example's packages (tests/e2e/test_node_client.py runs it) and the
+# Compose schema (tests/test_deploy.py); those tests skip, saying why, without Node.js.
 node-deps:
 	@if command -v npm >/dev/null; then \
-	  cd client/node && npm ci --no-audit --no-fund --loglevel=error; \
-	else echo "warning: no npm; the Node.js client test will be skipped" >&2; fi
+	  (cd client/node && npm ci --no-audit --no-fund --loglevel=error) && \
+	  (cd deploy && npm ci --no-audit --no-fund --loglevel=error); \
+	else echo "warning: no npm; the Node.js client and Compose schema tests will be skipped" >&2; fi
 
 lint: venv
 	$(VENV)/bin/ruff check .

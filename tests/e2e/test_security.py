@@ -26,6 +26,19 @@ def test_tls_serves_trusting_clients_only(sqlite_url, pki) -> None:
             untrusting.create_study("nope", X)
 
 
+def test_the_environment_gives_every_tool_its_tls_files(sqlite_url, pki, monkeypatch) -> None:
+    """A trainer in a pod gets HYPERDIAL_TLS_*_FILE, not flags (deploy/k8s)."""
+    settings = Settings(
+        tls_cert=pki["server_cert"], tls_key=pki["server_key"], tls_client_ca=pki["ca"]
+    )
+    monkeypatch.setenv("HYPERDIAL_TLS_CA_FILE", pki["ca"])
+    monkeypatch.setenv("HYPERDIAL_TLS_CERT_FILE", pki["client_cert"])
+    monkeypatch.setenv("HYPERDIAL_TLS_KEY_FILE", pki["client_key"])
+    with serve(sqlite_url, settings) as server, Client(server.address) as client:
+        client.create_study("from-the-environment", X)
+        assert [s.name for s in client.list_studies()] == ["from-the-environment"]
+
+
 def test_mutual_tls_requires_a_client_certificate(sqlite_url, pki) -> None:
     settings = Settings(
         tls_cert=pki["server_cert"], tls_key=pki["server_key"], tls_client_ca=pki["ca"]

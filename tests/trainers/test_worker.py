@@ -27,9 +27,9 @@ from hyperdial.trainers.worker import Worker
 from hyperdial.v1 import hyperdial_pb2 as pb
 
 
-def _trainer(address: str, worker: str) -> subprocess.Popen:
+def _trainer(address: str, worker: str, *extra: str) -> subprocess.Popen:
     command = [sys.executable, "-m", "hyperdial.trainers", "--server", address]
-    command += ["--study", "digits-mlp", "--device", "cpu", "--worker-id", worker]
+    command += ["--study", "digits-mlp", "--device", "cpu", "--worker-id", worker, *extra]
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
@@ -210,3 +210,16 @@ def test_a_slow_suggestion_is_announced(server, client, caplog, monkeypatch) -> 
     with caplog.at_level(logging.INFO, logger="hyperdial.trainers.worker"):
         assert worker.run().completed == 4
     assert worker_module.WAITING_FOR_THE_MODEL in caplog.messages
+
+
+def test_a_trainer_started_before_its_study_waits_for_it(server, client) -> None:
+    alone = _trainer(server.address, "impatient")
+    assert alone.wait(timeout=60) == 1
+    assert "does not exist" in alone.stderr.read()
+    patient = _trainer(server.address, "patient", "--wait", "60")
+    time.sleep(1.0)  # it is up and asking
+    space = [float_param("learning_rate", 1e-3, 1e-2, log=True), int_param("epochs", 2, 3)]
+    study = client.create_study("digits-mlp", space, max_trials=1)
+    assert patient.wait(timeout=120) == 0, patient.stderr.read()
+    (trial,) = study.trials()
+    assert (trial.state, trial.worker_id) == ("COMPLETED", "patient")

@@ -49,8 +49,11 @@ class Client:
         token: bearer token sent with every call; defaults to $HYPERDIAL_TOKEN.
         tls: connect with TLS (implied by any of the files below); without
             `tls_ca_file` the system's root certificates verify the server.
-        tls_ca_file: PEM bundle of the CA that signed the server's certificate.
-        tls_cert_file, tls_key_file: this client's certificate and key (mutual TLS).
+        tls_ca_file: PEM bundle of the CA that signed the server's certificate;
+            defaults to $HYPERDIAL_TLS_CA_FILE (so every `hyperdial` command and a
+            container's trainer speak TLS without flags).
+        tls_cert_file, tls_key_file: this client's certificate and key (mutual TLS);
+            default to $HYPERDIAL_TLS_CERT_FILE and $HYPERDIAL_TLS_KEY_FILE.
         max_receive_bytes: the largest answer accepted (keep it above the
             server's --max-message-bytes).
     """
@@ -72,6 +75,9 @@ class Client:
         self.timeout = timeout
         self.retry_seconds = retry_seconds
         token = token or os.environ.get("HYPERDIAL_TOKEN")
+        tls_ca_file = tls_ca_file or os.environ.get("HYPERDIAL_TLS_CA_FILE")
+        tls_cert_file = tls_cert_file or os.environ.get("HYPERDIAL_TLS_CERT_FILE")
+        tls_key_file = tls_key_file or os.environ.get("HYPERDIAL_TLS_KEY_FILE")
         #: Metadata sent with every call (the bearer token, if any).
         self.metadata: tuple[tuple[str, str], ...] = (
             (("authorization", f"Bearer {token}"),) if token else ()

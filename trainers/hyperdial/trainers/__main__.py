@@ -7,17 +7,20 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 
 from rich.console import Console
 from rich.logging import RichHandler
 
-from hyperdial.client import Client, HyperdialError, default_worker_id
+from hyperdial.client import Client, HyperdialError, NotFoundError, default_worker_id
 from hyperdial.trainers.data import add_dataset_arguments, load_dataset
 from hyperdial.trainers.metrics import TrainerMetrics
 from hyperdial.trainers.progress import RichProgress, terminal
 from hyperdial.trainers.training import pick_device
 from hyperdial.trainers.worker import Worker
+
+STUDY_POLL_SECONDS = 2.0
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -42,7 +45,31 @@ def _parser() -> argparse.ArgumentParser:
         help="serve Prometheus metrics at http://ADDRESS:PORT/metrics (0 picks a port)",
     )
     parser.add_argument("--metrics-address", default="127.0.0.1")
+    parser.add_argument(
+        "--wait",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="wait up to this long for the study to be created (containers that start "
+        "before whoever creates it); default: fail at once",
+    )
     return parser
+
+
+def _worker_when_the_study_exists(make: Callable[[], Worker], study: str, wait: float) -> Worker:
+    """`make()`, retried while the study does not exist, for up to `wait` seconds."""
+    give_up = time.monotonic() + wait
+    announced = False
+    while True:
+        try:
+            return make()
+        except NotFoundError:
+            if time.monotonic() >= give_up:
+                raise
+            if not announced:
+                logging.info("waiting up to %.0f s for study %s to be created", wait, study)
+                announced = True
+            time.sleep(STUDY_POLL_SECONDS)
 
 
 def _log_to(console: Console | None) -> None:
@@ -75,16 +102,20 @@ def main(argv: Sequence[str] | None = None) -> None:
         logging.info("metrics at http://%s:%d/metrics", args.metrics_address, port)
     with Client(args.server) as client:
         try:
-            worker = Worker(
-                client,
+            worker = _worker_when_the_study_exists(
+                lambda: Worker(
+                    client,
+                    args.study,
+                    args.worker_id or default_worker_id(),
+                    dataset,
+                    device,
+                    seed=args.seed,
+                    metrics=metrics,
+                    progress=None if console is None else RichProgress(args.study, console),
+                    folds=args.folds,
+                ),
                 args.study,
-                args.worker_id or default_worker_id(),
-                dataset,
-                device,
-                seed=args.seed,
-                metrics=metrics,
-                progress=None if console is None else RichProgress(args.study, console),
-                folds=args.folds,
+                args.wait,
             )
         except HyperdialError as error:
             sys.exit(f"hyperdial trainer: {error.message}")

@@ -138,3 +138,18 @@ def test_the_dockerfile_splits_server_and_trainer_and_probes_the_server_only() -
 def test_the_build_context_leaves_out_what_a_checkout_accumulates() -> None:
     ignored = set((REPO / ".dockerignore").read_text().split())
     assert {".git", ".venv", "*.db", "**/node_modules", "demo-*"} <= ignored
+
+
+def test_the_dashboard_imports_into_any_grafana() -> None:
+    """No hard-coded data source, per-study and per-replica filters, described panels."""
+    dashboard = json.loads((REPO / "deploy/grafana/dashboards/hyperdial.json").read_text())
+    assert dashboard["__inputs"][0]["pluginId"] == "prometheus"
+    variables = {v["name"]: v for v in dashboard["templating"]["list"]}
+    assert variables["datasource"]["type"] == "datasource"
+    assert {"study", "instance"} <= set(variables)
+    for panel in dashboard["panels"]:
+        assert panel["description"], panel["title"]
+        for target in [panel, *panel["targets"]]:
+            assert target["datasource"]["uid"] == "${datasource}", panel["title"]
+        for target in panel["targets"]:
+            assert not re.search(r"\[\d+[smh]\]", target["expr"]), target["expr"]

@@ -36,9 +36,21 @@ def _query(port: int, expr: str) -> dict:
         return json.loads(response.read())
 
 
+# What Grafana puts for the dashboard's variables with "All" selected.
+GRAFANA_VARIABLES = {"$__rate_interval": "1m", "$study": ".*", "$instance": ".*"}
+
+
 def _dashboard_queries() -> list[str]:
     dashboard = json.loads(DASHBOARD.read_text())
-    return [t["expr"] for panel in dashboard["panels"] for t in panel["targets"]]
+    queries = []
+    for panel in dashboard["panels"]:
+        for target in panel["targets"]:
+            expr = target["expr"]
+            for variable, value in GRAFANA_VARIABLES.items():
+                expr = expr.replace(variable, value)
+            assert "$" not in expr, f"a variable Grafana would not fill: {expr}"
+            queries.append(expr)
+    return queries
 
 
 def _traffic(address: str, stop: threading.Event) -> None:

@@ -25,8 +25,8 @@ from hyperdial.server.tokens import Tokens
 OTHER_STUDIES = "_other"
 # Up to 120 s: a first bayes fit of a large study can take tens of seconds, and a top
 # bucket at 10 s flattened Suggest's p95 and p99 at "10".
-_LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5)
-_LATENCY_BUCKETS += (1, 2.5, 5, 10, 30, 60, 120)
+_LATENCY_BUCKETS: tuple[float, ...] = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05)
+_LATENCY_BUCKETS += (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 
 
 class ServerMetrics:

@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.stamp-install
 
-.PHONY: venv system-deps node-deps demo test test-slow lint proto proto-check bench-overhead bench-crash bench-load bench-replicas bench-trainer bench-pruning bench-bayes bench-quality bench-parallel bench-multiobjective bench-faults bench-generalization bench-agent clean
+.PHONY: venv system-deps node-deps container-deps container-test demo test test-slow lint proto proto-check bench-overhead bench-crash bench-load bench-replicas bench-trainer bench-pruning bench-bayes bench-quality bench-parallel bench-multiobjective bench-faults bench-generalization bench-agent clean
 
 # torch==2.13.0 first: it is the CPU build on this platform, so nothing later asks
 # for a multi-GB CUDA build (pyproject caps torch at that version).
@@ -32,11 +32,11 @@ system-deps:
 ## make test: the whole test suite
 ## make test: the suite but its slow tests (marked `slow`), in under five minutes
 test: venv system-deps node-deps
-	$(PY) -m pytest -q -m "not slow"
+	$(PY) -m pytest -q -m "not slow and not container"
 
 ## make test-slow: the slow tests (crashes, replicas, concurrent bayes, the demo); CI runs both
 test-slow: venv system-deps node-deps
-	$(PY) -m pytest -q -m slow
+	$(PY) -m pytest -q -m "slow and not container"
 
 # The Node.js client example's packages (tests/e2e/test_node_client.py runs it) and the
 # Compose schema (tests/test_deploy.py); those tests skip, saying why, without Node.js.
@@ -45,6 +45,29 @@ node-deps:
 	  (cd client/node && npm ci --no-audit --no-fund --loglevel=error) && \
 	  (cd deploy && npm ci --no-audit --no-fund --loglevel=error); \
 	else echo "warning: no npm; the Node.js client and Compose schema tests will be skipped" >&2; fi
+
+# make container-test: builds the images from the Dockerfile with podman on a base made from
+# Debian's packages (deploy/container/base.sh; no registry image is pulled), torch from the
+# local wheel folder where there is one (else PyTorch's CPU index), then runs them
+# (tests/container). podman takes its settings from deploy/container/containers.conf.
+CONTAINERS_CONF := $(CURDIR)/deploy/container/containers.conf
+TORCH_WHEELS ?= /opt/wheels
+TORCH_SOURCE = $(if $(wildcard $(TORCH_WHEELS)/torch-*.whl),--find-links $(TORCH_WHEELS),--index-url https://download.pytorch.org/whl/cpu)
+TORCH_MOUNT = $(if $(wildcard $(TORCH_WHEELS)/torch-*.whl),--volume $(TORCH_WHEELS):$(TORCH_WHEELS):ro,)
+container-deps:
+	@command -v podman >/dev/null && command -v mmdebstrap >/dev/null && command -v runc >/dev/null || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	     --no-install-recommends podman runc mmdebstrap) >/dev/null
+
+container-test: venv container-deps
+	CONTAINERS_CONF=$(CONTAINERS_CONF) deploy/container/base.sh
+	for target in server trainer; do \
+	  CONTAINERS_CONF=$(CONTAINERS_CONF) podman build --quiet --format docker --network host \
+	    --build-arg BASE=localhost/hyperdial-base:bookworm \
+	    --build-arg TORCH_SOURCE="$(TORCH_SOURCE)" $(TORCH_MOUNT) \
+	    --target $$target --tag localhost/hyperdial-$$target:test . >/dev/null || exit 1; \
+	done
+	CONTAINERS_CONF=$(CONTAINERS_CONF) $(PY) -m pytest -q -m container tests/container
 
 lint: venv
 	$(VENV)/bin/ruff check .

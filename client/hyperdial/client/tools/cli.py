@@ -1,9 +1,10 @@
 """`hyperdial SUBCOMMAND …`: dispatches to the subcommands the installed parts provide.
 
 Subcommands are entry points in the `hyperdial.commands` group, so the client
-never imports the server or the trainers. Each names the extras it needs
-(`server = "…:main [server]"`); one whose extras are not installed is listed
-apart, with the pip command that installs them, instead of crashing on import.
+never imports the server or the trainers. `EXTRAS` names the extras each needs
+(entry-point extras would say the same, but the packaging specification
+deprecates them); one whose extras are not installed is listed apart, with the
+pip command that installs them, instead of crashing on import.
 """
 
 from __future__ import annotations
@@ -20,6 +21,15 @@ from importlib.metadata import (
     version,
 )
 
+EXTRAS: dict[str, tuple[str, ...]] = {
+    "server": ("server",),
+    "demo": ("server", "trainers"),
+    "trainer": ("trainers",),
+    "retrain": ("trainers",),
+    "study": ("cli",),
+    "plot": ("cli", "plots"),
+    "agent": (),
+}
 _EXTRA = re.compile(r"""extra\s*==\s*["']([^"']+)["']""")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
@@ -43,11 +53,11 @@ def _installed(name: str) -> bool:
     return True
 
 
-def missing_extras(command: EntryPoint, by_extra: dict[str, list[str]]) -> list[str]:
-    """The extras of `command` with a distribution that is not installed."""
+def missing_extras(command: str, by_extra: dict[str, list[str]]) -> list[str]:
+    """The extras `command` needs with a distribution that is not installed."""
     return [
         extra
-        for extra in command.extras
+        for extra in EXTRAS.get(command, ())
         if not all(_installed(name) for name in by_extra.get(extra, []))
     ]
 
@@ -57,15 +67,13 @@ def _install_hint(extras: Sequence[str]) -> str:
 
 
 def _usage(commands: dict[str, EntryPoint], by_extra: dict[str, list[str]]) -> str:
-    ready = sorted(n for n, c in commands.items() if not missing_extras(c, by_extra))
+    ready = sorted(n for n in commands if not missing_extras(n, by_extra))
     lines = [
         f"usage: hyperdial {{{', '.join(ready) or 'none installed'}}} [options]",
         "  hyperdial SUBCOMMAND --help for details",
     ]
     absent = {
-        name: missing_extras(command, by_extra)
-        for name, command in sorted(commands.items())
-        if name not in ready
+        name: missing_extras(name, by_extra) for name in sorted(commands) if name not in ready
     }
     if absent:
         lines.append("not installed here:")
@@ -84,7 +92,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             sys.exit(f"hyperdial: unknown subcommand {args[0]!r}\n{usage}")
         print(usage)
         return
-    missing = missing_extras(commands[args[0]], by_extra)
+    missing = missing_extras(args[0], by_extra)
     if missing:
         sys.exit(
             f"hyperdial {args[0]} needs the {', '.join(missing)} extra: {_install_hint(missing)}"

@@ -2,9 +2,14 @@
 
 Kinds:
   history     each completed trial's value and the best so far, by trial number
-  parallel    parallel coordinates of the configurations, coloured by value
+  curves      every trial's learning curve (its reported values by step); pruned
+              trials dashed, ending in a cross where they were stopped
+  parallel    parallel coordinates of the configurations, coloured by value, on
+              each parameter's own values (log axes, labelled categories, and an
+              "inactive" slot for conditional parameters a trial did not use)
   slice       value against each parameter (log axes for log scales)
-  importance  share of the value's variance explained by each parameter alone
+  importance  share of the value's variance explained by each parameter alone,
+              with the number of trials it rests on
   pareto      several objectives: every completed trial and the Pareto front
               (two objectives: one scatter with the front as a staircase;
               three or more: a scatter per pair of objectives)
@@ -24,7 +29,6 @@ import os
 import statistics
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
@@ -32,54 +36,23 @@ import matplotlib
 matplotlib.use("Agg")  # files only; never a display
 
 import matplotlib.pyplot as plt
-from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
+from matplotlib.ticker import FormatStrFormatter, LogLocator, MaxNLocator, NullFormatter
 
 from hyperdial.client.client import Client
 from hyperdial.client.errors import HyperdialError
 from hyperdial.client.study import Trial
+from hyperdial.client.tools.plot_axes import Axis, completed
+from hyperdial.client.tools.plot_parallel import parallel
 from hyperdial.v1 import hyperdial_pb2 as pb
 
-KINDS = ("history", "parallel", "slice", "importance", "pareto")
+KINDS = ("history", "curves", "parallel", "slice", "importance", "pareto")
 IMPORTANCE_BINS = 5
 
 
-@dataclass(frozen=True)
-class Axis:
-    """How a parameter is drawn: its range, scale and categories."""
-
-    name: str
-    low: float = 0.0
-    high: float = 1.0
-    log: bool = False
-    choices: tuple[str, ...] = ()
-
-    @classmethod
-    def of(cls, parameter: pb.Parameter) -> Axis:
-        """The axis of a study parameter."""
-        kind = parameter.WhichOneof("domain")
-        if kind == "categorical":
-            return cls(parameter.name, choices=tuple(parameter.categorical.choices))
-        domain = parameter.float_range if kind == "float_range" else parameter.int_range
-        return cls(parameter.name, float(domain.low), float(domain.high), domain.log)
-
-    def unit(self, value: float | int | str) -> float:
-        """The value's position on [0, 1]."""
-        if self.choices:
-            return self.choices.index(str(value)) / max(1, len(self.choices) - 1)
-        if self.log:
-            low, high = math.log(self.low), math.log(self.high)
-            return (math.log(float(value)) - low) / (high - low)
-        return (float(value) - self.low) / (self.high - self.low)
-
-
-def _completed(trials: Sequence[Trial]) -> list[Trial]:
-    return [t for t in trials if t.state == "COMPLETED" and t.value is not None]
-
-
-def history(trials: Sequence[Trial], minimize: bool, metric: str) -> Figure:
+def history(trials: Sequence[Trial], minimize: bool, metric: str, study: str) -> Figure:
     """Values by trial number and the best so far."""
-    done = _completed(trials)
+    done = completed(trials)
     figure, axes = plt.subplots(figsize=(8, 5))
     numbers = [t.id for t in done]
     values = [t.value for t in done if t.value is not None]
@@ -89,36 +62,37 @@ def history(trials: Sequence[Trial], minimize: bool, metric: str) -> Figure:
         running = min(running, value) if minimize else max(running, value)
         best.append(running)
     axes.step(numbers, best, where="post", color="C3", label="best so far")
-    axes.set(xlabel="trial", ylabel=metric, title="optimization history")
+    axes.set(xlabel="trial", ylabel=metric, title=f"{study}: optimization history")
     axes.legend()
     return figure
 
 
-def parallel(trials: Sequence[Trial], axes_of: Sequence[Axis], metric: str) -> Figure:
-    """Parallel coordinates, one line per completed trial, coloured by value."""
-    done = _completed(trials)
-    figure, axes = plt.subplots(figsize=(max(6, 1.6 * len(axes_of)), 5))
-    values = [t.value for t in done if t.value is not None]
-    low, high = (min(values), max(values)) if values else (0.0, 1.0)
-    colours = plt.get_cmap("viridis")
-    for trial in done:
-        points = [
-            (i, a.unit(trial.params[a.name]))
-            for i, a in enumerate(axes_of)
-            if a.name in trial.params
-        ]
-        shade = (trial.value - low) / (high - low) if high > low and trial.value else 0.5
-        axes.plot(*zip(*points, strict=True), color=colours(shade), alpha=0.7, linewidth=1)
-    axes.set_xticks(range(len(axes_of)), [a.name for a in axes_of], rotation=20)
-    axes.set(ylim=(-0.05, 1.05), ylabel="position in range", title="parallel coordinates")
-    mappable = plt.cm.ScalarMappable(cmap=colours, norm=Normalize(low, high))
-    figure.colorbar(mappable, ax=axes, label=metric)
+def curves(trials: Sequence[Trial], metric: str, study: str) -> Figure:
+    """Each trial's reported values by step; stopped (pruned) trials dashed, crossed at the end."""
+    figure, axes = plt.subplots(figsize=(8, 5))
+    drawn = {"COMPLETED": 0, "PRUNED": 0}
+    for trial in trials:
+        if not trial.measurements or trial.state not in drawn:
+            continue
+        steps, values = zip(*sorted(trial.measurements), strict=True)
+        if trial.state == "PRUNED":
+            axes.plot(steps, values, color="0.55", linestyle="--", linewidth=0.9, alpha=0.8)
+            axes.scatter(steps[-1:], values[-1:], marker="x", color="C3", s=24, zorder=3)
+        else:
+            axes.plot(steps, values, color="C0", linewidth=1, alpha=0.8)
+        drawn[trial.state] += 1
+    axes.plot([], [], color="C0", label=f"completed ({drawn['COMPLETED']})")
+    axes.plot(
+        [], [], color="0.55", linestyle="--", label=f"pruned ({drawn['PRUNED']}), x: stopped"
+    )
+    axes.set(xlabel="step", ylabel=metric, title=f"{study}: learning curves")
+    axes.legend()
     return figure
 
 
-def slices(trials: Sequence[Trial], axes_of: Sequence[Axis], metric: str) -> Figure:
+def slices(trials: Sequence[Trial], axes_of: Sequence[Axis], metric: str, study: str) -> Figure:
     """The value against each parameter."""
-    done = _completed(trials)
+    done = completed(trials)
     columns = min(3, len(axes_of))
     rows = math.ceil(len(axes_of) / columns)
     figure, grid = plt.subplots(rows, columns, figsize=(4 * columns, 3.2 * rows), squeeze=False)
@@ -132,17 +106,26 @@ def slices(trials: Sequence[Trial], axes_of: Sequence[Axis], metric: str) -> Fig
         axes.scatter(xs, [t.value for t in shown], s=12, alpha=0.7)
         if axis.log:
             axes.set_xscale("log")
+            # Labels at powers of ten, and at 2 and 5 times them within two decades: never
+            # the crowded minor labels matplotlib puts on a short log range.
+            decades = math.log10(axis.high / axis.low)
+            subs = (1.0, 2.0, 5.0) if decades < 2 else (1.0,)
+            axes.xaxis.set_major_locator(LogLocator(subs=subs))
+            axes.xaxis.set_major_formatter(FormatStrFormatter("%g"))
+            axes.xaxis.set_minor_formatter(NullFormatter())
+        elif axis.integer:
+            axes.xaxis.set_major_locator(MaxNLocator(integer=True))
         axes.set(xlabel=axis.name, ylabel=metric)
     for index in range(len(axes_of), rows * columns):
         grid[index // columns][index % columns].axis("off")
-    figure.suptitle("slices")
+    figure.suptitle(f"{study}: {metric} against each parameter")
     figure.tight_layout()
     return figure
 
 
 def importances(trials: Sequence[Trial], axes_of: Sequence[Axis]) -> dict[str, float]:
     """Each parameter's correlation ratio (variance of group means / total variance)."""
-    done = _completed(trials)
+    done = completed(trials)
     values = [t.value for t in done if t.value is not None]
     if len(values) < 2 or statistics.pvariance(values) == 0:
         return {a.name: 0.0 for a in axes_of}
@@ -165,29 +148,41 @@ def importances(trials: Sequence[Trial], axes_of: Sequence[Axis]) -> dict[str, f
     return shares
 
 
-def importance(trials: Sequence[Trial], axes_of: Sequence[Axis]) -> Figure:
-    """A bar per parameter: the share of variance it explains alone."""
+def importance(trials: Sequence[Trial], axes_of: Sequence[Axis], study: str) -> Figure:
+    """A bar per parameter: the share of variance it explains alone, and what it rests on."""
     shares = sorted(importances(trials, axes_of).items(), key=lambda item: item[1])
     figure, axes = plt.subplots(figsize=(7, 0.5 * len(shares) + 1.5))
-    axes.barh([name for name, _ in shares], [share for _, share in shares], color="C0")
-    axes.set(xlabel="share of variance explained alone", xlim=(0, 1), title="importance")
+    bars = axes.barh([name for name, _ in shares], [share for _, share in shares], color="C0")
+    done = completed(trials)
+    used = {a.name: sum(a.name in t.params for t in done) for a in axes_of}
+    axes.bar_label(
+        bars, [f"{share:.2f} ({used[name]} trials)" for name, share in shares], padding=3
+    )
+    rests_on = len(done)
+    axes.set(
+        xlabel=f"share of variance explained alone ({rests_on} completed trials)",
+        xlim=(0, 1.3),
+        title=f"{study}: importance",
+    )
     return figure
 
 
-def pareto(trials: Sequence[Trial], front: Sequence[Trial], objectives: Sequence[str]) -> Figure:
+def pareto(
+    trials: Sequence[Trial], front: Sequence[Trial], objectives: Sequence[str], study: str
+) -> Figure:
     """Completed trials by objective pairs; the front highlighted, violators crossed."""
-    completed = _completed(trials)
+    finished = completed(trials)
     on_front = {t.id for t in front}
-    violating = [t for t in completed if t.violates_constraints]
+    violating = [t for t in finished if t.violates_constraints]
     groups = (
         (
             "dominated",
             "0.6",
             "o",
-            [t for t in completed if t.id not in on_front and not t.violates_constraints],
+            [t for t in finished if t.id not in on_front and not t.violates_constraints],
         ),
         ("violates constraints", "C3", "x", violating),
-        ("Pareto front", "C0", "o", [t for t in completed if t.id in on_front]),
+        ("Pareto front", "C0", "o", [t for t in finished if t.id in on_front]),
     )
     pairs = [(a, b) for i, a in enumerate(objectives) for b in objectives[i + 1 :]]
     columns = min(3, len(pairs))
@@ -210,7 +205,7 @@ def pareto(trials: Sequence[Trial], front: Sequence[Trial], objectives: Sequence
         axes.legend(fontsize="small")
     for axes in list(grid.flat)[len(pairs) :]:
         axes.set_visible(False)
-    figure.suptitle(f"Pareto front: {len(front)} of {len(completed)} completed trials")
+    figure.suptitle(f"{study}: Pareto front, {len(front)} of {len(finished)} completed trials")
     return figure
 
 
@@ -220,24 +215,26 @@ def plot(client: Client, study_name: str, kind: str, output: Path) -> Path:
         raise ValueError(f"{output}: the file must end in .png or .svg")
     study = client.study(study_name)
     config = study.info().config
-    trials = list(study.trials())
-    if not _completed(trials):
+    trials = list(study.trials(measurements=kind == "curves"))
+    if not completed(trials):
         raise ValueError(f"study {study_name!r} has no completed trial to plot")
     metric = config.objective.metric or "objective"
     axes_of = [Axis.of(p) for p in config.parameters]
     if kind == "history":
-        figure = history(trials, config.objective.goal != pb.MAXIMIZE, metric)
+        figure = history(trials, config.objective.goal != pb.MAXIMIZE, metric, study_name)
+    elif kind == "curves":
+        figure = curves(trials, metric, study_name)
     elif kind == "parallel":
-        figure = parallel(trials, axes_of, metric)
+        figure = parallel(trials, axes_of, metric, study_name)
     elif kind == "slice":
-        figure = slices(trials, axes_of, metric)
+        figure = slices(trials, axes_of, metric, study_name)
     elif kind == "pareto":
         if len(config.objectives) < 2:
             raise ValueError(f"study {study_name!r} has one objective: pareto needs several")
         front = study.best_trials(0)
-        figure = pareto(trials, front, [o.metric for o in config.objectives])
+        figure = pareto(trials, front, [o.metric for o in config.objectives], study_name)
     else:
-        figure = importance(trials, axes_of)
+        figure = importance(trials, axes_of, study_name)
     output.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(output, dpi=120, bbox_inches="tight")
     plt.close(figure)

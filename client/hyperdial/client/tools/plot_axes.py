@@ -1,0 +1,72 @@
+"""How plots draw a study's parameters: each on [0, 1], with ticks on its own values."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from hyperdial.client.study import Trial
+from hyperdial.v1 import hyperdial_pb2 as pb
+
+
+@dataclass(frozen=True)
+class Axis:
+    """How a parameter is drawn: its range, scale and categories."""
+
+    name: str
+    low: float = 0.0
+    high: float = 1.0
+    log: bool = False
+    choices: tuple[str, ...] = ()
+    integer: bool = False
+
+    @classmethod
+    def of(cls, parameter: pb.Parameter) -> Axis:
+        """The axis of a study parameter."""
+        kind = parameter.WhichOneof("domain")
+        if kind == "categorical":
+            return cls(parameter.name, choices=tuple(parameter.categorical.choices))
+        domain = parameter.float_range if kind == "float_range" else parameter.int_range
+        integer = kind == "int_range"
+        return cls(parameter.name, float(domain.low), float(domain.high), domain.log, (), integer)
+
+    def unit(self, value: float | int | str) -> float:
+        """The value's position on [0, 1]."""
+        if self.choices:
+            return self.choices.index(str(value)) / max(1, len(self.choices) - 1)
+        if self.log:
+            low, high = math.log(self.low), math.log(self.high)
+            return (math.log(float(value)) - low) / (high - low)
+        return (float(value) - self.low) / (self.high - self.low)
+
+    def ticks(self, count: int = 5) -> list[tuple[float, str]]:
+        """(position on [0, 1], label) of the axis' ticks: its categories, or `count` values.
+
+        An integer range gets every integer when it has at most `2 * count`, else
+        `count` values rounded to integers.
+        """
+        if self.choices:
+            return [(self.unit(c), c) for c in self.choices]
+        if self.integer and self.high - self.low < 2 * count:
+            integers = range(int(self.low), int(self.high) + 1)
+            return [(self.unit(i), str(i)) for i in integers]
+        ticks = []
+        for k in range(count):
+            position = k / (count - 1)
+            if self.log:
+                value = math.exp(
+                    math.log(self.low) + position * (math.log(self.high) - math.log(self.low))
+                )
+            else:
+                value = self.low + position * (self.high - self.low)
+            if self.integer:
+                ticks.append((self.unit(round(value)), str(round(value))))
+            else:
+                ticks.append((position, f"{value:.3g}"))
+        return ticks
+
+
+def completed(trials: Sequence[Trial]) -> list[Trial]:
+    """The completed trials that have a value (plots of one objective draw those)."""
+    return [t for t in trials if t.state == "COMPLETED" and t.value is not None]

@@ -311,8 +311,7 @@ def _confirmed(name: str) -> bool:
     return answer.strip() == name
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    """Entry point of `hyperdial study`."""
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hyperdial study",
         description=__doc__,
@@ -347,37 +346,45 @@ def main(argv: Sequence[str] | None = None) -> None:
     imports = commands.add_parser("import", help="completed trials from an exported CSV")
     imports.add_argument("name")
     imports.add_argument("--from", dest="source", type=Path, required=True)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def _run(client: Client, args: argparse.Namespace, console: Console) -> None:
+    """Runs one parsed subcommand."""
+    if args.command == "create":
+        _create(client, args, console)
+    elif args.command == "list":
+        _list(client, console)
+    elif args.command == "show":
+        console.print(_show(client.study(args.name), console.width))
+    elif args.command == "trials":
+        _trials(client.study(args.name), args, console)
+    elif args.command == "watch":
+        _watch(client.study(args.name), args.interval, console)
+    elif args.command == "import":
+        _import(client.study(args.name), args.source, console)
+    elif args.command == "update":
+        info = client.update_study(args.name, max_trials=args.max_trials)
+        console.print(f"study {info.name}: budget {info.config.max_trials or '∞'}, {info.state}")
+    elif args.command == "export":
+        study = client.study(args.name)
+        with args.output.open("w", newline="") as out:
+            write_csv(list(study.trials()), _parameter_names(study.info()), out)
+        console.print(f"wrote {args.output}")
+    elif args.yes or _confirmed(args.name):
+        client.delete_study(args.name)
+        console.print(f"deleted study {args.name}")
+    else:
+        sys.exit("hyperdial study: not deleted")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of `hyperdial study`."""
+    args = _parser().parse_args(argv)
     console = Console()
     try:
         with Client(args.server) as client:
-            if args.command == "create":
-                _create(client, args, console)
-            elif args.command == "list":
-                _list(client, console)
-            elif args.command == "show":
-                console.print(_show(client.study(args.name), console.width))
-            elif args.command == "trials":
-                _trials(client.study(args.name), args, console)
-            elif args.command == "watch":
-                _watch(client.study(args.name), args.interval, console)
-            elif args.command == "import":
-                _import(client.study(args.name), args.source, console)
-            elif args.command == "update":
-                info = client.update_study(args.name, max_trials=args.max_trials)
-                console.print(
-                    f"study {info.name}: budget {info.config.max_trials or '∞'}, {info.state}"
-                )
-            elif args.command == "export":
-                study = client.study(args.name)
-                with args.output.open("w", newline="") as out:
-                    write_csv(list(study.trials()), _parameter_names(study.info()), out)
-                console.print(f"wrote {args.output}")
-            elif args.yes or _confirmed(args.name):
-                client.delete_study(args.name)
-                console.print(f"deleted study {args.name}")
-            else:
-                sys.exit("hyperdial study: not deleted")
+            _run(client, args, console)
     except (StudyFileError, HyperdialError) as error:
         sys.exit(f"hyperdial study: {error}")
     except KeyboardInterrupt:

@@ -154,6 +154,9 @@ requests = st.one_of(
         name=study_names,
         max_trials=st.one_of(st.none(), st.integers(-(2**63), 2**63 - 1)),
     ).map(lambda r: ("UpdateStudy", r)),
+    st.builds(pb.StopTrialRequest, study=study_names, trial_id=int64).map(
+        lambda r: ("StopTrial", r)
+    ),
     suggests.map(lambda r: ("Suggest", r)),
     reports.map(lambda r: ("ReportProgress", r)),
     observes().map(lambda r: ("Observe", r)),
@@ -250,6 +253,7 @@ UNARY_METHODS = [
     "ListStudies",
     "DeleteStudy",
     "UpdateStudy",
+    "StopTrial",
     "Suggest",
     "ReportProgress",
     "Observe",

@@ -157,6 +157,11 @@ class Study:
             imported += [Trial.from_proto(self, t) for t in response.trials]
         return imported
 
+    def stop_trial(self, trial_id: int) -> None:
+        """Asks a running trial to stop: its worker's next `report` returns True."""
+        request = pb.StopTrialRequest(study=self.name, trial_id=trial_id)
+        self.client.call(self.client.stub.StopTrial, request)
+
     def best_trials(self, count: int = 1) -> list[Trial]:
         """The best completed trials that meet the constraints, best first.
 

@@ -1098,6 +1098,45 @@ class DeleteStudyResponse(_message.Message):
 Global___DeleteStudyResponse: _TypeAlias = DeleteStudyResponse  # noqa: Y015
 
 @_typing.final
+class StopTrialRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STUDY_FIELD_NUMBER: _builtins.int
+    TRIAL_ID_FIELD_NUMBER: _builtins.int
+    study: _builtins.str
+    """Name of the study."""
+    trial_id: _builtins.int
+    """The trial's number within the study."""
+    def __init__(
+        self,
+        *,
+        study: _builtins.str = ...,
+        trial_id: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["study", b"study", "trial_id", b"trial_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StopTrialRequest: _TypeAlias = StopTrialRequest  # noqa: Y015
+
+@_typing.final
+class StopTrialResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StopTrialResponse: _TypeAlias = StopTrialResponse  # noqa: Y015
+
+@_typing.final
 class UpdateStudyRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

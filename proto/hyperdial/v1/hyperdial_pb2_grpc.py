@@ -95,6 +95,11 @@ class HyperdialServiceStub:
                 request_serializer=hyperdial_dot_v1_dot_hyperdial__pb2.ImportTrialsRequest.SerializeToString,
                 response_deserializer=hyperdial_dot_v1_dot_hyperdial__pb2.ImportTrialsResponse.FromString,
                 _registered_method=True)
+        self.StopTrial = channel.unary_unary(
+                '/hyperdial.v1.HyperdialService/StopTrial',
+                request_serializer=hyperdial_dot_v1_dot_hyperdial__pb2.StopTrialRequest.SerializeToString,
+                response_deserializer=hyperdial_dot_v1_dot_hyperdial__pb2.StopTrialResponse.FromString,
+                _registered_method=True)
         self.Work = channel.stream_stream(
                 '/hyperdial.v1.HyperdialService/Work',
                 request_serializer=hyperdial_dot_v1_dot_hyperdial__pb2.WorkRequest.SerializeToString,
@@ -218,6 +223,16 @@ class HyperdialServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def StopTrial(self, request, context):
+        """Asks a running (PENDING) trial to stop: its worker's next ReportProgress
+        answers should_stop, as a stopping rule would, and the worker ends it
+        (usually PRUNED). FAILED_PRECONDITION for a finished trial; asking twice
+        is asking once.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Work(self, request_iterator, context):
         """A worker's session: Suggest, ReportProgress and Observe requests on one
         stream, answered in order, each with its own outcome. It does exactly what
@@ -292,6 +307,11 @@ def add_HyperdialServiceServicer_to_server(servicer, server):
                     servicer.ImportTrials,
                     request_deserializer=hyperdial_dot_v1_dot_hyperdial__pb2.ImportTrialsRequest.FromString,
                     response_serializer=hyperdial_dot_v1_dot_hyperdial__pb2.ImportTrialsResponse.SerializeToString,
+            ),
+            'StopTrial': grpc.unary_unary_rpc_method_handler(
+                    servicer.StopTrial,
+                    request_deserializer=hyperdial_dot_v1_dot_hyperdial__pb2.StopTrialRequest.FromString,
+                    response_serializer=hyperdial_dot_v1_dot_hyperdial__pb2.StopTrialResponse.SerializeToString,
             ),
             'Work': grpc.stream_stream_rpc_method_handler(
                     servicer.Work,
@@ -624,6 +644,33 @@ class HyperdialService:
             '/hyperdial.v1.HyperdialService/ImportTrials',
             hyperdial_dot_v1_dot_hyperdial__pb2.ImportTrialsRequest.SerializeToString,
             hyperdial_dot_v1_dot_hyperdial__pb2.ImportTrialsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StopTrial(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hyperdial.v1.HyperdialService/StopTrial',
+            hyperdial_dot_v1_dot_hyperdial__pb2.StopTrialRequest.SerializeToString,
+            hyperdial_dot_v1_dot_hyperdial__pb2.StopTrialResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -112,6 +112,12 @@ class HyperdialServiceStub:
     missing or out-of-domain values are INVALID_ARGUMENT naming the field).
     All or nothing.
     """
+    StopTrial: _grpc.UnaryUnaryMultiCallable[_hyperdial_pb2.StopTrialRequest, _hyperdial_pb2.StopTrialResponse]
+    """Asks a running (PENDING) trial to stop: its worker's next ReportProgress
+    answers should_stop, as a stopping rule would, and the worker ends it
+    (usually PRUNED). FAILED_PRECONDITION for a finished trial; asking twice
+    is asking once.
+    """
     Work: _grpc.StreamStreamMultiCallable[_hyperdial_pb2.WorkRequest, _hyperdial_pb2.WorkResponse]
     """A worker's session: Suggest, ReportProgress and Observe requests on one
     stream, answered in order, each with its own outcome. It does exactly what
@@ -186,6 +192,12 @@ class HyperdialServiceAsyncStub(HyperdialServiceStub):
     max_trials, and are validated against the study's parameters (unknown,
     missing or out-of-domain values are INVALID_ARGUMENT naming the field).
     All or nothing.
+    """
+    StopTrial: _aio.UnaryUnaryMultiCallable[_hyperdial_pb2.StopTrialRequest, _hyperdial_pb2.StopTrialResponse]  # type: ignore[assignment]
+    """Asks a running (PENDING) trial to stop: its worker's next ReportProgress
+    answers should_stop, as a stopping rule would, and the worker ends it
+    (usually PRUNED). FAILED_PRECONDITION for a finished trial; asking twice
+    is asking once.
     """
     Work: _aio.StreamStreamMultiCallable[_hyperdial_pb2.WorkRequest, _hyperdial_pb2.WorkResponse]  # type: ignore[assignment]
     """A worker's session: Suggest, ReportProgress and Observe requests on one
@@ -330,6 +342,18 @@ class HyperdialServiceServicer(metaclass=_abc_1.ABCMeta):
         max_trials, and are validated against the study's parameters (unknown,
         missing or out-of-domain values are INVALID_ARGUMENT naming the field).
         All or nothing.
+        """
+
+    @_abc_1.abstractmethod
+    def StopTrial(
+        self,
+        request: _hyperdial_pb2.StopTrialRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_hyperdial_pb2.StopTrialResponse, _abc.Awaitable[_hyperdial_pb2.StopTrialResponse]]:
+        """Asks a running (PENDING) trial to stop: its worker's next ReportProgress
+        answers should_stop, as a stopping rule would, and the worker ends it
+        (usually PRUNED). FAILED_PRECONDITION for a finished trial; asking twice
+        is asking once.
         """
 
     @_abc_1.abstractmethod

@@ -7,6 +7,7 @@ hyperdial study trials NAME [--format table|csv|json] [--state COMPLETED]
 hyperdial study watch NAME [--interval 2]
 hyperdial study export NAME -o trials.csv
 hyperdial study update NAME --max-trials 50
+hyperdial study stop NAME TRIAL
 hyperdial study delete NAME
 """
 
@@ -337,6 +338,9 @@ def _parser() -> argparse.ArgumentParser:
         default=[],
         choices=[n for n in pb.TrialState.keys() if n != "TRIAL_STATE_UNSPECIFIED"],  # noqa: SIM118
     )
+    stop = commands.add_parser("stop", help="ask a running trial to stop at its next report")
+    stop.add_argument("name")
+    stop.add_argument("trial", type=int)
     update = commands.add_parser("update", help="change a study's trial budget")
     update.add_argument("name")
     update.add_argument("--max-trials", type=int, required=True, help="the new budget; 0: none")
@@ -363,6 +367,9 @@ def _run(client: Client, args: argparse.Namespace, console: Console) -> None:
         _watch(client.study(args.name), args.interval, console)
     elif args.command == "import":
         _import(client.study(args.name), args.source, console)
+    elif args.command == "stop":
+        client.study(args.name).stop_trial(args.trial)
+        console.print(f"trial {args.trial} of {args.name} stops at its next report")
     elif args.command == "update":
         info = client.update_study(args.name, max_trials=args.max_trials)
         console.print(f"study {info.name}: budget {info.config.max_trials or '∞'}, {info.state}")

@@ -60,6 +60,7 @@ class Trial:
     request_id: str = ""
     metrics: Mapping[str, float] = field(default_factory=dict)
     violates_constraints: bool = False
+    stop_requested: bool = False
 
 
 @dataclass(frozen=True)

@@ -75,6 +75,14 @@ class HyperdialServicer(pb_grpc.HyperdialServiceServicer):
         return study_to_proto(await self._studies.update_budget(request.name, request.max_trials))
 
     @map_errors
+    async def StopTrial(  # noqa: N802
+        self, request: pb.StopTrialRequest, context: Context
+    ) -> pb.StopTrialResponse:
+        """See the .proto."""
+        await self._trials.outcomes.request_stop(request.study, request.trial_id)
+        return pb.StopTrialResponse()
+
+    @map_errors
     async def Suggest(self, request: pb.SuggestRequest, context: Context) -> pb.SuggestResponse:  # noqa: N802
         """See the .proto."""
         return await self._suggest(request)

@@ -130,8 +130,8 @@ class Outcomes:
             until = lease_until(study, self._clock())
             txn.add_measurement(study, number, step, value, until)
             rule = make_rule(study.config.stopping)
-            stop = False
-            if rule is not None and rule.decides_at(step):
+            stop = trial.stop_requested  # StopTrial asked for it
+            if not stop and rule is not None and rule.decides_at(step):
                 stop = rule.should_stop(
                     study.config.objective.goal,
                     step,
@@ -141,6 +141,26 @@ class Outcomes:
             return stop, until
 
         return await write(self._store, op, durable=False, study=study_name)
+
+    async def request_stop(self, study_name: str, number: int) -> Trial:
+        """Asks a running trial to stop: its next ReportProgress answers stop.
+
+        Raises NotFound, or FailedPrecondition for a trial that is not PENDING.
+        Asking twice is asking once.
+        """
+
+        def op(txn: Transaction) -> Trial:
+            study = txn.lock_study(study_name)
+            trial = txn.get_trial(study, number)
+            if trial.state is not TrialState.PENDING:
+                raise FailedPrecondition(
+                    f"trial {number} of study {study_name!r} is {trial.state.value}; "
+                    "only a running (PENDING) trial can be asked to stop"
+                )
+            txn.request_stop(study, number)
+            return replace(trial, stop_requested=True)
+
+        return await write(self._store, op, durable=True, study=study_name)
 
     async def observe(
         self,

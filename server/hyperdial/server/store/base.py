@@ -201,6 +201,10 @@ class Transaction(Protocol):
         """Inserts PENDING trials numbered from `first_number`."""
         ...
 
+    def request_stop(self, study: StudyRecord, number: int) -> None:
+        """Marks a trial to be told to stop at its next report."""
+        ...
+
     def get_trial(self, study: StudyRecord, number: int) -> Trial:
         """One trial. Raises NotFound."""
         ...

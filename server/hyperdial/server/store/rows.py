@@ -44,4 +44,5 @@ def trial_from_row(study_name: str, row: Mapping[Any, Any]) -> Trial:
         request_id=row["request_id"],
         metrics=json.loads(row["metrics_json"]) if row["metrics_json"] else {},
         violates_constraints=not row["feasible"],
+        stop_requested=bool(row["stop_requested"]),
     )

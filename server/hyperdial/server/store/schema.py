@@ -73,6 +73,8 @@ trials = Table(
     Column("retry_of", BigInteger, nullable=True),
     # A FAILED trial whose worker was stopped: its failure is not the configuration's.
     Column("worker_stopped", Boolean, nullable=False, default=False),
+    # Someone asked (StopTrial) that the trial stop: its next ReportProgress answers stop.
+    Column("stop_requested", Boolean, nullable=False, default=False),
     UniqueConstraint("study_id", "number", name="uq_trials_study_number"),
     Index("ix_trials_worker", "study_id", "worker_id", "state", "number"),
     Index("ix_trials_lease", "study_id", "state", "lease_expires_at"),

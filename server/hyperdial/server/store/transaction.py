@@ -154,6 +154,14 @@ class SqlTransaction:
         """See `Transaction.delete_study`."""
         self._conn.execute(studies.delete().where(studies.c.id == study_id))
 
+    def request_stop(self, study: StudyRecord, number: int) -> None:
+        """See `Transaction.request_stop`."""
+        self._conn.execute(
+            trials.update()
+            .where(trials.c.study_id == study.id, trials.c.number == number)
+            .values(stop_requested=True)
+        )
+
     def replace_config(self, study_id: int, config: StudyConfig) -> None:
         """See `Transaction.replace_config`."""
         self._conn.execute(
@@ -241,6 +249,7 @@ class SqlTransaction:
                 "feasible": True,
                 "retry_of": item.retry_of,
                 "worker_stopped": False,
+                "stop_requested": False,
             }
             for k, item in enumerate(new)
         ]

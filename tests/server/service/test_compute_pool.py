@@ -61,7 +61,9 @@ async def _close_mid_computation(pool: ComputePool, before: set[int]) -> None:
     while not _workers(before):
         await asyncio.sleep(0.05)
     await asyncio.sleep(3.0)  # the worker has imported torch and is computing
-    workers = _workers(before)
+    # This pool's own workers: another test's server may start processes meanwhile.
+    workers = _workers(before) & {p.pid for p in pool._pool()._processes.values()}
+    assert workers
     assert not computing.done(), computing
     pool.close()
     assert _workers(before) & workers == set()

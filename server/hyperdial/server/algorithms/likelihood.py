@@ -106,9 +106,9 @@ class LikelihoodClosure:
 
     def __init__(self, mll: ExactMarginalLogLikelihood, parameters: dict[str, Any]) -> None:
         model: Any = mll.model
-        self._model = model
         self._parameters = parameters
-        self._x = model.train_inputs[0].detach().numpy()
+        x = model.train_inputs[0].detach().numpy()
+        self._centred_x = x - x.mean(0)  # distances as GPyTorch computes them
         self._y = model.train_targets.detach().numpy()
         self._noise_floor = float(model.likelihood.noise_covar.raw_noise_constraint.lower_bound)
         self._priors = {name: prior for name, _, prior, _, _ in model.named_priors()}
@@ -120,7 +120,7 @@ class LikelihoodClosure:
         outputscale = float(np.exp(raw["outputscale"]))
         noise_excess = float(np.exp(raw["noise"]).reshape(()))
         noise = self._noise_floor + noise_excess
-        scaled_x = (self._x - self._x.mean(0)) / lengthscale
+        scaled_x = self._centred_x / lengthscale
         squared_norms = (scaled_x**2).sum(-1)
         squared = np.maximum(
             squared_norms[:, None] - 2 * scaled_x @ scaled_x.T + squared_norms[None, :], 0.0
@@ -128,7 +128,7 @@ class LikelihoodClosure:
         distance = math.sqrt(5.0) * np.sqrt(np.maximum(squared, 1e-30))
         decay = np.exp(-distance)
         kernel = outputscale * (1.0 + distance + squared * (5.0 / 3.0)) * decay
-        count = len(self._x)
+        count = len(self._centred_x)
         cholesky = _cholesky(kernel + noise * np.eye(count))
         residuals = self._y - float(raw["constant"])
         alpha = cho_solve((cholesky, True), residuals)

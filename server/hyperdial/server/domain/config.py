@@ -266,6 +266,10 @@ class StudyConfig:
         """Whether the study looks for a Pareto front of several objectives."""
         return len(self.objectives) > 1
 
+    def budget_spent(self, budget_used: int) -> bool:
+        """Whether `budget_used` trials exhaust the trial budget (never without one)."""
+        return bool(self.max_trials) and budget_used >= self.max_trials
+
     def required_metrics(self) -> tuple[str, ...]:
         """Metrics every completed trial must report, in objective then constraint order."""
         names = [o.metric for o in self.objectives if o.metric]

@@ -206,7 +206,7 @@ class HandOut:
         config = study.config
         new = new + [NewTrial(dict(s.params), s.grid_index) for s in batch.suggestions]
         budget_used += len(new)
-        spent = bool(config.max_trials) and budget_used >= config.max_trials
+        spent = config.budget_spent(budget_used)
         exhausted = batch.finished and requeue_drained
         state = StudyState.FINISHED if spent or exhausted else StudyState.ACTIVE
         trials = (
@@ -350,7 +350,7 @@ class HandOut:
         """
         study, observed = await read(self._store, lambda txn: history(txn, study_name))
         max_trials = study.config.max_trials
-        if study.state is StudyState.FINISHED or (max_trials and study.budget_used >= max_trials):
+        if study.state is StudyState.FINISHED or study.config.budget_spent(study.budget_used):
             return
         ahead = suggestions_ahead(len(observed.pending), self._computations.waiting(study_id))
         if max_trials:

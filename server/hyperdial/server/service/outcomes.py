@@ -142,14 +142,14 @@ class Outcomes:
 
         return await write(self._store, op, durable=False, study=study_name)
 
-    async def request_stop(self, study_name: str, number: int) -> Trial:
+    async def request_stop(self, study_name: str, number: int) -> None:
         """Asks a running trial to stop: its next ReportProgress answers stop.
 
         Raises NotFound, or FailedPrecondition for a trial that is not PENDING.
         Asking twice is asking once.
         """
 
-        def op(txn: Transaction) -> Trial:
+        def op(txn: Transaction) -> None:
             study = txn.lock_study(study_name)
             trial = txn.get_trial(study, number)
             if trial.state is not TrialState.PENDING:
@@ -158,9 +158,8 @@ class Outcomes:
                     "only a running (PENDING) trial can be asked to stop"
                 )
             txn.request_stop(study, number)
-            return replace(trial, stop_requested=True)
 
-        return await write(self._store, op, durable=True, study=study_name)
+        await write(self._store, op, durable=True, study=study_name)
 
     async def observe(
         self,

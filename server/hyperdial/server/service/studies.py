@@ -175,16 +175,21 @@ class StudyService:
                     f"max_trials: study {name!r} has handed out {study.budget_used} trials "
                     f"against its budget; the budget cannot go below that, got {max_trials}"
                 )
-            txn.replace_config(study.id, replace(study.config, max_trials=max_trials))
-            spent = bool(max_trials) and study.budget_used >= max_trials
+            config = replace(study.config, max_trials=max_trials)
+            state = (
+                StudyState.FINISHED
+                if config.budget_spent(study.budget_used)
+                else StudyState.ACTIVE
+            )
+            txn.replace_config(study.id, config)
             txn.update_study(
                 study.id,
                 draws=study.draws,
                 trial_count=study.trial_count,
                 budget_used=study.budget_used,
-                state=StudyState.FINISHED if spent else StudyState.ACTIVE,
+                state=state,
             )
-            return _summary(txn, txn.lock_study(name))
+            return _summary(txn, replace(study, config=config, state=state))
 
         return await write(self._store, op, durable=True, study=name)
 

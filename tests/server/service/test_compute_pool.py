@@ -66,6 +66,10 @@ async def _close_mid_computation(pool: ComputePool, before: set[int]) -> None:
     assert workers
     assert not computing.done(), computing
     pool.close()
+    # Killed: gone once the kernel has torn down their memory (GBs here), seconds at most.
+    deadline = asyncio.get_running_loop().time() + 30
+    while _workers(before) & workers and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.1)
     assert _workers(before) & workers == set()
     try:
         await asyncio.wait_for(computing, timeout=30)

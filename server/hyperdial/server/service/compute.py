@@ -179,7 +179,7 @@ class ComputePool:
     def close(self) -> None:
         """Stops the workers now; a computation in flight is abandoned.
 
-        The workers are terminated, as Python 3.14's `terminate_workers` does:
+        The workers are killed, as Python 3.14's `kill_workers` does:
         after `shutdown(wait=False)` alone, a worker whose manager thread is gone
         waits for work forever, and the interpreter joins it at exit.
         """
@@ -188,14 +188,13 @@ class ComputePool:
             return
         workers = list(executor._processes.values())
         executor.shutdown(wait=False, cancel_futures=True)
+        # SIGKILL: a worker holds nothing worth a graceful exit, and under a loaded CI
+        # machine SIGTERM and 5 s were not always enough to end one mid-computation.
         for worker in workers:
             if worker.is_alive():
-                worker.terminate()
+                worker.kill()
         for worker in workers:
             worker.join(timeout=WORKER_EXIT_SECONDS)
-            if worker.is_alive():  # seen once under a loaded CI machine: SIGTERM was not enough
-                worker.kill()
-                worker.join(timeout=WORKER_EXIT_SECONDS)
 
 
 def suggestions_ahead(running: int, waiting: int = 0) -> int:

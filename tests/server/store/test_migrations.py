@@ -58,6 +58,12 @@ def test_a_version_1_database_upgrades_and_keeps_its_data(database_url, adopt) -
                 "2.0, NULL, NULL, false, 'r' FROM studies WHERE name = 'old'"
             )
         )
+        conn.execute(
+            text(
+                "INSERT INTO measurements (trial_id, step, value) "
+                "SELECT id, 3, 0.5 FROM trials WHERE number = 1"
+            )
+        )
         if adopt:  # a database from before migrations existed: no alembic_version table
             conn.execute(text("DROP TABLE alembic_version"))
     engine.dispose()
@@ -70,6 +76,10 @@ def test_a_version_1_database_upgrades_and_keeps_its_data(database_url, adopt) -
         assert study.config.to_json() == CONFIG.to_json()
         (trial,) = store.read(lambda txn: txn.list_trials(study, [], 0, 10))
         assert (trial.params, trial.value, trial.request_id) == ({"x": 0.5}, 0.25, "r")
+        # Its learning curve too: SQLite copies tables to alter them, and dropping the old
+        # copy with foreign keys on would cascade to every row that refers to it.
+        curve = store.read(lambda txn: txn.measurements(study, 1))
+        assert [(m.step, m.value) for m in curve] == [(3, 0.5)]
     finally:
         store.close()
     engine = create_engine(database_url)

@@ -11,7 +11,8 @@ replicas take turns computing through `locks.py`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
@@ -133,7 +134,7 @@ class SqlStore:
         """
         config = alembic.config.Config()
         config.set_main_option("script_location", "hyperdial.server.store:migrations")
-        with self._write_engine.begin() as conn:
+        with self._write_engine.connect() as conn, _foreign_keys_off(conn), conn.begin():
             if self.backend == "postgresql":
                 # Replicas starting together migrate one after the other.
                 conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
@@ -204,6 +205,29 @@ def _parse_url(url: str) -> URL:
     elif parsed.drivername != "sqlite":
         raise StartupError(f"--database: use sqlite:///PATH, not {parsed.drivername}://")
     return parsed
+
+
+@contextlib.contextmanager
+def _foreign_keys_off(conn: Connection) -> Iterator[None]:
+    """SQLite's foreign keys off while migrations run, outside their transaction.
+
+    SQLite alters a table by copying it and dropping the old copy; with foreign
+    keys on, that drop deletes every row that refers to the table (a trial's
+    learning curve). The pragma is a no-op inside a transaction, so it is set
+    on the driver's connection before one begins, and checked afterwards.
+    """
+    dbapi = conn.connection.dbapi_connection if conn.dialect.name == "sqlite" else None
+    if dbapi is None:
+        yield
+        return
+    dbapi.execute("PRAGMA foreign_keys=OFF")
+    try:
+        yield
+        broken = dbapi.execute("PRAGMA foreign_key_check").fetchall()
+        if broken:
+            raise StartupError(f"the migrated database breaks foreign keys: {broken[:3]}")
+    finally:
+        dbapi.execute("PRAGMA foreign_keys=ON")
 
 
 def _configure_sqlite(engine: Engine, *, begin: str) -> None:

@@ -157,6 +157,20 @@ requests = st.one_of(
     st.builds(pb.StopTrialRequest, study=study_names, trial_id=int64).map(
         lambda r: ("StopTrial", r)
     ),
+    st.builds(pb.PauseStudyRequest, name=study_names).map(lambda r: ("PauseStudy", r)),
+    st.builds(pb.ResumeStudyRequest, name=study_names).map(lambda r: ("ResumeStudy", r)),
+    st.builds(
+        pb.EnqueueTrialsRequest,
+        study=study_names,
+        trials=st.lists(
+            st.builds(
+                pb.QueuedTrial,
+                parameters=st.dictionaries(st.sampled_from(["x", "y", "c"]) | text, values()),
+            ),
+            max_size=3,
+        ),
+        skip_if_queued=st.booleans(),
+    ).map(lambda r: ("EnqueueTrials", r)),
     suggests.map(lambda r: ("Suggest", r)),
     reports.map(lambda r: ("ReportProgress", r)),
     observes().map(lambda r: ("Observe", r)),
@@ -254,6 +268,9 @@ UNARY_METHODS = [
     "DeleteStudy",
     "UpdateStudy",
     "StopTrial",
+    "PauseStudy",
+    "ResumeStudy",
+    "EnqueueTrials",
     "Suggest",
     "ReportProgress",
     "Observe",

@@ -4,6 +4,7 @@ import signal
 import threading
 import time
 
+import grpc
 import pytest
 
 from hyperdial.client import (
@@ -85,6 +86,34 @@ def test_trials_page_through_a_large_study(client) -> None:
     assert ids == list(range(1, 251))
     failed = [t.id for t in study.trials(states=[pb.FAILED], page_size=7)]
     assert failed == list(range(3, 251, 3))
+
+
+def test_a_page_starts_where_asked_and_carries_every_curve(client) -> None:
+    study = client.create_study("start", X)
+    for trial in study.suggest(6, worker_id="w", force_new=True):
+        for step in range(trial.id):  # trial n reports n values
+            trial.report(step, trial.id + step / 10)
+        if trial.id != 4:
+            trial.complete(float(trial.id))
+
+    def page(**fields) -> pb.ListTrialsResponse:
+        request = pb.ListTrialsRequest(study="start", include_measurements=True, **fields)
+        return client.stub.ListTrials(request)
+
+    first = page(start_id=3, page_size=2)
+    assert [t.id for t in first.trials] == [3, 4]
+    assert [[m.step for m in t.measurements] for t in first.trials] == [[0, 1, 2], [0, 1, 2, 3]]
+    assert first.trials[1].measurements[3].value == 4.3
+    rest = page(start_id=3, page_size=2, page_token=first.next_page_token)
+    assert [t.id for t in rest.trials] == [5, 6]
+    assert [len(t.measurements) for t in rest.trials] == [5, 6]
+    assert not rest.next_page_token
+    assert [t.id for t in page(start_id=0).trials] == [1, 2, 3, 4, 5, 6]
+    assert page(start_id=99).trials == []
+    with pytest.raises(grpc.RpcError) as raised:
+        page(start_id=-1)
+    assert raised.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert "start_id" in raised.value.details()
 
 
 @pytest.mark.parametrize(

@@ -16,10 +16,10 @@ from hyperdial.client import (
     int_param,
     median_stopping,
 )
-from hyperdial.client.study import Trial
 from hyperdial.client.tools.plot_axes import Axis
 from hyperdial.client.tools.plot_parallel import parallel
 from hyperdial.client.tools.plots import curves, history, importance, slices
+from hyperdial.client.trial import Trial
 from hyperdial.server.testing import serve
 
 SPACE = [

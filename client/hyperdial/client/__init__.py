@@ -34,7 +34,8 @@ from hyperdial.client.params import (
     outcome_constraint,
     successive_halving,
 )
-from hyperdial.client.study import Study, Trial, TrialPruned, default_worker_id
+from hyperdial.client.study import Study, default_worker_id
+from hyperdial.client.trial import Trial, TrialPruned
 from hyperdial.client.views import ParetoFront, Recommendation, StudyInfo
 
 __all__ = [

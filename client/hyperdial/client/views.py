@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from hyperdial.v1 import hyperdial_pb2 as pb
 
 if TYPE_CHECKING:
-    from hyperdial.client.study import Trial
+    from hyperdial.client.trial import Trial
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,10 @@ class StudyInfo:
     # Trials by state; a state without trials counts 0.
     trial_counts: Counter[str] = field(default_factory=Counter)
     best_trial: Trial | None = None
+    # Paused (Study.pause): no new trials until it is resumed.
+    paused: bool = False
+    # Configurations queued (Study.enqueue) and not yet handed out.
+    queued_trials: int = 0
 
     @property
     def finished(self) -> bool:

@@ -747,10 +747,16 @@ class Study(_message.Message):
     TRIAL_COUNTS_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     BEST_TRIAL_FIELD_NUMBER: _builtins.int
+    PAUSED_FIELD_NUMBER: _builtins.int
+    QUEUED_TRIALS_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Unique name."""
     state: Global___StudyState.ValueType
     """ACTIVE or FINISHED."""
+    paused: _builtins.bool
+    """Set while the study is paused (PauseStudy): no new trials are handed out."""
+    queued_trials: _builtins.int
+    """Configurations queued by EnqueueTrials and not yet handed out."""
     @_builtins.property
     def config(self) -> Global___StudyConfig:
         """The configuration it was created with."""
@@ -778,10 +784,12 @@ class Study(_message.Message):
         trial_counts: _abc.Mapping[_builtins.str, _builtins.int] | None = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
         best_trial: Global___Trial | None = ...,
+        paused: _builtins.bool = ...,
+        queued_trials: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["best_trial", b"best_trial", "config", b"config", "create_time", b"create_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["best_trial", b"best_trial", "config", b"config", "create_time", b"create_time", "name", b"name", "state", b"state", "trial_counts", b"trial_counts"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["best_trial", b"best_trial", "config", b"config", "create_time", b"create_time", "name", b"name", "paused", b"paused", "queued_trials", b"queued_trials", "state", b"state", "trial_counts", b"trial_counts"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1137,6 +1145,149 @@ class StopTrialResponse(_message.Message):
 Global___StopTrialResponse: _TypeAlias = StopTrialResponse  # noqa: Y015
 
 @_typing.final
+class PauseStudyRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """Name of the study."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PauseStudyRequest: _TypeAlias = PauseStudyRequest  # noqa: Y015
+
+@_typing.final
+class ResumeStudyRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """Name of the study."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ResumeStudyRequest: _TypeAlias = ResumeStudyRequest  # noqa: Y015
+
+@_typing.final
+class QueuedTrial(_message.Message):
+    """A configuration to try next."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class ParametersEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        @_builtins.property
+        def value(self) -> Global___Value: ...
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: Global___Value | None = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _typing.Literal["value", b"value"]  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    PARAMETERS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def parameters(self) -> _containers.MessageMap[_builtins.str, Global___Value]:
+        """Values of the study's parameters that are active for this
+        configuration, as in ImportedTrial.
+        """
+
+    def __init__(
+        self,
+        *,
+        parameters: _abc.Mapping[_builtins.str, Global___Value] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["parameters", b"parameters"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___QueuedTrial: _TypeAlias = QueuedTrial  # noqa: Y015
+
+@_typing.final
+class EnqueueTrialsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STUDY_FIELD_NUMBER: _builtins.int
+    TRIALS_FIELD_NUMBER: _builtins.int
+    SKIP_IF_QUEUED_FIELD_NUMBER: _builtins.int
+    study: _builtins.str
+    """Name of the study."""
+    skip_if_queued: _builtins.bool
+    """Leaves out a configuration equal to one already queued, so that a
+    retried request queues nothing twice.
+    """
+    @_builtins.property
+    def trials(self) -> _containers.RepeatedCompositeFieldContainer[Global___QueuedTrial]:
+        """1 to 10,000 configurations, tried in this order."""
+
+    def __init__(
+        self,
+        *,
+        study: _builtins.str = ...,
+        trials: _abc.Iterable[Global___QueuedTrial] | None = ...,
+        skip_if_queued: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["skip_if_queued", b"skip_if_queued", "study", b"study", "trials", b"trials"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EnqueueTrialsRequest: _TypeAlias = EnqueueTrialsRequest  # noqa: Y015
+
+@_typing.final
+class EnqueueTrialsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    QUEUED_FIELD_NUMBER: _builtins.int
+    QUEUE_LENGTH_FIELD_NUMBER: _builtins.int
+    queued: _builtins.int
+    """How many of the request's configurations were queued."""
+    queue_length: _builtins.int
+    """Configurations waiting in the queue now, these included."""
+    def __init__(
+        self,
+        *,
+        queued: _builtins.int = ...,
+        queue_length: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["queue_length", b"queue_length", "queued", b"queued"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EnqueueTrialsResponse: _TypeAlias = EnqueueTrialsResponse  # noqa: Y015
+
+@_typing.final
 class UpdateStudyRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -1204,9 +1355,15 @@ class SuggestResponse(_message.Message):
 
     TRIALS_FIELD_NUMBER: _builtins.int
     STUDY_FINISHED_FIELD_NUMBER: _builtins.int
+    STUDY_PAUSED_FIELD_NUMBER: _builtins.int
     study_finished: _builtins.bool
     """True when the study hands out no more trials. `trials` may still hold
     the worker's resumed or last trials.
+    """
+    study_paused: _builtins.bool
+    """True when the study is paused (PauseStudy): no new trials until it is
+    resumed. Wait and ask again; `trials` may still hold the worker's own
+    unfinished trials.
     """
     @_builtins.property
     def trials(self) -> _containers.RepeatedCompositeFieldContainer[Global___Trial]:
@@ -1219,10 +1376,11 @@ class SuggestResponse(_message.Message):
         *,
         trials: _abc.Iterable[Global___Trial] | None = ...,
         study_finished: _builtins.bool = ...,
+        study_paused: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["study_finished", b"study_finished", "trials", b"trials"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["study_finished", b"study_finished", "study_paused", b"study_paused", "trials", b"trials"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1653,6 +1811,7 @@ class ListTrialsRequest(_message.Message):
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     INCLUDE_MEASUREMENTS_FIELD_NUMBER: _builtins.int
+    START_ID_FIELD_NUMBER: _builtins.int
     study: _builtins.str
     """Name of the study."""
     page_size: _builtins.int
@@ -1661,6 +1820,11 @@ class ListTrialsRequest(_message.Message):
     """Token from the previous page's next_page_token; empty for the first."""
     include_measurements: _builtins.bool
     """Include each trial's intermediate values."""
+    start_id: _builtins.int
+    """Without a page_token: start at this trial id instead of the first (0 and 1
+    both mean the first). A reader that keeps a study's trials up to date asks
+    from its oldest PENDING trial: older trials no longer change.
+    """
     @_builtins.property
     def states(self) -> _containers.RepeatedScalarFieldContainer[Global___TrialState.ValueType]:
         """Only trials in these states; empty for all."""
@@ -1673,10 +1837,11 @@ class ListTrialsRequest(_message.Message):
         page_size: _builtins.int = ...,
         page_token: _builtins.str = ...,
         include_measurements: _builtins.bool = ...,
+        start_id: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["include_measurements", b"include_measurements", "page_size", b"page_size", "page_token", b"page_token", "states", b"states", "study", b"study"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["include_measurements", b"include_measurements", "page_size", b"page_size", "page_token", b"page_token", "start_id", b"start_id", "states", b"states", "study", b"study"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

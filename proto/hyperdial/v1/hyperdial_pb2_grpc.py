@@ -60,6 +60,21 @@ class HyperdialServiceStub:
                 request_serializer=hyperdial_dot_v1_dot_hyperdial__pb2.UpdateStudyRequest.SerializeToString,
                 response_deserializer=hyperdial_dot_v1_dot_hyperdial__pb2.Study.FromString,
                 _registered_method=True)
+        self.PauseStudy = channel.unary_unary(
+                '/hyperdial.v1.HyperdialService/PauseStudy',
+                request_serializer=hyperdial_dot_v1_dot_hyperdial__pb2.PauseStudyRequest.SerializeToString,
+                response_deserializer=hyperdial_dot_v1_dot_hyperdial__pb2.Study.FromString,
+                _registered_method=True)
+        self.ResumeStudy = channel.unary_unary(
+                '/hyperdial.v1.HyperdialService/ResumeStudy',
+                request_serializer=hyperdial_dot_v1_dot_hyperdial__pb2.ResumeStudyRequest.SerializeToString,
+                response_deserializer=hyperdial_dot_v1_dot_hyperdial__pb2.Study.FromString,
+                _registered_method=True)
+        self.EnqueueTrials = channel.unary_unary(
+                '/hyperdial.v1.HyperdialService/EnqueueTrials',
+                request_serializer=hyperdial_dot_v1_dot_hyperdial__pb2.EnqueueTrialsRequest.SerializeToString,
+                response_deserializer=hyperdial_dot_v1_dot_hyperdial__pb2.EnqueueTrialsResponse.FromString,
+                _registered_method=True)
         self.Suggest = channel.unary_unary(
                 '/hyperdial.v1.HyperdialService/Suggest',
                 request_serializer=hyperdial_dot_v1_dot_hyperdial__pb2.SuggestRequest.SerializeToString,
@@ -148,6 +163,36 @@ class HyperdialServiceServicer:
         (lowering it to exactly that many finishes the study: running trials
         still report). Returns the study as it now is. Afterwards CreateStudy
         matches the study's config with its new budget.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PauseStudy(self, request, context):
+        """Pauses a study: Suggest hands out no new trials (it answers
+        study_paused, and workers wait and ask again) until ResumeStudy. Trials
+        already handed out go on: they report, are observed, and a worker that
+        asks again gets its own unfinished trials back. Pausing a paused study
+        changes nothing. Returns the study as it now is.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResumeStudy(self, request, context):
+        """Resumes a paused study (resuming a running one changes nothing).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EnqueueTrials(self, request, context):
+        """Queues configurations to try next: Suggest hands them out, oldest
+        first, before anything the algorithm would choose. Each becomes a trial
+        of the budget when it is handed out; the queue may not hold more than
+        the budget has left (FAILED_PRECONDITION). Values are checked against
+        the study's parameters like ImportTrials' (INVALID_ARGUMENT naming the
+        field). All or nothing.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -272,6 +317,21 @@ def add_HyperdialServiceServicer_to_server(servicer, server):
                     servicer.UpdateStudy,
                     request_deserializer=hyperdial_dot_v1_dot_hyperdial__pb2.UpdateStudyRequest.FromString,
                     response_serializer=hyperdial_dot_v1_dot_hyperdial__pb2.Study.SerializeToString,
+            ),
+            'PauseStudy': grpc.unary_unary_rpc_method_handler(
+                    servicer.PauseStudy,
+                    request_deserializer=hyperdial_dot_v1_dot_hyperdial__pb2.PauseStudyRequest.FromString,
+                    response_serializer=hyperdial_dot_v1_dot_hyperdial__pb2.Study.SerializeToString,
+            ),
+            'ResumeStudy': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResumeStudy,
+                    request_deserializer=hyperdial_dot_v1_dot_hyperdial__pb2.ResumeStudyRequest.FromString,
+                    response_serializer=hyperdial_dot_v1_dot_hyperdial__pb2.Study.SerializeToString,
+            ),
+            'EnqueueTrials': grpc.unary_unary_rpc_method_handler(
+                    servicer.EnqueueTrials,
+                    request_deserializer=hyperdial_dot_v1_dot_hyperdial__pb2.EnqueueTrialsRequest.FromString,
+                    response_serializer=hyperdial_dot_v1_dot_hyperdial__pb2.EnqueueTrialsResponse.SerializeToString,
             ),
             'Suggest': grpc.unary_unary_rpc_method_handler(
                     servicer.Suggest,
@@ -455,6 +515,87 @@ class HyperdialService:
             '/hyperdial.v1.HyperdialService/UpdateStudy',
             hyperdial_dot_v1_dot_hyperdial__pb2.UpdateStudyRequest.SerializeToString,
             hyperdial_dot_v1_dot_hyperdial__pb2.Study.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PauseStudy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hyperdial.v1.HyperdialService/PauseStudy',
+            hyperdial_dot_v1_dot_hyperdial__pb2.PauseStudyRequest.SerializeToString,
+            hyperdial_dot_v1_dot_hyperdial__pb2.Study.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResumeStudy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hyperdial.v1.HyperdialService/ResumeStudy',
+            hyperdial_dot_v1_dot_hyperdial__pb2.ResumeStudyRequest.SerializeToString,
+            hyperdial_dot_v1_dot_hyperdial__pb2.Study.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EnqueueTrials(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hyperdial.v1.HyperdialService/EnqueueTrials',
+            hyperdial_dot_v1_dot_hyperdial__pb2.EnqueueTrialsRequest.SerializeToString,
+            hyperdial_dot_v1_dot_hyperdial__pb2.EnqueueTrialsResponse.FromString,
             options,
             channel_credentials,
             insecure,

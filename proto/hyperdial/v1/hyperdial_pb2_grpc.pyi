@@ -70,6 +70,23 @@ class HyperdialServiceStub:
     still report). Returns the study as it now is. Afterwards CreateStudy
     matches the study's config with its new budget.
     """
+    PauseStudy: _grpc.UnaryUnaryMultiCallable[_hyperdial_pb2.PauseStudyRequest, _hyperdial_pb2.Study]
+    """Pauses a study: Suggest hands out no new trials (it answers
+    study_paused, and workers wait and ask again) until ResumeStudy. Trials
+    already handed out go on: they report, are observed, and a worker that
+    asks again gets its own unfinished trials back. Pausing a paused study
+    changes nothing. Returns the study as it now is.
+    """
+    ResumeStudy: _grpc.UnaryUnaryMultiCallable[_hyperdial_pb2.ResumeStudyRequest, _hyperdial_pb2.Study]
+    """Resumes a paused study (resuming a running one changes nothing)."""
+    EnqueueTrials: _grpc.UnaryUnaryMultiCallable[_hyperdial_pb2.EnqueueTrialsRequest, _hyperdial_pb2.EnqueueTrialsResponse]
+    """Queues configurations to try next: Suggest hands them out, oldest
+    first, before anything the algorithm would choose. Each becomes a trial
+    of the budget when it is handed out; the queue may not hold more than
+    the budget has left (FAILED_PRECONDITION). Values are checked against
+    the study's parameters like ImportTrials' (INVALID_ARGUMENT naming the
+    field). All or nothing.
+    """
     Suggest: _grpc.UnaryUnaryMultiCallable[_hyperdial_pb2.SuggestRequest, _hyperdial_pb2.SuggestResponse]
     """Hands out trials to a worker. A worker that still holds an unfinished
     trial of the study gets that trial back (a restarted worker resumes its
@@ -150,6 +167,23 @@ class HyperdialServiceAsyncStub(HyperdialServiceStub):
     (lowering it to exactly that many finishes the study: running trials
     still report). Returns the study as it now is. Afterwards CreateStudy
     matches the study's config with its new budget.
+    """
+    PauseStudy: _aio.UnaryUnaryMultiCallable[_hyperdial_pb2.PauseStudyRequest, _hyperdial_pb2.Study]  # type: ignore[assignment]
+    """Pauses a study: Suggest hands out no new trials (it answers
+    study_paused, and workers wait and ask again) until ResumeStudy. Trials
+    already handed out go on: they report, are observed, and a worker that
+    asks again gets its own unfinished trials back. Pausing a paused study
+    changes nothing. Returns the study as it now is.
+    """
+    ResumeStudy: _aio.UnaryUnaryMultiCallable[_hyperdial_pb2.ResumeStudyRequest, _hyperdial_pb2.Study]  # type: ignore[assignment]
+    """Resumes a paused study (resuming a running one changes nothing)."""
+    EnqueueTrials: _aio.UnaryUnaryMultiCallable[_hyperdial_pb2.EnqueueTrialsRequest, _hyperdial_pb2.EnqueueTrialsResponse]  # type: ignore[assignment]
+    """Queues configurations to try next: Suggest hands them out, oldest
+    first, before anything the algorithm would choose. Each becomes a trial
+    of the budget when it is handed out; the queue may not hold more than
+    the budget has left (FAILED_PRECONDITION). Values are checked against
+    the study's parameters like ImportTrials' (INVALID_ARGUMENT naming the
+    field). All or nothing.
     """
     Suggest: _aio.UnaryUnaryMultiCallable[_hyperdial_pb2.SuggestRequest, _hyperdial_pb2.SuggestResponse]  # type: ignore[assignment]
     """Hands out trials to a worker. A worker that still holds an unfinished
@@ -258,6 +292,41 @@ class HyperdialServiceServicer(metaclass=_abc_1.ABCMeta):
         (lowering it to exactly that many finishes the study: running trials
         still report). Returns the study as it now is. Afterwards CreateStudy
         matches the study's config with its new budget.
+        """
+
+    @_abc_1.abstractmethod
+    def PauseStudy(
+        self,
+        request: _hyperdial_pb2.PauseStudyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_hyperdial_pb2.Study, _abc.Awaitable[_hyperdial_pb2.Study]]:
+        """Pauses a study: Suggest hands out no new trials (it answers
+        study_paused, and workers wait and ask again) until ResumeStudy. Trials
+        already handed out go on: they report, are observed, and a worker that
+        asks again gets its own unfinished trials back. Pausing a paused study
+        changes nothing. Returns the study as it now is.
+        """
+
+    @_abc_1.abstractmethod
+    def ResumeStudy(
+        self,
+        request: _hyperdial_pb2.ResumeStudyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_hyperdial_pb2.Study, _abc.Awaitable[_hyperdial_pb2.Study]]:
+        """Resumes a paused study (resuming a running one changes nothing)."""
+
+    @_abc_1.abstractmethod
+    def EnqueueTrials(
+        self,
+        request: _hyperdial_pb2.EnqueueTrialsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_hyperdial_pb2.EnqueueTrialsResponse, _abc.Awaitable[_hyperdial_pb2.EnqueueTrialsResponse]]:
+        """Queues configurations to try next: Suggest hands them out, oldest
+        first, before anything the algorithm would choose. Each becomes a trial
+        of the budget when it is handed out; the queue may not hold more than
+        the budget has left (FAILED_PRECONDITION). Values are checked against
+        the study's parameters like ImportTrials' (INVALID_ARGUMENT naming the
+        field). All or nothing.
         """
 
     @_abc_1.abstractmethod

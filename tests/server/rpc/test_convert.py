@@ -19,12 +19,12 @@ from hyperdial.server.domain import (
 )
 from hyperdial.server.errors import InvalidArgument
 from hyperdial.server.rpc.convert import (
-    outcome_from_proto,
     study_config_from_proto,
     study_config_to_proto,
     timestamp,
     trial_to_proto,
 )
+from hyperdial.server.rpc.requests import outcome_from_proto
 from hyperdial.server.space import CategoricalParam, Condition, FloatParam, IntParam, SearchSpace
 from hyperdial.v1 import hyperdial_pb2 as pb
 

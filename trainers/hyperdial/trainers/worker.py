@@ -19,7 +19,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import torch
@@ -40,9 +40,17 @@ WAITING_FOR_THE_MODEL = "waiting for the study's model to suggest the next trial
 
 
 @contextlib.contextmanager
-def _announced_if_slow(message: str) -> Iterator[None]:
-    """Logs `message` once the block has run `WAIT_NOTICE_SECONDS`, so a wait is not silence."""
-    timer = threading.Timer(WAIT_NOTICE_SECONDS, log.info, args=(message,))
+def _announced_if_slow(message: str, unless: Callable[[], bool] = lambda: False) -> Iterator[None]:
+    """Logs `message` once the block has run `WAIT_NOTICE_SECONDS`, so a wait is not silence.
+
+    `unless` says when the wait has another reason, announced elsewhere.
+    """
+
+    def announce() -> None:
+        if not unless():
+            log.info(message)
+
+    timer = threading.Timer(WAIT_NOTICE_SECONDS, announce)
     timer.daemon = True
     timer.start()
     try:
@@ -91,10 +99,12 @@ class Worker:
         """Works until the study hands out no more trials or `stop` is set."""
         summary = Summary()
         while not self.stop.is_set():
-            with _announced_if_slow(WAITING_FOR_THE_MODEL):
-                trial = self._study.next_trial(self._worker_id)
+            # A paused study's wait is announced by the client.
+            with _announced_if_slow(WAITING_FOR_THE_MODEL, lambda: self._study.paused):
+                trial = self._study.next_trial(self._worker_id, stop=self.stop)
             if trial is None:
-                log.info("study %s is finished", self._study.name)
+                if not self.stop.is_set():
+                    log.info("study %s is finished", self._study.name)
                 break
             started = time.perf_counter()
             if self.progress is not None:

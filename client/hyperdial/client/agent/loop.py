@@ -87,7 +87,7 @@ class Agent:
 
     def _run_trials(self, study: Study, worker_id: str, gpu: str | None) -> None:
         while self._take_ticket():
-            trial = study.next_trial(worker_id)
+            trial = study.next_trial(worker_id, stop=self._stopping)
             if trial is None:
                 log.info("study %s hands out no more trials", study.name)
                 return

@@ -27,7 +27,7 @@ from hyperdial.client.agent.command import CommandTemplate, trial_environment, w
 from hyperdial.client.agent.lines import MetricLine, MetricLineError, parse_line
 from hyperdial.client.agent.metrics_file import MetricsFile
 from hyperdial.client.errors import HyperdialError
-from hyperdial.client.study import Trial
+from hyperdial.client.trial import Trial
 from hyperdial.client.views import StudyInfo
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import lightning.pytorch as pl
 
-from hyperdial.client.study import Trial
+from hyperdial.client.trial import Trial
 
 
 class HyperdialCallback(pl.Callback):

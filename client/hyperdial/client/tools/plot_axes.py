@@ -1,13 +1,17 @@
-"""How plots draw a study's parameters: each on [0, 1], with ticks on its own values."""
+"""How plots draw a study's parameters: each on [0, 1], with ticks; and how much each matters."""
 
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from hyperdial.client.study import Trial
+from hyperdial.client.trial import Trial
 from hyperdial.v1 import hyperdial_pb2 as pb
+
+# A numeric parameter's range is cut into this many bins to measure its importance.
+IMPORTANCE_BINS = 5
 
 
 @dataclass(frozen=True)
@@ -70,3 +74,28 @@ class Axis:
 def completed(trials: Sequence[Trial]) -> list[Trial]:
     """The completed trials that have a value (plots of one objective draw those)."""
     return [t for t in trials if t.state == "COMPLETED" and t.value is not None]
+
+
+def importances(trials: Sequence[Trial], axes_of: Sequence[Axis]) -> dict[str, float]:
+    """Each parameter's correlation ratio (variance of group means / total variance)."""
+    done = completed(trials)
+    values = [t.value for t in done if t.value is not None]
+    if len(values) < 2 or statistics.pvariance(values) == 0:
+        return {a.name: 0.0 for a in axes_of}
+    total, mean = statistics.pvariance(values), statistics.fmean(values)
+    shares = {}
+    for axis in axes_of:
+        groups: dict[int, list[float]] = {}
+        for trial in done:
+            if axis.name not in trial.params or trial.value is None:
+                continue
+            position = axis.unit(trial.params[axis.name])
+            key = (
+                axis.choices.index(str(trial.params[axis.name]))
+                if axis.choices
+                else min(int(position * IMPORTANCE_BINS), IMPORTANCE_BINS - 1)
+            )
+            groups.setdefault(key, []).append(trial.value)
+        between = sum(len(g) * (statistics.fmean(g) - mean) ** 2 for g in groups.values())
+        shares[axis.name] = between / (len(values) * total)
+    return shares

@@ -15,8 +15,8 @@ import matplotlib.pyplot as plt
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 
-from hyperdial.client.study import Trial
 from hyperdial.client.tools.plot_axes import Axis, completed
+from hyperdial.client.trial import Trial
 
 INACTIVE = -0.15
 

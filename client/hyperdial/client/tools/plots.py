@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import statistics
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -41,13 +40,12 @@ from matplotlib.ticker import FormatStrFormatter, LogLocator, MaxNLocator, NullF
 
 from hyperdial.client.client import Client
 from hyperdial.client.errors import HyperdialError
-from hyperdial.client.study import Trial
-from hyperdial.client.tools.plot_axes import Axis, completed
+from hyperdial.client.tools.plot_axes import Axis, completed, importances
 from hyperdial.client.tools.plot_parallel import parallel
+from hyperdial.client.trial import Trial
 from hyperdial.v1 import hyperdial_pb2 as pb
 
 KINDS = ("history", "curves", "parallel", "slice", "importance", "pareto")
-IMPORTANCE_BINS = 5
 
 
 def history(trials: Sequence[Trial], minimize: bool, metric: str, study: str) -> Figure:
@@ -121,31 +119,6 @@ def slices(trials: Sequence[Trial], axes_of: Sequence[Axis], metric: str, study:
     figure.suptitle(f"{study}: {metric} against each parameter")
     figure.tight_layout()
     return figure
-
-
-def importances(trials: Sequence[Trial], axes_of: Sequence[Axis]) -> dict[str, float]:
-    """Each parameter's correlation ratio (variance of group means / total variance)."""
-    done = completed(trials)
-    values = [t.value for t in done if t.value is not None]
-    if len(values) < 2 or statistics.pvariance(values) == 0:
-        return {a.name: 0.0 for a in axes_of}
-    total, mean = statistics.pvariance(values), statistics.fmean(values)
-    shares = {}
-    for axis in axes_of:
-        groups: dict[int, list[float]] = {}
-        for trial in done:
-            if axis.name not in trial.params or trial.value is None:
-                continue
-            position = axis.unit(trial.params[axis.name])
-            key = (
-                axis.choices.index(str(trial.params[axis.name]))
-                if axis.choices
-                else min(int(position * IMPORTANCE_BINS), IMPORTANCE_BINS - 1)
-            )
-            groups.setdefault(key, []).append(trial.value)
-        between = sum(len(g) * (statistics.fmean(g) - mean) ** 2 for g in groups.values())
-        shares[axis.name] = between / (len(values) * total)
-    return shares
 
 
 def importance(trials: Sequence[Trial], axes_of: Sequence[Axis], study: str) -> Figure:

@@ -8,14 +8,14 @@ hyperdial study watch NAME [--interval 2]
 hyperdial study export NAME -o trials.csv
 hyperdial study update NAME --max-trials 50
 hyperdial study stop NAME TRIAL
+hyperdial study pause NAME / hyperdial study resume NAME
+hyperdial study enqueue NAME --params '{"lr": 0.01, "layers": 2}' [--file configs.yaml]
 hyperdial study delete NAME
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import os
 import sys
@@ -30,51 +30,19 @@ from rich.table import Table
 
 from hyperdial.client.client import Client
 from hyperdial.client.errors import HyperdialError, InvalidArgumentError
-from hyperdial.client.params import ParamValue
-from hyperdial.client.study import Study, Trial
-from hyperdial.client.tools.study_file import StudyFileError, load_study_file
+from hyperdial.client.study import Study
+from hyperdial.client.tools.study_csv import read_completed, trial_rows, write_csv
+from hyperdial.client.tools.study_file import (
+    StudyFileError,
+    load_study_file,
+    read_configurations,
+)
 from hyperdial.client.views import Recommendation, StudyInfo
 from hyperdial.v1 import hyperdial_pb2 as pb
 
 SHOWN_BEST = 5
 # Up to this many rows, a table too wide for the terminal is shown on its side.
 MAX_TURNED_ROWS = 8
-
-
-def trial_rows(
-    trials: Sequence[Trial], parameters: Sequence[str]
-) -> tuple[list[str], list[list[Any]]]:
-    """Header and rows of a trial table.
-
-    Columns: number, state, value, worker, the study's `parameters` in their
-    order, then every reported metric that is not also a parameter's name, by
-    name: the same columns in the same order on every run.
-    """
-    metrics = sorted({m for t in trials for m in t.metrics} - set(parameters))
-    header = ["trial", "state", "value", "worker", *parameters, *metrics, "reason"]
-    rows = [
-        [
-            t.id,
-            t.state + (" (violates constraints)" if t.violates_constraints else ""),
-            t.value,
-            t.worker_id,
-            *(t.params.get(n) for n in parameters),
-            *(t.metrics.get(m) for m in metrics),
-            t.reason,
-        ]
-        for t in trials
-    ]
-    return header, rows
-
-
-def write_csv(
-    trials: Sequence[Trial], parameters: Sequence[str], out: io.TextIOBase | Any
-) -> None:
-    """Trials as CSV (empty cells for missing values)."""
-    header, rows = trial_rows(trials, parameters)
-    writer = csv.writer(out)
-    writer.writerow(header)
-    writer.writerows([["" if cell is None else cell for cell in row] for row in rows])
 
 
 def _cell(value: Any) -> str:
@@ -98,7 +66,7 @@ def _table(
     shown = [k for k in range(len(header)) if any(row[k] for row in cells)] or list(
         range(len(header))
     )
-    natural = sum(max(len(header[k]), *(len(row[k]) for row in cells)) + 3 for k in shown)
+    natural = sum(max([len(header[k]), *(len(row[k]) for row in cells)]) + 3 for k in shown)
     if width and natural > width and 0 < len(cells) <= MAX_TURNED_ROWS:
         turned = Table(title=title, show_header=False)
         turned.add_column(style="bold", no_wrap=True, min_width=max(len(header[k]) for k in shown))
@@ -121,7 +89,7 @@ def _progress(info: StudyInfo) -> Table:
     budget = config.max_trials or "∞"
     done = sum(v for k, v in info.trial_counts.items() if k != "PENDING")
     table = Table(title=f"study {info.name}", show_header=False)
-    table.add_row("state", info.state)
+    table.add_row("state", info.state + (" (paused)" if info.paused else ""))
     for objective in config.objectives or [config.objective]:
         goal = pb.Goal.Name(objective.goal).lower()
         table.add_row("objective", f"{goal} {objective.metric}")
@@ -136,7 +104,8 @@ def _progress(info: StudyInfo) -> Table:
     table.add_row(
         "trials",
         f"{done} finished of {budget}; "
-        + ", ".join(f"{k} {v}" for k, v in sorted(info.trial_counts.items()) if v),
+        + ", ".join(f"{k} {v}" for k, v in sorted(info.trial_counts.items()) if v)
+        + (f"; {info.queued_trials} queued" if info.queued_trials else ""),
     )
     table.add_row("parameters", ", ".join(p.name for p in config.parameters))
     if info.best_trial is not None:
@@ -254,39 +223,6 @@ def _trials(study: Study, args: argparse.Namespace, console: Console) -> None:
         console.print(_table(f"trials of {study.name}", header, rows, console.width))
 
 
-def _parse(parameter: pb.Parameter, cell: str) -> ParamValue:
-    kind = parameter.WhichOneof("domain")
-    if kind == "int_range":
-        return int(float(cell))
-    if kind == "float_range":
-        return float(cell)
-    return cell
-
-
-def read_completed(
-    path: Path, config: pb.StudyConfig
-) -> list[tuple[dict[str, ParamValue], float | None, dict[str, float]]]:
-    """COMPLETED rows of an exported CSV, in this study's terms.
-
-    Each row gives this study's parameters and the metrics its objectives and
-    constraints need; a study with several objectives takes no value.
-    """
-    with path.open(newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    needed = [o.metric for o in config.objectives] + [c.metric for c in config.constraints]
-    completed = []
-    for row in rows:
-        if not row.get("state", "").startswith("COMPLETED") or not row.get("value"):
-            continue
-        params = {
-            p.name: _parse(p, row[p.name]) for p in config.parameters if row.get(p.name, "") != ""
-        }
-        metrics = {name: float(row[name]) for name in needed if row.get(name, "") != ""}
-        value = None if config.objectives else float(row["value"])
-        completed.append((params, value, metrics))
-    return completed
-
-
 def _import(study: Study, source: Path, console: Console) -> None:
     completed = read_completed(source, study.info().config)
     if not completed:
@@ -323,7 +259,7 @@ def _parser() -> argparse.ArgumentParser:
     create = commands.add_parser("create", help="create a study from a YAML/JSON file")
     create.add_argument("--config", required=True, type=Path)
     commands.add_parser("list", help="every study with its progress")
-    for name in ("show", "watch", "delete"):
+    for name in ("show", "watch", "delete", "pause", "resume"):
         commands.add_parser(name).add_argument("name")
     commands.choices["watch"].add_argument("--interval", type=float, default=2.0)
     commands.choices["delete"].add_argument(
@@ -341,6 +277,15 @@ def _parser() -> argparse.ArgumentParser:
     stop = commands.add_parser("stop", help="ask a running trial to stop at its next report")
     stop.add_argument("name")
     stop.add_argument("trial", type=int)
+    enqueue = commands.add_parser("enqueue", help="queue configurations to try next")
+    enqueue.add_argument("name")
+    enqueue.add_argument(
+        "--params", action="append", default=[], help="one configuration as a JSON object"
+    )
+    enqueue.add_argument("--file", type=Path, help="a YAML/JSON list of configurations")
+    enqueue.add_argument(
+        "--skip-if-queued", action="store_true", help="leave out configurations already queued"
+    )
     update = commands.add_parser("update", help="change a study's trial budget")
     update.add_argument("name")
     update.add_argument("--max-trials", type=int, required=True, help="the new budget; 0: none")
@@ -370,6 +315,16 @@ def _run(client: Client, args: argparse.Namespace, console: Console) -> None:
     elif args.command == "stop":
         client.study(args.name).stop_trial(args.trial)
         console.print(f"trial {args.trial} of {args.name} stops at its next report")
+    elif args.command in ("pause", "resume"):
+        study = client.study(args.name)
+        info = study.pause() if args.command == "pause" else study.resume()
+        console.print(f"study {info.name}: {'paused' if info.paused else 'running'}")
+    elif args.command == "enqueue":
+        configurations = read_configurations(args.params, args.file)
+        queued = client.study(args.name).enqueue(
+            configurations, skip_if_queued=args.skip_if_queued
+        )
+        console.print(f"queued {queued} of {len(configurations)} configurations in {args.name}")
     elif args.command == "update":
         info = client.update_study(args.name, max_trials=args.max_trials)
         console.print(f"study {info.name}: budget {info.config.max_trials or '∞'}, {info.state}")

@@ -16,13 +16,15 @@
       - {name: units_3, type: int, low: 16, high: 256, log: true,
          when: {parent: hidden_layers, min: 3}}
 
-JSON is YAML, so the same reader takes both.
+JSON is YAML, so the same reader takes both. `read_configurations` reads the
+configurations `hyperdial study enqueue` queues, a list of mappings, the same way.
 """
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,7 @@ from typing import Any
 import yaml
 
 from hyperdial.client.params import (
+    ParamValue,
     categorical,
     condition,
     float_param,
@@ -289,3 +292,38 @@ def load_study_file(path: str | Path) -> StudyFile:
         raise reader.fail("objectives", "set objective or objectives, not both")
     kwargs["constraints"] = _constraints(reader, data)
     return StudyFile(path, reader.get(data, "", "name", str), parameters, kwargs, lines)
+
+
+def read_configurations(texts: Sequence[str], path: Path | None) -> list[dict[str, ParamValue]]:
+    """Configurations to queue: JSON objects given inline, then a YAML/JSON file's list of them.
+
+    Raises:
+        StudyFileError: a text or the file is not what it should be, named.
+    """
+    configurations = []
+    for i, text in enumerate(texts):
+        try:
+            configurations.append(_configuration(json.loads(text), f"--params[{i}]"))
+        except json.JSONDecodeError as error:
+            raise StudyFileError(f"--params[{i}]: not JSON: {error}") from None
+    if path is not None:
+        try:
+            data = yaml.load(path.read_text(encoding="utf-8"), Loader=Yaml12Loader)
+        except (OSError, yaml.YAMLError) as error:
+            raise StudyFileError(f"{path}: {error}") from None
+        if not isinstance(data, list):
+            raise StudyFileError(f"{path}: expected a list of configurations")
+        configurations += [_configuration(item, f"{path}[{i}]") for i, item in enumerate(data)]
+    if not configurations:
+        raise StudyFileError("give configurations with --params or --file")
+    return configurations
+
+
+def _configuration(data: Any, where: str) -> dict[str, ParamValue]:
+    """One configuration: parameter names to numbers or strings."""
+    if not isinstance(data, dict):
+        raise StudyFileError(f"{where}: expected a mapping of parameter names to values")
+    for name, value in data.items():
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise StudyFileError(f"{where}.{name}: expected a number or a string, got {value!r}")
+    return {str(name): value for name, value in data.items()}

@@ -73,14 +73,18 @@ class Study:
     created_at: float
     trial_counts: Mapping[TrialState, int] = field(default_factory=dict)
     best_trial: Trial | None = None
+    paused: bool = False
+    # Configurations queued (EnqueueTrials) and not yet handed out.
+    queued_trials: int = 0
 
 
 @dataclass(frozen=True)
 class Suggested:
-    """Trials handed out, and whether the study hands out no more."""
+    """Trials handed out, and whether the study hands out no more (or none while paused)."""
 
     trials: tuple[Trial, ...]
     study_finished: bool
+    study_paused: bool = False
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,6 @@ from hyperdial.server.domain import (
     Goal,
     Objective,
     OptionValue,
-    Outcome,
     OutcomeConstraint,
     StoppingConfig,
     Study,
@@ -46,11 +45,6 @@ _GOALS_PB = {goal: number for number, goal in _GOALS.items()}
 # The API's trial states and the domain's share their names.
 _TRIAL_STATES = {pb.TrialState.Value(state.value): state for state in TrialState}
 _TRIAL_STATES_PB = {state: number for number, state in _TRIAL_STATES.items()}
-_OUTCOME_STATES = {
-    "failed": TrialState.FAILED,
-    "infeasible": TrialState.INFEASIBLE,
-    "pruned": TrialState.PRUNED,
-}
 
 
 def value_from_proto(value: pb.Value, field: str) -> OptionValue:
@@ -73,7 +67,8 @@ def value_to_proto(value: OptionValue) -> pb.Value:
     return pb.Value(string_value=value)
 
 
-def _param_value(value: pb.Value, field: str) -> ParamValue:
+def param_value_from_proto(value: pb.Value, field: str) -> ParamValue:
+    """A parameter's value: a number or a string."""
     scalar = value_from_proto(value, field)
     if isinstance(scalar, bool):
         raise InvalidArgument(field, "parameter values are numbers or strings, not bools")
@@ -86,7 +81,9 @@ def _condition(message: pb.Condition, field: str) -> Condition | None:
     try:
         return Condition(
             parent=message.parent,
-            values=tuple(_param_value(v, f"values[{j}]") for j, v in enumerate(message.values)),
+            values=tuple(
+                param_value_from_proto(v, f"values[{j}]") for j, v in enumerate(message.values)
+            ),
             min=message.min if message.HasField("min") else None,
             max=message.max if message.HasField("max") else None,
         )
@@ -96,7 +93,9 @@ def _condition(message: pb.Condition, field: str) -> Condition | None:
 
 def _param(message: pb.Parameter) -> Param:
     condition = _condition(message.condition, "condition")
-    grid = [_param_value(v, f"grid_values[{j}]") for j, v in enumerate(message.grid_values)]
+    grid = [
+        param_value_from_proto(v, f"grid_values[{j}]") for j, v in enumerate(message.grid_values)
+    ]
     kind = message.WhichOneof("domain")
     if kind == "float_range":
         for j, value in enumerate(grid):
@@ -313,6 +312,8 @@ def study_to_proto(study: Study) -> pb.Study:
         trial_counts={state.value: count for state, count in study.trial_counts.items()},
         create_time=timestamp(study.created_at),
         best_trial=trial_to_proto(study.best_trial) if study.best_trial else None,
+        paused=study.paused,
+        queued_trials=study.queued_trials,
     )
 
 
@@ -321,6 +322,7 @@ def suggested_to_proto(suggested: Suggested) -> pb.SuggestResponse:
     return pb.SuggestResponse(
         trials=[trial_to_proto(t) for t in suggested.trials],
         study_finished=suggested.study_finished,
+        study_paused=suggested.study_paused,
     )
 
 
@@ -333,56 +335,6 @@ def trial_states_from_proto(states: list[int]) -> list[TrialState]:
             raise InvalidArgument(f"states[{i}]", f"unknown trial state {number}")
         result.append(state)
     return result
-
-
-def imported_from_proto(
-    request: pb.ImportTrialsRequest,
-) -> list[tuple[dict[str, ParamValue], Outcome]]:
-    """The trials of an ImportTrialsRequest, each with its parameters and outcome."""
-    imported = []
-    for i, message in enumerate(request.trials):
-        where = f"trials[{i}]"
-        params = {
-            name: _param_value(value, f"{where}.parameters.{name}")
-            for name, value in message.parameters.items()
-        }
-        kind = message.WhichOneof("outcome")
-        metrics = dict(message.metrics)
-        try:
-            if kind == "value" or (kind is None and metrics):
-                value = message.value if kind == "value" else None
-                outcome = Outcome(TrialState.COMPLETED, value=value, metrics=metrics)
-            elif kind == "infeasible":
-                outcome = Outcome(
-                    TrialState.INFEASIBLE, reason=message.infeasible.reason, metrics=metrics
-                )
-            else:
-                raise InvalidArgument("outcome", "set value, metrics or infeasible")
-        except InvalidArgument as error:
-            raise error.within(where) from None
-        imported.append((params, outcome))
-    return imported
-
-
-def outcome_from_proto(request: pb.ObserveRequest) -> Outcome:
-    """The outcome of an ObserveRequest: at most one of the oneof, or metrics alone."""
-    kind = request.WhichOneof("outcome")
-    metrics = dict(request.metrics)
-    if kind is None and not metrics:
-        raise InvalidArgument("outcome", "set one of value, metrics, failed, infeasible or pruned")
-    if kind is None or kind == "value":
-        value = request.value if kind == "value" else None
-        return Outcome(TrialState.COMPLETED, value=value, metrics=metrics)
-    failure: pb.Failure = getattr(request, kind)
-    try:
-        return Outcome(
-            _OUTCOME_STATES[kind],
-            reason=failure.reason,
-            metrics=metrics,
-            worker_stopped=kind == "failed" and failure.worker_stopped,
-        )
-    except InvalidArgument as error:
-        raise error.within(kind) from None
 
 
 def recommendation_to_proto(recommended: Recommended) -> pb.Recommendation:

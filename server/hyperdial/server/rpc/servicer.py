@@ -9,8 +9,6 @@ import grpc
 
 from hyperdial.server.errors import InvalidArgument
 from hyperdial.server.rpc.convert import (
-    imported_from_proto,
-    outcome_from_proto,
     recommendation_to_proto,
     study_config_from_proto,
     study_to_proto,
@@ -20,6 +18,11 @@ from hyperdial.server.rpc.convert import (
     trial_to_proto,
 )
 from hyperdial.server.rpc.errors import describe, map_errors
+from hyperdial.server.rpc.requests import (
+    imported_from_proto,
+    outcome_from_proto,
+    queued_from_proto,
+)
 from hyperdial.server.service.studies import StudyService
 from hyperdial.server.service.trials import TrialServices
 from hyperdial.v1 import hyperdial_pb2 as pb
@@ -73,6 +76,26 @@ class HyperdialServicer(pb_grpc.HyperdialServiceServicer):
         if not request.HasField("max_trials"):
             raise InvalidArgument("max_trials", "set the field to change; nothing else may change")
         return study_to_proto(await self._studies.update_budget(request.name, request.max_trials))
+
+    @map_errors
+    async def PauseStudy(self, request: pb.PauseStudyRequest, context: Context) -> pb.Study:  # noqa: N802
+        """See the .proto."""
+        return study_to_proto(await self._studies.set_paused(request.name, True))
+
+    @map_errors
+    async def ResumeStudy(self, request: pb.ResumeStudyRequest, context: Context) -> pb.Study:  # noqa: N802
+        """See the .proto."""
+        return study_to_proto(await self._studies.set_paused(request.name, False))
+
+    @map_errors
+    async def EnqueueTrials(  # noqa: N802
+        self, request: pb.EnqueueTrialsRequest, context: Context
+    ) -> pb.EnqueueTrialsResponse:
+        """See the .proto."""
+        enqueued = await self._trials.queue.enqueue(
+            request.study, queued_from_proto(request), skip_if_queued=request.skip_if_queued
+        )
+        return pb.EnqueueTrialsResponse(queued=enqueued.queued, queue_length=enqueued.queue_length)
 
     @map_errors
     async def StopTrial(  # noqa: N802
@@ -186,6 +209,7 @@ class HyperdialServicer(pb_grpc.HyperdialServiceServicer):
             request.page_size,
             request.page_token,
             include_measurements=request.include_measurements,
+            start_id=request.start_id,
         )
         return pb.ListTrialsResponse(
             trials=[trial_to_proto(t) for t in trials], next_page_token=token

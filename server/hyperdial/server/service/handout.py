@@ -1,11 +1,12 @@
-"""Hands out new trials: drawn inside the write transaction, or computed outside it.
+"""Hands out new trials: queued, drawn inside the write transaction, or computed outside it.
 
 Grid and random draw their trials inside the writer's transaction (cheap and
 deterministic). A learning suggester (bayes) cannot: the transaction only
 plans the work (`Planned`), the model is fitted in the compute pool
 (`compute.py`), and a second transaction hands out the result unless another
-trial was handed out meanwhile. Re-issued grid points and expired leases are
-handled here too, since both change what the next trial is.
+trial was handed out meanwhile. Queued configurations (EnqueueTrials),
+re-issued grid points, retries and expired leases are handled here too, since
+all change what the next trial is.
 """
 
 from __future__ import annotations
@@ -137,15 +138,17 @@ class HandOut:
             wanted = max(0, min(count, config.max_trials - budget_used))
         suggester = self._suggesters.get(study)
         new: list[NewTrial] = []
-        if suggester.reissues_stale and wanted:
-            requeued = txn.take_requeued(study.id, wanted, config.max_reissues)
+        if study.queued and wanted:  # configurations a user asked for come first
+            new += [NewTrial(params, None) for params in txn.take_queued(study.id, wanted)]
+        if suggester.reissues_stale and len(new) < wanted:
+            requeued = txn.take_requeued(study.id, wanted - len(new), config.max_reissues)
             new += [NewTrial(p.params, p.grid_index) for p in requeued]
         if config.max_retries and len(new) < wanted:
             retries = txn.take_retries(study.id, wanted - len(new), config.max_retries)
             new += [NewTrial(r.params, r.grid_index, retry_of=r.first) for r in retries]
         requeue_drained = len(new) < wanted
         if suggester.learns and wanted:
-            # Configurations to try again need no model: they are handed out now. Otherwise
+            # Queued configurations and those to try again need no model: handed out now. Else
             # the suggestions are computed outside this transaction; the expiry above is kept.
             fresh = self._insert(txn, study, worker_id, new, SuggestBatch(()), budget_used, now)
             return fresh if new else Planned(study.id, wanted)
@@ -332,8 +335,14 @@ class HandOut:
     def _hand_out_computed(
         self, txn: Transaction, study_name: str, version: int, worker_id: str, batch: SuggestBatch
     ) -> Fresh | None:
-        """Hands out a computed batch, unless trials were handed out since it was computed."""
+        """Hands out a computed batch, unless trials were handed out since it was computed.
+
+        A study paused meanwhile hands out nothing.
+        """
         study = txn.lock_study(study_name)
+        if study.paused:  # paused while it computed: the batch waits in no one's hands
+            paused = Suggested((), study.state is StudyState.FINISHED, study_paused=True)
+            return Fresh(paused, study.config.algorithm.name)
         if study.trial_count != version:
             return None
         room = len(batch.suggestions)

@@ -65,7 +65,7 @@ class Leases:
     def in_transaction(
         self, txn: Transaction, study: StudyRecord, worker_id: str, count: int, *, force_new: bool
     ) -> HandOutResult:
-        """The worker's own PENDING trials, renewed; else new ones (see `HandOut`)."""
+        """The worker's own PENDING trials, renewed; else new ones (`HandOut`) unless paused."""
         # Never more trials than one answer carries: what is handed out must reach the worker.
         each = study.config.space.max_assignment_bytes + TRIAL_OVERHEAD_BYTES
         count = max(1, min(count, self._limits.answer_bytes // each))
@@ -76,7 +76,9 @@ class Leases:
             if mine:
                 txn.renew_leases(study.id, [t.number for t in mine], until)
                 resumed = tuple(replace(t, lease_expires_at=until) for t in mine)
-                return Suggested(resumed, study.state is StudyState.FINISHED)
+                return Suggested(resumed, study.state is StudyState.FINISHED, study.paused)
+        if study.paused:
+            return Suggested((), study.state is StudyState.FINISHED, study_paused=True)
         return self._hand_out.in_transaction(txn, study, worker_id, count, now)
 
     async def heartbeat(

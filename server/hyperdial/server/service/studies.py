@@ -1,4 +1,4 @@
-"""Study lifecycle: create (idempotent by name), get, list, change the budget, delete."""
+"""Study lifecycle: create (idempotent by name), get, list, change the budget, pause, delete."""
 
 from __future__ import annotations
 
@@ -43,6 +43,8 @@ def _summary(txn: Transaction, record: StudyRecord) -> Study:
         created_at=record.created_at,
         trial_counts=txn.trial_counts(record.id),
         best_trial=best[0] if best else None,
+        paused=record.paused,
+        queued_trials=record.queued,
     )
 
 
@@ -170,10 +172,13 @@ class StudyService:
 
         def op(txn: Transaction) -> Study:
             study = txn.lock_study(name)
-            if max_trials and max_trials < study.budget_used:
+            promised = study.budget_used + study.queued
+            if max_trials and max_trials < promised:
+                queued = f" and queued {study.queued} more" if study.queued else ""
                 raise FailedPrecondition(
                     f"max_trials: study {name!r} has handed out {study.budget_used} trials "
-                    f"against its budget; the budget cannot go below that, got {max_trials}"
+                    f"against its budget{queued}; the budget cannot go below {promised}, "
+                    f"got {max_trials}"
                 )
             config = replace(study.config, max_trials=max_trials)
             state = (
@@ -190,6 +195,17 @@ class StudyService:
                 state=state,
             )
             return _summary(txn, replace(study, config=config, state=state))
+
+        return await write(self._store, op, durable=True, study=name)
+
+    async def set_paused(self, name: str, paused: bool) -> Study:
+        """Pauses (no new trials) or resumes the study; the same twice changes nothing."""
+
+        def op(txn: Transaction) -> Study:
+            study = txn.lock_study(name)
+            if study.paused != paused:
+                txn.set_paused(study.id, paused)
+            return _summary(txn, replace(study, paused=paused))
 
         return await write(self._store, op, durable=True, study=name)
 

@@ -8,7 +8,7 @@ transaction: two Suggests never get the same trial number or grid point.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from hyperdial.server.domain import Trial, TrialState
@@ -27,6 +27,7 @@ from hyperdial.server.service.handout import HandOut
 from hyperdial.server.service.leases import Leases
 from hyperdial.server.service.limits import DEFAULT_LIMITS, Limits, fitting, trial_bytes
 from hyperdial.server.service.outcomes import Outcomes
+from hyperdial.server.service.queue import TrialQueue
 from hyperdial.server.service.recommendations import Recommendations, Recommended
 from hyperdial.server.service.suggesters import SuggesterCache
 from hyperdial.server.store.base import Store, StudyRecord, Transaction
@@ -60,23 +61,29 @@ class TrialReads:
         page_token: str,
         *,
         include_measurements: bool = False,
+        start_id: int = 0,
     ) -> tuple[list[Trial], str]:
         """One page of trials by number and the token of the next page.
+
+        Without a token the page starts at trial `start_id` (0 and 1: the first).
 
         A page holds at most `page_size` trials and what fits in an answer.
         """
         limit = page_size(requested_page_size)
-        after = decode_token(page_token)
+        if start_id < 0:
+            raise InvalidArgument("start_id", f"must be >= 0, got {start_id}")
+        after = decode_token(page_token) if page_token else max(0, start_id - 1)
 
         def op(txn: Transaction) -> tuple[list[Trial], str]:
             study = find_study(txn, study_name)
             found = txn.list_trials(study, states, after, limit + 1)
-            candidates = (
-                replace(t, measurements=txn.measurements(study, t.number))
-                if include_measurements
-                else t
-                for t in found[:limit]
-            )
+            candidates: Iterable[Trial] = found[:limit]
+            if include_measurements and found:
+                # One query for the page's curves (the page may be cut shorter below).
+                curves = txn.curves(study, found[0].number, found[:limit][-1].number)
+                candidates = (
+                    replace(t, measurements=curves.get(t.number, ())) for t in found[:limit]
+                )
             page = fitting(candidates, trial_bytes, self._limits.answer_bytes)
             more = len(page) < len(found)
             return page, encode_token(page[-1].number) if more else ""
@@ -130,6 +137,7 @@ class TrialServices:
         self.leases = Leases(store, self._hand_out, limits, clock)
         self.outcomes = Outcomes(store, self.leases, self._hand_out, limits, clock, metrics)
         self.reads = TrialReads(store, compute, limits)
+        self.queue = TrialQueue(store, clock)
 
     async def close(self) -> None:
         """Stops background computations and the compute pool."""

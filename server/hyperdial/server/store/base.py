@@ -54,6 +54,9 @@ class StudyRecord:
     draws: int
     trial_count: int
     budget_used: int
+    paused: bool = False
+    # Configurations waiting in the study's queue (EnqueueTrials).
+    queued: int = 0
 
 
 @dataclass(frozen=True)
@@ -189,6 +192,24 @@ class Transaction(Protocol):
         """
         ...
 
+    def set_paused(self, study_id: int, paused: bool) -> None:
+        """Pauses or resumes the study."""
+        ...
+
+    def enqueue(
+        self, study_id: int, assignments: Sequence[dict[str, ParamValue]], now: float
+    ) -> None:
+        """Appends configurations to the study's queue (and to its `queued` count)."""
+        ...
+
+    def queued_assignments(self, study_id: int) -> list[dict[str, ParamValue]]:
+        """The study's queue, oldest first."""
+        ...
+
+    def take_queued(self, study_id: int, limit: int) -> list[dict[str, ParamValue]]:
+        """Removes and returns up to `limit` configurations from the queue, oldest first."""
+        ...
+
     def insert_trials(
         self,
         study: StudyRecord,
@@ -225,6 +246,12 @@ class Transaction(Protocol):
 
     def measurements(self, study: StudyRecord, number: int) -> tuple[Measurement, ...]:
         """A trial's intermediate values by step."""
+        ...
+
+    def curves(
+        self, study: StudyRecord, first: int, last: int
+    ) -> dict[int, tuple[Measurement, ...]]:
+        """The intermediate values of trials numbered first..last that have any, by number."""
         ...
 
     def values_at_step(self, study: StudyRecord, step: int, exclude: int) -> list[float]:

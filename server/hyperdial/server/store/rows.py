@@ -25,6 +25,8 @@ def study_record(row: Mapping[Any, Any]) -> StudyRecord:
         draws=row["draws"],
         trial_count=row["trial_count"],
         budget_used=row["budget_used"],
+        paused=bool(row["paused"]),
+        queued=row["queued"],
     )
 
 

@@ -43,6 +43,11 @@ studies = Table(
     Column("trial_count", BigInteger, nullable=False, default=0),
     # Trials counted against max_trials (stale trials give their slot back).
     Column("budget_used", BigInteger, nullable=False, default=0),
+    # Paused (PauseStudy): no new trials are handed out until it is resumed.
+    Column("paused", Boolean, nullable=False, default=False),
+    # Rows of `queued_trials` for the study: read with the study, so an empty queue
+    # costs the hand-out no query.
+    Column("queued", BigInteger, nullable=False, default=0),
     sqlite_autoincrement=True,  # never reuse a deleted study's id (caches key on it)
 )
 
@@ -81,6 +86,19 @@ trials = Table(
     Index("ix_trials_value", "study_id", "state", "value"),
     Index("ix_trials_grid", "study_id", "grid_index", "state"),
     Index("ix_trials_retry", "study_id", "retry_of"),
+)
+
+# Configurations queued by EnqueueTrials, handed out by id (oldest first) before the
+# algorithm's own; a row is deleted when its trial is inserted.
+queued_trials = Table(
+    "queued_trials",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("study_id", Integer, ForeignKey("studies.id", ondelete="CASCADE"), nullable=False),
+    Column("params_json", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Index("ix_queued_trials_study", "study_id", "id"),
+    sqlite_autoincrement=True,
 )
 
 measurements = Table(

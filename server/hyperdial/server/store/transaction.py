@@ -24,7 +24,8 @@ from hyperdial.server.domain import (
     TrialState,
 )
 from hyperdial.server.errors import Conflict, NotFound
-from hyperdial.server.store import reissues
+from hyperdial.server.space import ParamValue
+from hyperdial.server.store import curves, queue, reissues
 from hyperdial.server.store.base import (
     Finish,
     NewTrial,
@@ -220,6 +221,24 @@ class SqlTransaction:
         """See `Transaction.take_retries`."""
         return reissues.take_retries(self._conn, study_id, limit, max_retries)
 
+    def set_paused(self, study_id: int, paused: bool) -> None:
+        """See `Transaction.set_paused`."""
+        queue.set_paused(self._conn, study_id, paused)
+
+    def enqueue(
+        self, study_id: int, assignments: Sequence[dict[str, ParamValue]], now: float
+    ) -> None:
+        """See `Transaction.enqueue`."""
+        queue.enqueue(self._conn, study_id, assignments, now)
+
+    def queued_assignments(self, study_id: int) -> list[dict[str, ParamValue]]:
+        """See `Transaction.queued_assignments`."""
+        return queue.queued_assignments(self._conn, study_id)
+
+    def take_queued(self, study_id: int, limit: int) -> list[dict[str, ParamValue]]:
+        """See `Transaction.take_queued`."""
+        return queue.take_queued(self._conn, study_id, limit)
+
     def insert_trials(
         self,
         study: StudyRecord,
@@ -317,26 +336,17 @@ class SqlTransaction:
 
     def measurements(self, study: StudyRecord, number: int) -> tuple[Measurement, ...]:
         """See `Transaction.measurements`."""
-        query = (
-            select(measurements.c.step, measurements.c.value)
-            .join(trials, trials.c.id == measurements.c.trial_id)
-            .where(trials.c.study_id == study.id, trials.c.number == number)
-            .order_by(measurements.c.step)
-        )
-        return tuple(Measurement(step, value) for step, value in self._conn.execute(query))
+        return curves.measurements_of(self._conn, study.id, number)
+
+    def curves(
+        self, study: StudyRecord, first: int, last: int
+    ) -> dict[int, tuple[Measurement, ...]]:
+        """See `Transaction.curves`."""
+        return curves.curves_of(self._conn, study.id, first, last)
 
     def values_at_step(self, study: StudyRecord, step: int, exclude: int) -> list[float]:
         """See `Transaction.values_at_step`."""
-        query = (
-            select(measurements.c.value)
-            .join(trials, trials.c.id == measurements.c.trial_id)
-            .where(
-                measurements.c.study_id == study.id,
-                measurements.c.step == step,
-                trials.c.number != exclude,
-            )
-        )
-        return [value for (value,) in self._conn.execute(query)]
+        return curves.values_at_step(self._conn, study.id, step, exclude)
 
     def list_trials(
         self,

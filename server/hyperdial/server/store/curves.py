@@ -1,0 +1,47 @@
+"""Learning curves: the values trials report at each step (ReportProgress), read in bulk too.
+
+A page of ListTrials with its curves costs one query for all of them, not one
+per trial.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, select
+
+from hyperdial.server.domain import Measurement
+from hyperdial.server.store.schema import measurements, trials
+
+
+def measurements_of(conn: Connection, study_id: int, number: int) -> tuple[Measurement, ...]:
+    """See `Transaction.measurements`."""
+    return curves_of(conn, study_id, number, number).get(number, ())
+
+
+def curves_of(
+    conn: Connection, study_id: int, first: int, last: int
+) -> dict[int, tuple[Measurement, ...]]:
+    """See `Transaction.curves`."""
+    query = (
+        select(trials.c.number, measurements.c.step, measurements.c.value)
+        .join(trials, trials.c.id == measurements.c.trial_id)
+        .where(trials.c.study_id == study_id, trials.c.number.between(first, last))
+        .order_by(trials.c.number, measurements.c.step)
+    )
+    found: dict[int, list[Measurement]] = {}
+    for number, step, value in conn.execute(query):
+        found.setdefault(number, []).append(Measurement(step, value))
+    return {number: tuple(curve) for number, curve in found.items()}
+
+
+def values_at_step(conn: Connection, study_id: int, step: int, exclude: int) -> list[float]:
+    """See `Transaction.values_at_step`."""
+    query = (
+        select(measurements.c.value)
+        .join(trials, trials.c.id == measurements.c.trial_id)
+        .where(
+            measurements.c.study_id == study_id,
+            measurements.c.step == step,
+            trials.c.number != exclude,
+        )
+    )
+    return [value for (value,) in conn.execute(query)]

@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.stamp-install
 
-.PHONY: venv system-deps node-deps container-deps container-test demo test test-slow lint proto proto-check bench-overhead bench-crash bench-load bench-replicas bench-trainer bench-pruning bench-bayes bench-quality bench-parallel bench-multiobjective bench-faults bench-generalization bench-agent clean
+.PHONY: venv system-deps node-deps container-deps container-test demo test test-slow lint proto proto-check bench-overhead bench-crash bench-load bench-replicas bench-trainer bench-pruning bench-bayes bench-quality bench-parallel bench-multiobjective bench-faults bench-generalization bench-agent ui-assets ui-screenshots bench-ui clean
 
 # torch==2.13.0 first: it is the CPU build on this platform, so nothing later asks
 # for a multi-GB CUDA build (pyproject caps torch at that version).
@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e '.[server,trainers,cli,plots,lightning,dev]'
+	$(PY) -m pip install --quiet -e '.[server,trainers,cli,plots,lightning,ui,dev]'
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -21,13 +21,18 @@ venv: $(STAMP)
 demo: venv
 	$(VENV)/bin/hyperdial demo
 
-# Debian's prometheus for the dashboard test (tests/e2e/test_prometheus.py); that test
-# skips, saying why, where the package cannot be installed.
+# Debian's prometheus for the dashboard test (tests/e2e/test_prometheus.py) and chromium for
+# the web UI's browser tests (tests/ui; Playwright drives /usr/bin/chromium and never
+# downloads a browser); those tests skip, saying why, where a package cannot be installed.
 system-deps:
 	@command -v prometheus >/dev/null || { \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 	     --no-install-recommends prometheus) >/dev/null 2>&1 \
 	  || echo "warning: could not install Debian's prometheus; its test will be skipped" >&2; }
+	@command -v chromium >/dev/null || { \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	     --no-install-recommends chromium) >/dev/null 2>&1 \
+	  || echo "warning: could not install Debian's chromium; the UI tests will be skipped" >&2; }
 
 ## make test: the whole test suite
 ## make test: the suite but its slow tests (marked `slow`), in under five minutes
@@ -38,11 +43,13 @@ test: venv system-deps node-deps
 test-slow: venv system-deps node-deps
 	$(PY) -m pytest -q -m "slow and not container"
 
-# The Node.js client example's packages (tests/e2e/test_node_client.py runs it) and the
+# The Node.js client example's packages (tests/e2e/test_node_client.py runs it), the web
+# UI's chart library (tests/ui/test_assets.py checks the copy the package ships) and the
 # Compose schema (tests/test_deploy.py); those tests skip, saying why, without Node.js.
 node-deps:
 	@if command -v npm >/dev/null; then \
 	  (cd client/node && npm ci --no-audit --no-fund --loglevel=error) && \
+	  (cd client/ui && npm ci --no-audit --no-fund --loglevel=error) && \
 	  (cd deploy && npm ci --no-audit --no-fund --loglevel=error); \
 	else echo "warning: no npm; the Node.js client and Compose schema tests will be skipped" >&2; fi
 
@@ -123,6 +130,20 @@ bench-faults: venv
 ## make bench-agent: what `hyperdial agent` adds per trial and per metric line
 bench-agent: venv
 	$(PY) bench/agent.py
+
+## make ui-assets: copies the web UI's chart library from its npm lock file into the package
+ui-assets: node-deps
+	cp client/ui/node_modules/echarts/dist/echarts.min.js client/hyperdial/client/ui/static/vendor/
+	cp client/ui/node_modules/echarts/LICENSE client/hyperdial/client/ui/static/vendor/echarts.LICENSE
+	cp client/ui/node_modules/echarts/NOTICE client/hyperdial/client/ui/static/vendor/echarts.NOTICE
+
+## make ui-screenshots: the README's screenshots of the web UI, taken by its browser tests
+ui-screenshots: venv system-deps
+	HYPERDIAL_SCREENSHOTS=docs/ui $(PY) -m pytest -q tests/ui
+
+## make bench-ui: the web UI's page load, paging, live-update delay, memory and server load
+bench-ui: venv system-deps
+	$(PY) bench/ui.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

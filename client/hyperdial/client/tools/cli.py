@@ -29,6 +29,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "study": ("cli",),
     "plot": ("cli", "plots"),
     "agent": (),
+    "ui": ("ui",),
 }
 _EXTRA = re.compile(r"""extra\s*==\s*["']([^"']+)["']""")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")

@@ -88,6 +88,22 @@ def test_trials_page_through_a_large_study(client) -> None:
     assert failed == list(range(3, 251, 3))
 
 
+def test_a_study_says_when_its_trials_last_moved(client) -> None:
+    study = client.create_study("moving", X)
+    created = study.info()
+    assert created.updated == created.created  # no trial yet
+    trial = study.next_trial("w")
+    handed_out = study.info().updated
+    assert handed_out >= created.created
+    time.sleep(0.01)
+    trial.complete(0.5)
+    finished = study.info().updated
+    assert finished > handed_out
+    assert trial.id == 1
+    listed = next(s for s in client.list_studies() if s.name == "moving")
+    assert listed.updated == finished
+
+
 def test_a_page_starts_where_asked_and_carries_every_curve(client) -> None:
     study = client.create_study("start", X)
     for trial in study.suggest(6, worker_id="w", force_new=True):

@@ -46,9 +46,13 @@ def test_the_studies_page_lists_every_study_with_its_best_value(studies, page) -
     best = studies.client.study("large").info().best_trial
     shown = page.get_attribute("tr[data-study=large] td[data-best]", "data-best")
     assert float(shown) == pytest.approx(best.value)
+    recommended = studies.client.study("curves").recommended()
+    cell = "tr[data-study=curves] td[data-recommended]:not([data-recommended=''])"
+    page.wait_for_selector(cell, timeout=30_000)
+    assert int(page.get_attribute(cell, "data-recommended")) == recommended.trial.id
+    page.screenshot(path=screenshots() / "studies.png", full_page=True)
     page.fill("#study-search", "par")
     assert page.eval_on_selector_all("tr[data-study]", "rows => rows.length") == 1
-    page.screenshot(path=screenshots() / "studies.png", full_page=True)
 
 
 def test_a_study_page_shows_the_api_numbers_charts_and_curves(studies, page) -> None:

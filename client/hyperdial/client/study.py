@@ -9,6 +9,7 @@ import socket
 import threading
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC
 from typing import TYPE_CHECKING
 
 from hyperdial.client.calls import UnaryCalls, WorkerCalls
@@ -92,6 +93,7 @@ class Study:
             state=pb.StudyState.Name(message.state),
             config=message.config,
             created=created_time(message),
+            updated=message.update_time.ToDatetime(tzinfo=UTC),
             trial_counts=Counter(message.trial_counts),
             best_trial=best,
             paused=message.paused,

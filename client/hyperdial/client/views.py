@@ -32,6 +32,8 @@ class StudyInfo:
     paused: bool = False
     # Configurations queued (Study.enqueue) and not yet handed out.
     queued_trials: int = 0
+    # When a trial was last handed out or finished (the creation time before any).
+    updated: datetime | None = None
 
     @property
     def finished(self) -> bool:

@@ -749,6 +749,7 @@ class Study(_message.Message):
     BEST_TRIAL_FIELD_NUMBER: _builtins.int
     PAUSED_FIELD_NUMBER: _builtins.int
     QUEUED_TRIALS_FIELD_NUMBER: _builtins.int
+    UPDATE_TIME_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Unique name."""
     state: Global___StudyState.ValueType
@@ -775,6 +776,13 @@ class Study(_message.Message):
         (one objective only; see GetBestTrials for a Pareto front).
         """
 
+    @_builtins.property
+    def update_time(self) -> _timestamp_pb2.Timestamp:
+        """When a trial of the study was last handed out or finished; the
+        creation time while it has no trial. A study whose update_time stands
+        still while trials are PENDING has lost its workers.
+        """
+
     def __init__(
         self,
         *,
@@ -786,10 +794,11 @@ class Study(_message.Message):
         best_trial: Global___Trial | None = ...,
         paused: _builtins.bool = ...,
         queued_trials: _builtins.int = ...,
+        update_time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["best_trial", b"best_trial", "config", b"config", "create_time", b"create_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["best_trial", b"best_trial", "config", b"config", "create_time", b"create_time", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["best_trial", b"best_trial", "config", b"config", "create_time", b"create_time", "name", b"name", "paused", b"paused", "queued_trials", b"queued_trials", "state", b"state", "trial_counts", b"trial_counts"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["best_trial", b"best_trial", "config", b"config", "create_time", b"create_time", "name", b"name", "paused", b"paused", "queued_trials", b"queued_trials", "state", b"state", "trial_counts", b"trial_counts", "update_time", b"update_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -76,6 +76,8 @@ class Study:
     paused: bool = False
     # Configurations queued (EnqueueTrials) and not yet handed out.
     queued_trials: int = 0
+    # When a trial was last handed out or finished (epoch seconds); None without trials.
+    updated_at: float | None = None
 
 
 @dataclass(frozen=True)

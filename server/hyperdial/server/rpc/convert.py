@@ -314,6 +314,7 @@ def study_to_proto(study: Study) -> pb.Study:
         best_trial=trial_to_proto(study.best_trial) if study.best_trial else None,
         paused=study.paused,
         queued_trials=study.queued_trials,
+        update_time=timestamp(study.updated_at or study.created_at),
     )
 
 

@@ -45,6 +45,7 @@ def _summary(txn: Transaction, record: StudyRecord) -> Study:
         best_trial=best[0] if best else None,
         paused=record.paused,
         queued_trials=record.queued,
+        updated_at=txn.last_activity(record.id),
     )
 
 

@@ -163,6 +163,10 @@ class Transaction(Protocol):
         """Number of trials in each state."""
         ...
 
+    def last_activity(self, study_id: int) -> float | None:
+        """When a trial was last handed out or finished; None without trials."""
+        ...
+
     def pending_trials(self, study: StudyRecord, worker_id: str, limit: int) -> list[Trial]:
         """The worker's PENDING trials, oldest first."""
         ...

@@ -86,6 +86,7 @@ trials = Table(
     Index("ix_trials_value", "study_id", "state", "value"),
     Index("ix_trials_grid", "study_id", "grid_index", "state"),
     Index("ix_trials_retry", "study_id", "retry_of"),
+    Index("ix_trials_finished", "study_id", "finished_at"),
 )
 
 # Configurations queued by EnqueueTrials, handed out by id (oldest first) before the

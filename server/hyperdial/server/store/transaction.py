@@ -25,7 +25,7 @@ from hyperdial.server.domain import (
 )
 from hyperdial.server.errors import Conflict, NotFound
 from hyperdial.server.space import ParamValue
-from hyperdial.server.store import curves, queue, reissues
+from hyperdial.server.store import curves, queue, reissues, summary
 from hyperdial.server.store.base import (
     Finish,
     NewTrial,
@@ -184,12 +184,11 @@ class SqlTransaction:
 
     def trial_counts(self, study_id: int) -> dict[TrialState, int]:
         """See `Transaction.trial_counts`."""
-        query = (
-            select(trials.c.state, func.count())
-            .where(trials.c.study_id == study_id)
-            .group_by(trials.c.state)
-        )
-        return {TrialState(state): count for state, count in self._conn.execute(query)}
+        return summary.trial_counts(self._conn, study_id)
+
+    def last_activity(self, study_id: int) -> float | None:
+        """See `Transaction.last_activity`."""
+        return summary.last_activity(self._conn, study_id)
 
     def pending_trials(self, study: StudyRecord, worker_id: str, limit: int) -> list[Trial]:
         """See `Transaction.pending_trials`."""

@@ -19,17 +19,32 @@ async function showStudies() {
     { title: "state", value: (s) => s.state + (s.paused ? " (paused)" : "") },
     { title: "progress", value: (s) => Object.values(s.counts).reduce((a, b) => a + b, 0) },
     { title: "best", value: (s) => (s.best ? s.best.value : null) },
+    { title: "recommended", value: (s) => (recommended[s.name] ? recommended[s.name].trial.id : null) },
     { title: "created", value: (s) => s.created },
+    { title: "updated", value: (s) => s.updated },
   ];
+  const recommended = {};
+  const recommendedCell = (s) => {
+    const r = recommended[s.name];
+    if (!r) return el("td", { "data-recommended": "" });
+    const estimate = r.estimate !== undefined ? ` (model ${fmt(r.estimate)})` : "";
+    const params = Object.entries(r.trial.params).map(([k, v]) => `${k}=${fmt(v)}`).join(", ");
+    return el("td", { "data-recommended": r.trial.id, title: params },
+      el("a", { href: `#/study/${encodeURIComponent(s.name)}/trial/${r.trial.id}` }, `trial ${r.trial.id}`), estimate);
+  };
   const render = (s) => el("tr", { "data-study": s.name },
     el("td", {}, el("a", { href: `#/study/${encodeURIComponent(s.name)}` }, s.name)),
     el("td", {}, s.algorithm),
     el("td", {}, s.objectives.map((o) => `${o.goal} ${o.metric}`).join(", ")),
     el("td", {}, s.state + (s.paused ? " (paused)" : "")),
-    el("td", {}, el("div", { class: "actions" }, progressBar(s.counts, s.max_trials),
+    el("td", {}, el("div", { class: "progress" }, progressBar(s.counts, s.max_trials),
       `${Object.values(s.counts).reduce((a, b) => a + b, 0)} / ${s.max_trials || "∞"}`)),
-    el("td", { class: "num", "data-best": s.best ? s.best.value : "" }, s.best ? fmt(s.best.value) : ""),
-    el("td", {}, s.created.replace("T", " ").slice(0, 19)));
+    s.objectives.length > 1
+      ? el("td", { class: "muted", title: "several objectives: see the Pareto front" }, "front")
+      : el("td", { class: "num", "data-best": s.best ? s.best.value : "" }, s.best ? fmt(s.best.value) : ""),
+    recommendedCell(s),
+    el("td", {}, s.created.replace("T", " ").slice(0, 19)),
+    el("td", {}, s.updated.replace("T", " ").slice(0, 19)));
   let shown = studies;
   const draw = () => sortable(table, shown, columns, render);
   search.addEventListener("input", () => {
@@ -40,6 +55,23 @@ async function showStudies() {
   main.replaceChildren(el("h1", {}, `Studies (${studies.length})`), el("div", { class: "filters" }, search),
     el("div", { class: "tablewrap" }, table));
   draw();
+  fillRecommendations(studies, recommended, recommendedCell);
+}
+
+// The model's picks, one study after another once the list is on screen: each may cost
+// the server a fit, and none holds the page.
+async function fillRecommendations(studies, recommended, cell) {
+  const page = main.firstChild;
+  for (const study of studies) {
+    if (study.objectives.length > 1 || !study.counts.COMPLETED) continue;
+    let answer;
+    try { answer = await getJson(`/api/studies/${encodeURIComponent(study.name)}/recommended`); } catch (error) { continue; }
+    if (main.firstChild !== page) return; // the reader went elsewhere
+    if (!answer.trial) continue;
+    recommended[study.name] = answer;
+    const row = document.querySelector(`tr[data-study="${CSS.escape(study.name)}"]`);
+    if (row) row.querySelector("td[data-recommended]").replaceWith(cell(study));
+  }
 }
 
 async function showTrial(name, id) {

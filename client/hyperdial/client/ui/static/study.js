@@ -17,6 +17,7 @@ function studyHeader(study) {
   if (study.best) add("best", `trial ${study.best.id}: ${fmt(study.best.value)}`, "fact-best");
   if (study.objectives.length === 1) add("recommended", el("span", { class: "muted" }, "asking the model…"), "fact-recommended");
   add("created", study.created.replace("T", " ").slice(0, 19));
+  add("updated", study.updated.replace("T", " ").slice(0, 19), "fact-updated");
   return facts;
 }
 

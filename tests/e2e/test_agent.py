@@ -397,3 +397,29 @@ def test_a_failed_configuration_is_retried_and_completes(
         first, second = client.study("retry").trials()
         assert (first.state, second.state) == ("FAILED", "COMPLETED")
         assert first.params == second.params
+
+
+def test_a_paused_study_makes_the_agent_wait_until_it_is_resumed(
+    sqlite_server: RunningServer, tmp_path: Path
+) -> None:
+    with Client(sqlite_server.address) as client:
+        study = client.create_study("paused-agent", [float_param("x", 0, 1)], max_trials=1)
+        study.pause()
+        argv = agent_argv(
+            sqlite_server,
+            "paused-agent",
+            ["sh", "-c", "echo 'hyperdial: final objective={x}'"],
+            log_dir=tmp_path,
+        )
+        process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            time.sleep(3)  # longer than a poll: the agent asked, heard "paused" and waits
+            assert process.poll() is None
+            assert study.info().trial_counts == {}
+            study.resume()
+            _, stderr = process.communicate(timeout=60)
+        finally:
+            process.kill()
+        assert process.returncode == 0, stderr
+        assert "is paused; waiting" in stderr
+        assert [t.state for t in study.trials()] == ["COMPLETED"]

@@ -7,6 +7,7 @@ import time
 import pytest
 from tests.ui.conftest import screenshots
 
+from hyperdial.client import categorical, condition, float_param, int_param
 from hyperdial.client.ui.testing import LARGE_STUDY_TRIALS
 from hyperdial.v1 import hyperdial_pb2 as pb
 
@@ -151,3 +152,29 @@ def test_an_observe_shows_on_an_open_page_within_two_seconds(studies, page) -> N
         timeout=5_000,
     )
     assert time.monotonic() - observed <= 2.0
+
+
+def test_inactive_conditional_parameters_are_shown_as_such(studies, page) -> None:
+    space = [
+        categorical("optimizer", ["adam", "sgd"]),
+        float_param("momentum", 0.0, 0.99, when=condition("optimizer", values=["sgd"])),
+        int_param("layers", 1, 3),
+        categorical("norm", ["batch", "layer"], when=condition("layers", min=2)),
+    ]
+    study = studies.client.create_study("conditional", space, algorithm="random", seed=4)
+    for trial in study.suggest(12, worker_id="trainer"):
+        trial.complete(float(trial.params["layers"]))
+    trials = list(study.trials())
+    open_page(page, f"{studies.url}/#/study/conditional")
+    assert series_sizes(page, "chart-parallel") == [12]  # drawn, each trial a line
+    axes = page.evaluate(
+        """() => echarts.getInstanceByDom(document.getElementById('chart-parallel'))
+               .getOption().parallelAxis.map((a) => [a.name, a.data || null])"""
+    )
+    assert ["momentum (gap: inactive)", None] in axes
+    assert ["norm", ["batch", "layer", "(inactive)"]] in axes
+    cells = page.eval_on_selector_all(
+        "#trials tbody tr", "rows => rows.map(r => r.lastElementChild.textContent)"
+    )
+    shown_inactive = sum(1 for cell in cells if cell == "—")
+    assert shown_inactive == sum(1 for t in trials if "norm" not in t.params)

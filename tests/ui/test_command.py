@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -49,6 +50,14 @@ def test_the_command_serves_the_page_and_the_studies(server, client: Client) -> 
         assert b'<script type="module" src="/static/app.js">' in page
         studies = json.loads(_get(f"http://127.0.0.1:{port}/api/studies"))["studies"]
         assert [s["name"] for s in studies] == ["seen-by-the-ui"]
+        with pytest.raises(urllib.error.HTTPError) as missing:
+            _get(f"http://127.0.0.1:{port}/api/studies/ghost")
+        assert missing.value.code == 404
+        assert "'ghost' does not exist" in json.loads(missing.value.read())["error"]
+        with pytest.raises(urllib.error.HTTPError) as bad:
+            _get(f"http://127.0.0.1:{port}/api/studies/seen-by-the-ui/trials?limit=0")
+        assert bad.value.code == 400
+        assert "limit" in json.loads(bad.value.read())["error"]
         assert b"Apache Software Foundation" in _get(
             f"http://127.0.0.1:{port}/static/vendor/echarts.min.js"
         )

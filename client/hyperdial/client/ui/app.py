@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import inspect
 import json
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -98,8 +97,6 @@ class Api:
     def __init__(self, client: Client, cache: TrialCache) -> None:
         self._client = client
         self._cache = cache
-        self._lock = threading.Lock()
-        self._charts: dict[str, tuple[int, bytes]] = {}  # by study: (version, JSON)
 
     def _call(self, method: Callable[..., Any], request: object, token: str = "") -> Any:
         metadata = (("authorization", token),) if token else ()
@@ -109,7 +106,7 @@ class Api:
             raise from_rpc_error(error) from None
 
     def studies(self, request: Request) -> Response:
-        """Every study, oldest first, with its progress and recommendation where there is one."""
+        """Every study, oldest first, with its progress (recommendations come apart)."""
         listed, token = [], ""
         while True:
             page = self._client.call(
@@ -122,9 +119,9 @@ class Api:
                 return JSONResponse({"studies": listed})
 
     def study(self, request: Request) -> Response:
-        """One study: summary, axes, recommendation, and the version live updates watch."""
+        """One study: summary, axes, and the version live updates watch."""
         name = request.path_params["name"]
-        snapshot = self._cache.study(name).current()
+        snapshot = self._cache.current(name)
         summary = study_summary(snapshot.study)
         summary.update(
             axes=charts.axes(snapshot.study.config),
@@ -136,7 +133,7 @@ class Api:
     def recommended(self, request: Request) -> Response:
         """The model's recommended trial; asked apart, since the server may fit for it."""
         name = request.path_params["name"]
-        study = self._cache.study(name).current().study
+        study = self._cache.current(name).study
         if len(study.config.objectives) > 1:
             return JSONResponse({"reason": "several objectives: see the Pareto front"})
         if not study.trial_counts.get("COMPLETED"):
@@ -158,12 +155,12 @@ class Api:
 
     def version(self, request: Request) -> Response:
         """The study's version: the page redraws when it changes (live updates)."""
-        snapshot = self._cache.study(request.path_params["name"]).current()
+        snapshot = self._cache.current(request.path_params["name"])
         return JSONResponse({"version": snapshot.version})
 
     def trials(self, request: Request) -> Response:
         """One page of the trials table: sorted, filtered by state and parameter ranges."""
-        snapshot = self._cache.study(request.path_params["name"]).current()
+        snapshot = self._cache.current(request.path_params["name"])
         query = TableQuery.parse(request.query_params)
         trials = list(snapshot.trials.values())
         return JSONResponse(page_of(trials, snapshot.values, query, trial_detail))
@@ -171,15 +168,10 @@ class Api:
     def charts(self, request: Request) -> Response:
         """Everything the study page's charts draw; made once per version of the study."""
         name = request.path_params["name"]
-        snapshot = self._cache.study(name).current()
-        with self._lock:
-            made = self._charts.get(name)
-        if made is not None and made[0] == snapshot.version:
-            return Response(made[1], media_type="application/json")
-        body = bytes(JSONResponse(self._chart_data(name, snapshot)).body)
-        with self._lock:
-            self._charts[name] = (snapshot.version, body)
-        return Response(body, media_type="application/json")
+        snapshot = self._cache.current(name)
+        if snapshot.charts is None:  # two pages at once may both make it: the same bytes
+            snapshot.charts = bytes(JSONResponse(self._chart_data(name, snapshot)).body)
+        return Response(snapshot.charts, media_type="application/json")
 
     def _chart_data(self, name: str, snapshot: Snapshot) -> dict[str, Any]:
         config = snapshot.study.config
@@ -204,7 +196,7 @@ class Api:
 
     def trial(self, request: Request) -> Response:
         """One trial with its curve."""
-        snapshot = self._cache.study(request.path_params["name"]).current()
+        snapshot = self._cache.current(request.path_params["name"])
         found = snapshot.trials.get(int(request.path_params["trial"]))
         if found is None:
             return JSONResponse({"error": "no such trial", "field": "trial"}, status_code=404)

@@ -11,14 +11,18 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from hyperdial.client.client import Client
+from hyperdial.client.errors import NotFoundError
 from hyperdial.client.ui.charts import params
 from hyperdial.v1 import hyperdial_pb2 as pb
 
 PAGE_SIZE = 1000
+# Studies whose trials are kept at once; a page on another study reads it afresh.
+MAX_STUDIES = 32
 
 
 @dataclass
@@ -26,13 +30,16 @@ class Snapshot:
     """A study and its trials by id as last read; `version` counts the changes seen.
 
     `values` holds each trial's parameters as JSON scalars, decoded once per
-    change of the trial rather than on every table request.
+    change of the trial rather than on every table request; `charts` the chart
+    data, made once per version.
     """
 
     study: pb.Study
     trials: dict[int, pb.Trial]
     version: int
     values: dict[int, dict[str, float | int | str]] = field(default_factory=dict)
+    # What the charts draw of this version, as JSON, once a page has asked.
+    charts: bytes | None = None
 
 
 class StudyTrials:
@@ -127,21 +134,34 @@ class StudyTrials:
 
 
 class TrialCache:
-    """Every open study's `StudyTrials`, made on first use."""
+    """The `StudyTrials` of the studies that pages look at.
+
+    Made on first use; the least recently used dropped past `MAX_STUDIES`; a
+    study the server no longer has dropped at once, so no name a page asks for
+    is kept for nothing.
+    """
 
     def __init__(self, client: Client, ttl: float) -> None:
         self._client = client
         self._ttl = ttl
         self._lock = threading.Lock()
-        self._studies: dict[str, StudyTrials] = {}
+        self._studies: OrderedDict[str, StudyTrials] = OrderedDict()
 
-    def study(self, name: str) -> StudyTrials:
-        """The cache of study `name`."""
+    def current(self, name: str) -> Snapshot:
+        """Study `name` as of at most the cache's ttl ago. Raises NotFoundError."""
         with self._lock:
             found = self._studies.get(name)
             if found is None:
                 found = self._studies[name] = StudyTrials(self._client, name, self._ttl)
-            return found
+                while len(self._studies) > MAX_STUDIES:
+                    self._studies.popitem(last=False)
+            self._studies.move_to_end(name)
+        try:
+            return found.current()
+        except NotFoundError:
+            with self._lock:
+                self._studies.pop(name, None)
+            raise
 
     def invalidate(self, name: str) -> None:
         """The next read of study `name` asks the server (an action changed the study)."""
@@ -149,8 +169,3 @@ class TrialCache:
             found = self._studies.get(name)
         if found is not None:
             found.invalidate()
-
-    def forget(self, name: str) -> None:
-        """Drops a study's cache (it was deleted)."""
-        with self._lock:
-            self._studies.pop(name, None)

@@ -34,11 +34,12 @@ RUN if [ -z "$TORCH_SOURCE" ]; then \
     fi
 ENTRYPOINT ["hyperdial"]
 
+# The client side: trainers, the study command line and the web UI (`hyperdial ui`).
 FROM runtime AS trainer
-RUN pip install --no-cache-dir "$(ls /wheels/*.whl)[trainers,cli]" && rm -rf /wheels
+RUN pip install --no-cache-dir "$(ls /wheels/*.whl)[trainers,cli,ui]" && rm -rf /wheels
 USER hyperdial
 ENV HYPERDIAL_SERVER=server:50051
-EXPOSE 9465
+EXPOSE 9465 8080
 CMD ["trainer", "--help"]
 
 FROM runtime AS server

@@ -127,7 +127,7 @@ def test_the_dockerfile_splits_server_and_trainer_and_probes_the_server_only() -
     assert "HEALTHCHECK" not in stages["trainer"]
     assert 'CMD ["python", "-m", "hyperdial.server.probe"]' in stages["server"]
     assert "[server]" in stages["server"]
-    assert "[trainers,cli]" in stages["trainer"]
+    assert "[trainers,cli,ui]" in stages["trainer"]
     assert "HYPERDIAL_METRICS_PORT=9464" in stages["server"]
     assert '"build==' in stages["build"]  # a pinned build frontend
     text = (REPO / "Dockerfile").read_text()

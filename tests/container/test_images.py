@@ -1,16 +1,18 @@
 """The images from the Dockerfile, run for real with podman (`make container-test` builds them).
 
 The server container on loopback with a volume: healthy by its own HEALTHCHECK, a random
-and a bayes study through the Python client, a restart that keeps every trial, and a
-trainer container from the trainer image working a study against it.
+and a bayes study through the Python client, a restart that keeps every trial, a trainer
+container from the trainer image working a study against it, and one serving the web UI.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
 import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 
@@ -108,6 +110,32 @@ def test_studies_survive_a_restart_and_a_trainer_container_works_one(server) -> 
         assert "done: 2 completed" in ran.stderr + ran.stdout
         trials = list(trained.trials())
     assert [(t.state, t.worker_id) for t in trials] == [("COMPLETED", "container")] * 2
+
+
+def test_the_trainer_image_serves_the_web_ui(server) -> None:
+    _, address = server
+    with Client(address, retry_seconds=60) as client:
+        client.create_study("shown", [float_param("x", 0, 1)], algorithm="random")
+    port = _free_port()
+    name = f"hyperdial-ui-{uuid.uuid4().hex[:8]}"
+    _podman(
+        "run", "--detach", "--name", name, "--network", "host", TRAINER_IMAGE,
+        "ui", "--server", address, "--address", f"127.0.0.1:{port}",
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/studies") as answer:
+                    studies = json.loads(answer.read())["studies"]
+                break
+            except OSError:
+                logs = _podman("logs", name, check=False)
+                assert time.monotonic() < deadline, f"no UI:\n{logs.stdout}{logs.stderr}"
+                time.sleep(0.5)
+        assert [s["name"] for s in studies] == ["shown"]
+    finally:
+        _podman("rm", "--force", "--time", "5", name, check=False)
 
 
 def test_the_trainer_image_serves_no_grpc_and_checks_no_health(images: None) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 
 import grpc
 import pytest
@@ -47,6 +48,20 @@ def test_a_paused_study_hands_out_nothing_new_until_resumed(client: Client) -> N
     (fresh,) = study.suggest(1, worker_id="w2")
     assert fresh.id == running.id + 1
     assert not study.paused
+
+
+def test_a_vanished_workers_trial_goes_stale_while_the_study_is_paused(client: Client) -> None:
+    study = client.create_study(
+        "paused-lease", SPACE, algorithm="random", max_trials=2, lease_seconds=1
+    )
+    study.suggest(2, worker_id="vanished")
+    study.pause()
+    time.sleep(2.1)  # the lease ends, and the expiry check (once a second) comes round
+    assert study.suggest(1, worker_id="other") == []
+    info = study.info()
+    assert info.trial_counts == {"STALE": 2}
+    study.resume()
+    assert len(study.suggest(2, worker_id="other")) == 2  # their budget slots came back
 
 
 def test_the_work_stream_and_observe_with_next_hear_it_too(client: Client) -> None:

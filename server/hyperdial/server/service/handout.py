@@ -124,15 +124,34 @@ class HandOut:
         self._computations = StudyComputations()
         self._next_expiry_check: dict[int, float] = {}  # by study id; touched by the writer only
 
+    def expire_leases(self, txn: Transaction, study: StudyRecord, now: float) -> int:
+        """Turns the study's expired leases STALE, at most every EXPIRY_CHECK_SECONDS.
+
+        Returns how many: the budget slots they give back.
+        """
+        if now < self._next_expiry_check.get(study.id, 0.0):
+            return 0
+        self._next_expiry_check[study.id] = now + EXPIRY_CHECK_SECONDS
+        return txn.expire_leases(study.id, now)
+
+    def expire_while_paused(self, txn: Transaction, study: StudyRecord, now: float) -> None:
+        """A paused study's vanished workers still lose their trials (and give the slots back)."""
+        expired = self.expire_leases(txn, study, now)
+        if expired:
+            txn.update_study(
+                study.id,
+                draws=study.draws,
+                trial_count=study.trial_count,
+                budget_used=study.budget_used - expired,
+                state=study.state,
+            )
+
     def in_transaction(
         self, txn: Transaction, study: StudyRecord, worker_id: str, count: int, now: float
     ) -> Fresh | Planned:
         """Hands out up to `count` new trials, or plans their computation."""
         config = study.config
-        budget_used = study.budget_used
-        if now >= self._next_expiry_check.get(study.id, 0.0):
-            budget_used -= txn.expire_leases(study.id, now)
-            self._next_expiry_check[study.id] = now + EXPIRY_CHECK_SECONDS
+        budget_used = study.budget_used - self.expire_leases(txn, study, now)
         wanted = count
         if config.max_trials:
             wanted = max(0, min(count, config.max_trials - budget_used))

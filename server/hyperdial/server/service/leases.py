@@ -78,6 +78,7 @@ class Leases:
                 resumed = tuple(replace(t, lease_expires_at=until) for t in mine)
                 return Suggested(resumed, study.state is StudyState.FINISHED, study.paused)
         if study.paused:
+            self._hand_out.expire_while_paused(txn, study, now)
             return Suggested((), study.state is StudyState.FINISHED, study_paused=True)
         return self._hand_out.in_transaction(txn, study, worker_id, count, now)
 

@@ -40,7 +40,7 @@ def test_the_manifests_pass_strict_validation_against_the_kubernetes_api() -> No
 
 
 def test_every_pod_meets_the_restricted_pod_security_profile() -> None:
-    for pod in _pods("server.yaml") + _pods("trainer-job.yaml"):
+    for pod in _pods("server.yaml") + _pods("trainer-job.yaml") + _pods("ui.yaml"):
         assert pod["securityContext"]["runAsNonRoot"] is True
         assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
         for container in pod["containers"]:
@@ -80,6 +80,17 @@ def test_trainers_wait_for_their_study_and_gpu_trainers_tolerate_gpu_nodes() -> 
     assert container["resources"]["limits"]["nvidia.com/gpu"] == 1
     tolerations = gpu["spec"]["template"]["spec"]["tolerations"]
     assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in tolerations
+
+
+def test_the_ui_reads_the_server_over_tls_and_is_probed_over_http() -> None:
+    deployment, service = _documents("ui.yaml")
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    assert container["args"][:3] == ["ui", "--server", "hyperdial:50051"]
+    environment = {e["name"] for e in container["env"]}
+    assert {"HYPERDIAL_TOKEN", "HYPERDIAL_TLS_CA_FILE"} <= environment
+    for probe in ("readinessProbe", "livenessProbe"):
+        assert container[probe]["httpGet"] == {"path": "/healthz", "port": "http"}
+    assert service["spec"]["ports"] == [{"name": "http", "port": 8080, "targetPort": "http"}]
 
 
 def test_compose_follows_the_compose_specification() -> None:

@@ -104,6 +104,20 @@ def test_a_study_says_when_its_trials_last_moved(client) -> None:
     assert listed.updated == finished
 
 
+def test_a_study_counts_the_steps_its_trials_reported(client) -> None:
+    study = client.create_study("steps", X)
+    first, second = study.suggest(2, worker_id="w")
+    for step in range(3):
+        first.report(step, 1.0 - step / 10)
+    second.report(0, 0.9)
+    second.report(1, 0.8)
+    second.report(1, 0.7)  # a step reported again counts once
+    assert study.info().steps_reported == 5
+    first.complete(0.7)
+    second.prune()
+    assert study.info().steps_reported == 5
+
+
 def test_a_page_starts_where_asked_and_carries_every_curve(client) -> None:
     study = client.create_study("start", X)
     for trial in study.suggest(6, worker_id="w", force_new=True):

@@ -94,6 +94,7 @@ class Study:
             config=message.config,
             created=created_time(message),
             updated=message.update_time.ToDatetime(tzinfo=UTC),
+            steps_reported=message.steps_reported,
             trial_counts=Counter(message.trial_counts),
             best_trial=best,
             paused=message.paused,

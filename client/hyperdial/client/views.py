@@ -34,6 +34,8 @@ class StudyInfo:
     queued_trials: int = 0
     # When a trial was last handed out or finished (the creation time before any).
     updated: datetime | None = None
+    # Intermediate values reported over all trials: the budget spent in steps (epochs).
+    steps_reported: int = 0
 
     @property
     def finished(self) -> bool:

@@ -750,6 +750,7 @@ class Study(_message.Message):
     PAUSED_FIELD_NUMBER: _builtins.int
     QUEUED_TRIALS_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    STEPS_REPORTED_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Unique name."""
     state: Global___StudyState.ValueType
@@ -758,6 +759,11 @@ class Study(_message.Message):
     """Set while the study is paused (PauseStudy): no new trials are handed out."""
     queued_trials: _builtins.int
     """Configurations queued by EnqueueTrials and not yet handed out."""
+    steps_reported: _builtins.int
+    """Intermediate values reported (ReportProgress) over all its trials, a
+    re-reported step counted once: the budget spent in steps, e.g. the
+    epochs trained when a step is an epoch.
+    """
     @_builtins.property
     def config(self) -> Global___StudyConfig:
         """The configuration it was created with."""
@@ -795,10 +801,11 @@ class Study(_message.Message):
         paused: _builtins.bool = ...,
         queued_trials: _builtins.int = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
+        steps_reported: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["best_trial", b"best_trial", "config", b"config", "create_time", b"create_time", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["best_trial", b"best_trial", "config", b"config", "create_time", b"create_time", "name", b"name", "paused", b"paused", "queued_trials", b"queued_trials", "state", b"state", "trial_counts", b"trial_counts", "update_time", b"update_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["best_trial", b"best_trial", "config", b"config", "create_time", b"create_time", "name", b"name", "paused", b"paused", "queued_trials", b"queued_trials", "state", b"state", "steps_reported", b"steps_reported", "trial_counts", b"trial_counts", "update_time", b"update_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

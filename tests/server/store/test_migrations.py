@@ -73,6 +73,7 @@ def test_a_version_1_database_upgrades_and_keeps_its_data(database_url, adopt) -
         study = store.read(lambda txn: txn.find_study("old"))
         assert study is not None
         assert study.config.max_reissues == DEFAULT_MAX_REISSUES
+        assert study.steps == 1  # counted from the stored curve (0009)
         assert study.config.to_json() == CONFIG.to_json()
         (trial,) = store.read(lambda txn: txn.list_trials(study, [], 0, 10))
         assert (trial.params, trial.value, trial.request_id) == ({"x": 0.5}, 0.25, "r")

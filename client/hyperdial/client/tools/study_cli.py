@@ -107,6 +107,8 @@ def _progress(info: StudyInfo) -> Table:
         + ", ".join(f"{k} {v}" for k, v in sorted(info.trial_counts.items()) if v)
         + (f"; {info.queued_trials} queued" if info.queued_trials else ""),
     )
+    if info.steps_reported:
+        table.add_row("steps", f"{info.steps_reported} reported (epochs trained, over all trials)")
     table.add_row("parameters", ", ".join(p.name for p in config.parameters))
     if info.best_trial is not None:
         table.add_row("best", f"trial {info.best_trial.id}: {info.best_trial.value:.6g}")

@@ -65,6 +65,7 @@ def study_summary(study: pb.Study) -> dict[str, Any]:
         "best": None if best is None else {"id": best.id, "value": best.value},
         "created": study.create_time.ToDatetime().isoformat() + "Z",
         "updated": study.update_time.ToDatetime().isoformat() + "Z",
+        "steps": study.steps_reported,
         "parameters": [p.name for p in config.parameters],
     }
 

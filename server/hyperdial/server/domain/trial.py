@@ -78,6 +78,8 @@ class Study:
     queued_trials: int = 0
     # When a trial was last handed out or finished (epoch seconds); None without trials.
     updated_at: float | None = None
+    # Intermediate values reported over all trials: the budget spent in steps.
+    steps_reported: int = 0
 
 
 @dataclass(frozen=True)

@@ -315,6 +315,7 @@ def study_to_proto(study: Study) -> pb.Study:
         paused=study.paused,
         queued_trials=study.queued_trials,
         update_time=timestamp(study.updated_at or study.created_at),
+        steps_reported=study.steps_reported,
     )
 
 

@@ -46,6 +46,7 @@ def _summary(txn: Transaction, record: StudyRecord) -> Study:
         paused=record.paused,
         queued_trials=record.queued,
         updated_at=txn.last_activity(record.id),
+        steps_reported=record.steps,
     )
 
 

@@ -57,6 +57,8 @@ class StudyRecord:
     paused: bool = False
     # Configurations waiting in the study's queue (EnqueueTrials).
     queued: int = 0
+    # Intermediate values reported over all trials (ReportProgress): the steps spent.
+    steps: int = 0
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """Learning curves: the values trials report at each step (ReportProgress), read in bulk too.
 
 A page of ListTrials with its curves costs one query for all of them, not one
-per trial.
+per trial. The study row counts the steps reported (`studies.steps`), so the
+budget spent in steps costs GetStudy no scan.
 """
 
 from __future__ import annotations
@@ -9,7 +10,23 @@ from __future__ import annotations
 from sqlalchemy import Connection, select
 
 from hyperdial.server.domain import Measurement
-from hyperdial.server.store.schema import measurements, trials
+from hyperdial.server.store.schema import measurements, studies, trials
+
+
+def record(conn: Connection, study_id: int, trial_id: int, step: int, value: float) -> None:
+    """Stores (or overwrites) a trial's value at `step`; a new step counts on the study."""
+    replaced = conn.execute(
+        measurements.delete().where(
+            measurements.c.trial_id == trial_id, measurements.c.step == step
+        )
+    ).rowcount
+    conn.execute(
+        measurements.insert().values(trial_id=trial_id, step=step, value=value, study_id=study_id)
+    )
+    if not replaced:
+        conn.execute(
+            studies.update().where(studies.c.id == study_id).values(steps=studies.c.steps + 1)
+        )
 
 
 def measurements_of(conn: Connection, study_id: int, number: int) -> tuple[Measurement, ...]:

@@ -27,6 +27,7 @@ def study_record(row: Mapping[Any, Any]) -> StudyRecord:
         budget_used=row["budget_used"],
         paused=bool(row["paused"]),
         queued=row["queued"],
+        steps=row["steps"],
     )
 
 

@@ -48,6 +48,8 @@ studies = Table(
     # Rows of `queued_trials` for the study: read with the study, so an empty queue
     # costs the hand-out no query.
     Column("queued", BigInteger, nullable=False, default=0),
+    # Intermediate values recorded (ReportProgress), over all trials: epochs trained.
+    Column("steps", BigInteger, nullable=False, default=0),
     sqlite_autoincrement=True,  # never reuse a deleted study's id (caches key on it)
 )
 

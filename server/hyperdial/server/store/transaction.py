@@ -40,7 +40,7 @@ from hyperdial.server.store.prepared import (
     Statements,
 )
 from hyperdial.server.store.rows import study_record, trial_from_row
-from hyperdial.server.store.schema import measurements, studies, trials
+from hyperdial.server.store.schema import studies, trials
 
 
 class SqlTransaction:
@@ -321,16 +321,7 @@ class SqlTransaction:
         if row is None:
             raise NotFound(f"trial {number} of study {study.name!r} does not exist")
         trial_id = row[TRIAL_COLUMNS.index("id")]
-        self._conn.execute(
-            measurements.delete().where(
-                measurements.c.trial_id == trial_id, measurements.c.step == step
-            )
-        )
-        self._conn.execute(
-            measurements.insert().values(
-                trial_id=trial_id, step=step, value=value, study_id=study.id
-            )
-        )
+        curves.record(self._conn, study.id, trial_id, step, value)
         self._run(self._sql.renew_lease, trial_id=trial_id, until=lease_until)
 
     def measurements(self, study: StudyRecord, number: int) -> tuple[Measurement, ...]:

@@ -191,8 +191,10 @@ class Api:
             shown["pareto"] = charts.pareto(front, trials)
         else:
             shown["history"] = charts.history(trials, maximize)
-            shown["rows"] = charts.rows(trials, names)
-            shown["importance"] = charts.importance(self._client.study(name), trials, config)
+            shown["rows"] = charts.rows(trials, names, snapshot.values)
+            shown["importance"] = charts.importance(
+                self._client.study(name), trials, snapshot.values, config
+            )
         return shown
 
     def trial(self, request: Request) -> Response:

@@ -6,7 +6,7 @@ so every number a chart shows can be checked against the API.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from hyperdial.client.params import from_value
@@ -46,9 +46,13 @@ def objectives(config: pb.StudyConfig) -> list[dict[str, str]]:
     return [{"metric": o.metric or "value", "goal": pb.Goal.Name(o.goal).lower()} for o in listed]
 
 
-def params(trial: pb.Trial) -> dict[str, float | int | str]:
+# A trial's parameter values as JSON scalars, by name.
+Assignment = dict[str, float | int | str]
+
+
+def params(trial: pb.Trial) -> Assignment:
     """A trial's parameter values as JSON scalars."""
-    values: dict[str, float | int | str] = {}
+    values: Assignment = {}
     for name, value in trial.parameters.items():
         scalar = from_value(value)
         assert not isinstance(scalar, bool)
@@ -96,24 +100,35 @@ def curves(trials: Sequence[pb.Trial], maximize: bool) -> dict[str, Any]:
     }
 
 
-def rows(trials: Sequence[pb.Trial], names: Sequence[str]) -> list[list[Any]]:
-    """[id, value, violates, *parameter values (None when inactive)] of each completed trial."""
+def rows(
+    trials: Sequence[pb.Trial], names: Sequence[str], values: Mapping[int, Assignment]
+) -> list[list[Any]]:
+    """[id, value, violates, *parameter values (None when inactive)] of each completed trial.
+
+    `values` are the trials' parameters by id, as `params` decodes them.
+    """
     shown = []
     for trial in trials:
         value = _value(trial)
         if trial.state != pb.COMPLETED or value is None:
             continue
-        values = params(trial)
-        shown.append(
-            [trial.id, value, trial.violates_constraints, *(values.get(n) for n in names)]
-        )
+        these = values[trial.id]
+        shown.append([trial.id, value, trial.violates_constraints, *(these.get(n) for n in names)])
     return shown
 
 
-def importance(study: Study, trials: Sequence[pb.Trial], config: pb.StudyConfig) -> dict[str, Any]:
+def importance(
+    study: Study,
+    trials: Sequence[pb.Trial],
+    values: Mapping[int, Assignment],
+    config: pb.StudyConfig,
+) -> dict[str, Any]:
     """Each parameter's share of the value's variance, and how many trials it rests on."""
-    completed = [Trial.from_proto(study, t) for t in trials if t.state == pb.COMPLETED]
-    done = [t for t in completed if t.value is not None]
+    done = [
+        Trial(study, t.id, values[t.id], t.worker_id, "COMPLETED", t.value)
+        for t in trials
+        if t.state == pb.COMPLETED and t.HasField("value")
+    ]
     shares = importances(done, [Axis.of(p) for p in config.parameters])
     return {"trials": len(done), "shares": shares}
 

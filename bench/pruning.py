@@ -1,4 +1,4 @@
-"""Pruning: MLP on digits, 30 trials, 3 seeds; no stopping rule vs median vs successive halving.
+"""Pruning: MLP on digits, 30 trials, 3 seeds; no stopping vs median, successive halving, model.
 
 Each run is a study served by a real server and tuned by two `hyperdial trainer`
 processes over the MLP-on-digits space, with Sobol random search or (`--algorithm
@@ -8,6 +8,7 @@ were modelled). Reports the best validation loss, the validation accuracy of
 that configuration, and the epochs trained in all (from the learning curves).
 
     python bench/pruning.py [--trials 30] [--seeds 3] [--algorithm random|bayes]
+                            [--rules none,median,successive halving,model]
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from _common import machine, report
-from hyperdial.client import Client, median_stopping, successive_halving
+from hyperdial.client import Client, median_stopping, model_stopping, successive_halving
 from hyperdial.client.tools.local import LocalServer
 from hyperdial.trainers.data import load_dataset
 from hyperdial.trainers.spaces import MLP_DIGITS
@@ -32,17 +33,19 @@ RULES = {
     "none": None,
     "median": median_stopping(min_trials=5, warmup_steps=2),
     "successive halving": successive_halving(min_step=1, reduction_factor=3),
+    "model": model_stopping(min_probability=0.05, min_trials=5, warmup_steps=2),
 }
 
 
 BLIND = ", stopped trials unseen"
 
 
-def _variants(algorithm: str) -> list[str]:
-    """The rules, and for bayes each stopping rule again without the stopped trials."""
+def _variants(algorithm: str, rules: list[str]) -> list[str]:
+    """The rules, and for bayes the median and halving rules again without the stopped trials."""
     if algorithm != "bayes":
-        return list(RULES)
-    return ["none", "median", "median" + BLIND, "successive halving", "successive halving" + BLIND]
+        return rules
+    blind = [r + BLIND for r in rules if r in ("median", "successive halving")]
+    return rules + blind
 
 
 def run(
@@ -89,8 +92,17 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=30)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--algorithm", choices=("random", "bayes"), default="random")
+    parser.add_argument(
+        "--rules",
+        default=",".join(RULES),
+        help=f"comma-separated, among: {', '.join(RULES)} (none is always run: the baseline)",
+    )
     args = parser.parse_args()
-    variants = _variants(args.algorithm)
+    chosen = [r.strip() for r in args.rules.split(",") if r.strip()]
+    unknown = sorted(set(chosen) - set(RULES))
+    if unknown:
+        parser.error(f"--rules: unknown {', '.join(unknown)}")
+    variants = _variants(args.algorithm, ["none", *(r for r in chosen if r != "none")])
     runs = []
     with (
         tempfile.TemporaryDirectory() as tmp,

@@ -31,6 +31,7 @@ from hyperdial.client.params import (
     float_param,
     int_param,
     median_stopping,
+    model_stopping,
     outcome_constraint,
     successive_halving,
 )
@@ -63,6 +64,7 @@ __all__ = [
     "float_param",
     "int_param",
     "median_stopping",
+    "model_stopping",
     "outcome_constraint",
     "successive_halving",
 ]

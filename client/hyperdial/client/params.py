@@ -126,6 +126,22 @@ def successive_halving(
     )
 
 
+def model_stopping(
+    min_probability: float = 0.05, min_trials: int = 5, warmup_steps: int = 0
+) -> pb.StoppingRule:
+    """Stop trials that the completed trials' curves say will not beat the best one.
+
+    From the completed trials' (value at the step, final value) pairs, a
+    trial's value now predicts its final value; it stops once the chance that
+    this beats the best is below `min_probability`.
+    """
+    return pb.StoppingRule(
+        model=pb.ModelStopping(
+            min_probability=min_probability, min_trials=min_trials, warmup_steps=warmup_steps
+        )
+    )
+
+
 def outcome_constraint(
     metric: str, *, max: float | None = None, min: float | None = None
 ) -> pb.OutcomeConstraint:

@@ -630,21 +630,25 @@ class StoppingRule(_message.Message):
 
     MEDIAN_FIELD_NUMBER: _builtins.int
     SUCCESSIVE_HALVING_FIELD_NUMBER: _builtins.int
+    MODEL_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def median(self) -> Global___MedianStopping: ...
     @_builtins.property
     def successive_halving(self) -> Global___SuccessiveHalving: ...
+    @_builtins.property
+    def model(self) -> Global___ModelStopping: ...
     def __init__(
         self,
         *,
         median: Global___MedianStopping | None = ...,
         successive_halving: Global___SuccessiveHalving | None = ...,
+        model: Global___ModelStopping | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["median", b"median", "rule", b"rule", "successive_halving", b"successive_halving"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["median", b"median", "model", b"model", "rule", b"rule", "successive_halving", b"successive_halving"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["median", b"median", "rule", b"rule", "successive_halving", b"successive_halving"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["median", b"median", "model", b"model", "rule", b"rule", "successive_halving", b"successive_halving"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_rule: _TypeAlias = _typing.Literal["median", "successive_halving"]  # noqa: Y015
+    _WhichOneofReturnType_rule: _TypeAlias = _typing.Literal["median", "successive_halving", "model"]  # noqa: Y015
     _WhichOneofArgType_rule: _TypeAlias = _typing.Literal["rule", b"rule"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_rule) -> _WhichOneofReturnType_rule | None: ...
 
@@ -714,6 +718,46 @@ class SuccessiveHalving(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___SuccessiveHalving: _TypeAlias = SuccessiveHalving  # noqa: Y015
+
+@_typing.final
+class ModelStopping(_message.Message):
+    """Stops a trial that the completed trials' learning curves say will, with
+    high probability, not beat the best completed trial. At a step, the
+    completed trials that reported it give pairs (value at the step, final
+    value); a linear fit of final on value, with its prediction interval
+    (Student's t), predicts the trial's final value from its value now. Unlike
+    the median rule it keeps a slow starter whose curve predicts a good end.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MIN_PROBABILITY_FIELD_NUMBER: _builtins.int
+    MIN_TRIALS_FIELD_NUMBER: _builtins.int
+    WARMUP_STEPS_FIELD_NUMBER: _builtins.int
+    min_probability: _builtins.float
+    """Stop when the probability of beating the best completed value falls
+    below this (0 means 0.05; below 0.5).
+    """
+    min_trials: _builtins.int
+    """Completed trials that must have reported the step before anyone is
+    stopped at it (0 means 5; at least 3).
+    """
+    warmup_steps: _builtins.int
+    """No trial is stopped before this step."""
+    def __init__(
+        self,
+        *,
+        min_probability: _builtins.float = ...,
+        min_trials: _builtins.int = ...,
+        warmup_steps: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["min_probability", b"min_probability", "min_trials", b"min_trials", "warmup_steps", b"warmup_steps"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ModelStopping: _TypeAlias = ModelStopping  # noqa: Y015
 
 @_typing.final
 class Study(_message.Message):

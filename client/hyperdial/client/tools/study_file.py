@@ -38,6 +38,7 @@ from hyperdial.client.params import (
     float_param,
     int_param,
     median_stopping,
+    model_stopping,
     outcome_constraint,
     successive_halving,
 )
@@ -181,6 +182,7 @@ def _parameter(reader: _Reader, where: str, item: Any) -> pb.Parameter:
 _STOPPING: dict[str, Callable[..., pb.StoppingRule]] = {
     "median": median_stopping,
     "successive_halving": successive_halving,
+    "model": model_stopping,
 }
 
 
@@ -189,7 +191,7 @@ def _stopping(reader: _Reader, data: Mapping[str, Any]) -> pb.StoppingRule | Non
         return None
     spec = reader.get(data, "", "stopping", dict)
     if len(spec) != 1 or next(iter(spec)) not in _STOPPING:
-        raise reader.fail("stopping", "must hold one of: median, successive_halving")
+        raise reader.fail("stopping", "must hold one of: median, successive_halving, model")
     ((kind, arguments),) = spec.items()
     arguments = arguments or {}
     if not isinstance(arguments, dict):

@@ -26,6 +26,7 @@ NEVER_REISSUE = -1
 DEFAULT_ALGORITHM = "random"
 DEFAULT_MEDIAN_MIN_TRIALS = 5
 DEFAULT_REDUCTION_FACTOR = 3
+DEFAULT_MIN_PROBABILITY = 0.05
 # What Observe accepts: a study must not need more, or longer, metrics than that.
 MAX_METRICS = 100
 MAX_METRIC_NAME = 128
@@ -148,13 +149,14 @@ class AlgorithmConfig:
 
 @dataclass(frozen=True)
 class StoppingConfig:
-    """Server-side early stopping: `rule` is "median" or "successive_halving"."""
+    """Server-side early stopping: `rule` is "median", "successive_halving" or "model"."""
 
     rule: str
     min_trials: int = DEFAULT_MEDIAN_MIN_TRIALS
     warmup_steps: int = 0
     min_step: int = 1
     reduction_factor: int = DEFAULT_REDUCTION_FACTOR
+    min_probability: float = DEFAULT_MIN_PROBABILITY
 
     @classmethod
     def median(cls, min_trials: int, warmup_steps: int) -> StoppingConfig:
@@ -178,9 +180,21 @@ class StoppingConfig:
             reduction_factor=factor,
         )
 
+    @classmethod
+    def model(cls, min_probability: float, min_trials: int, warmup_steps: int) -> StoppingConfig:
+        """The API's model-based rule: each 0 is its default."""
+        return cls(
+            "model",
+            min_trials=min_trials or DEFAULT_MEDIAN_MIN_TRIALS,
+            warmup_steps=warmup_steps,
+            min_probability=min_probability or DEFAULT_MIN_PROBABILITY,
+        )
+
     def __post_init__(self) -> None:
-        if self.rule not in ("median", "successive_halving"):
-            raise InvalidArgument("stopping", "set median or successive_halving")
+        if self.rule not in ("median", "successive_halving", "model"):
+            raise InvalidArgument("stopping", "set median, successive_halving or model")
+        if self.rule == "model":
+            self._check_model()
         if self.min_trials < 1:
             raise InvalidArgument("stopping.min_trials", f"must be >= 1, got {self.min_trials}")
         if self.warmup_steps < 0:
@@ -195,6 +209,21 @@ class StoppingConfig:
             raise InvalidArgument(
                 "stopping.successive_halving.reduction_factor",
                 f"must be >= 2, got {self.reduction_factor}",
+            )
+
+    def _check_model(self) -> None:
+        if not 0 < self.min_probability < 0.5:  # also refuses NaN
+            raise InvalidArgument(
+                "stopping.model.min_probability",
+                f"must be in (0, 0.5), got {self.min_probability}",
+            )
+        if self.min_trials < 3:  # a line through two points has no spread to judge by
+            raise InvalidArgument(
+                "stopping.model.min_trials", f"must be >= 3, got {self.min_trials}"
+            )
+        if self.warmup_steps < 0:
+            raise InvalidArgument(
+                "stopping.model.warmup_steps", f"must be >= 0, got {self.warmup_steps}"
             )
 
 

@@ -136,7 +136,10 @@ def _stopping(message: pb.StudyConfig) -> StoppingConfig | None:
         return StoppingConfig.successive_halving(
             halving.min_step, halving.reduction_factor, halving.min_trials
         )
-    raise InvalidArgument("stopping", "set median or successive_halving")
+    if kind == "model":
+        model = message.stopping.model
+        return StoppingConfig.model(model.min_probability, model.min_trials, model.warmup_steps)
+    raise InvalidArgument("stopping", "set median, successive_halving or model")
 
 
 def _stopping_to_proto(config: StoppingConfig | None) -> pb.StoppingRule | None:
@@ -145,6 +148,13 @@ def _stopping_to_proto(config: StoppingConfig | None) -> pb.StoppingRule | None:
     if config.rule == "median":
         median = pb.MedianStopping(min_trials=config.min_trials, warmup_steps=config.warmup_steps)
         return pb.StoppingRule(median=median)
+    if config.rule == "model":
+        model = pb.ModelStopping(
+            min_probability=config.min_probability,
+            min_trials=config.min_trials,
+            warmup_steps=config.warmup_steps,
+        )
+        return pb.StoppingRule(model=model)
     halving = pb.SuccessiveHalving(
         min_step=config.min_step,
         reduction_factor=config.reduction_factor,

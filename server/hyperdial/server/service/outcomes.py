@@ -20,7 +20,7 @@ from hyperdial.server.service.handout import HandOut, HandOutResult, lease_until
 from hyperdial.server.service.leases import Leases, check_count
 from hyperdial.server.service.limits import DEFAULT_LIMITS, Limits
 from hyperdial.server.space import ParamValue
-from hyperdial.server.stopping.rules import make_rule
+from hyperdial.server.stopping.rules import Peers, make_rule
 from hyperdial.server.store.base import Finish, NewTrial, Store, StudyRecord, Transaction
 
 MAX_IMPORTED = 10_000
@@ -132,12 +132,12 @@ class Outcomes:
             rule = make_rule(study.config.stopping)
             stop = trial.stop_requested  # StopTrial asked for it
             if not stop and rule is not None and rule.decides_at(step):
-                stop = rule.should_stop(
-                    study.config.objective.goal,
-                    step,
-                    txn.measurements(study, number),
-                    txn.values_at_step(study, step, exclude=number),
+                peers = Peers(
+                    values=lambda: txn.values_at_step(study, step, exclude=number),
+                    finals=lambda: txn.finals_at_step(study, step),
                 )
+                goal = study.config.objective.goal
+                stop = rule.should_stop(goal, step, txn.measurements(study, number), peers)
             return stop, until
 
         return await write(self._store, op, durable=False, study=study_name)

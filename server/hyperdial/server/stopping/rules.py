@@ -1,19 +1,38 @@
-"""Stopping rules: pure decisions over a trial's curve and its peers' values at a step.
+"""Stopping rules: pure decisions over a trial's curve and what its peers reported at a step.
 
-`peers` are the values other trials of the study reported at the same step. A
-rule first says whether a step is one it decides at (so the service queries
-peers only then), then whether the trial should stop.
+`Peers` reads, when a rule asks, the values other trials reported at the step
+(the median rule and successive halving compare with those) or the completed
+trials' pairs of (value at the step, final value) (the model rule learns from
+those). A rule first says whether a step is one it decides at, so the service
+reads peers only then, then whether the trial should stop.
 """
 
 from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+import numpy as np
+from scipy import stats
+
 from hyperdial.server.domain import Goal, Measurement, StoppingConfig
+
+
+def _none() -> Sequence[tuple[float, float]]:
+    return ()
+
+
+@dataclass(frozen=True)
+class Peers:
+    """What the study's other trials reported at a step, read only if a rule asks."""
+
+    # Other trials' values at the step.
+    values: Callable[[], Sequence[float]]
+    # (value at the step, final value) of completed trials that reported it.
+    finals: Callable[[], Sequence[tuple[float, float]]] = _none
 
 
 class StoppingRule(Protocol):
@@ -24,7 +43,7 @@ class StoppingRule(Protocol):
         ...
 
     def should_stop(
-        self, goal: Goal, step: int, curve: Sequence[Measurement], peers: Sequence[float]
+        self, goal: Goal, step: int, curve: Sequence[Measurement], peers: Peers
     ) -> bool:
         """Whether the trial whose values so far are `curve` should stop at `step`."""
         ...
@@ -49,14 +68,15 @@ class MedianRule:
         return step >= self.warmup_steps
 
     def should_stop(
-        self, goal: Goal, step: int, curve: Sequence[Measurement], peers: Sequence[float]
+        self, goal: Goal, step: int, curve: Sequence[Measurement], peers: Peers
     ) -> bool:
         """See `StoppingRule.should_stop`."""
-        if len(peers) < self.min_trials or not curve:
+        others = peers.values()
+        if len(others) < self.min_trials or not curve:
             return False
         values = [m.value for m in curve if m.step <= step]
         best = min(values) if goal is Goal.MINIMIZE else max(values)
-        return _better(goal, statistics.median(peers), best)
+        return _better(goal, statistics.median(others), best)
 
 
 @dataclass(frozen=True)
@@ -77,15 +97,69 @@ class SuccessiveHalvingRule:
         return ratio == 1
 
     def should_stop(
-        self, goal: Goal, step: int, curve: Sequence[Measurement], peers: Sequence[float]
+        self, goal: Goal, step: int, curve: Sequence[Measurement], peers: Peers
     ) -> bool:
         """See `StoppingRule.should_stop`."""
         value = next((m.value for m in curve if m.step == step), None)
-        if value is None or len(peers) < self.min_trials:
+        others = peers.values() if value is not None else ()
+        if value is None or len(others) < self.min_trials:
             return False
-        ahead = sum(_better(goal, peer, value) for peer in peers)
-        kept = math.ceil((len(peers) + 1) / self.reduction_factor)
+        ahead = sum(_better(goal, peer, value) for peer in others)
+        kept = math.ceil((len(others) + 1) / self.reduction_factor)
         return ahead >= kept
+
+
+def beat_probability(goal: Goal, value: float, finals: Sequence[tuple[float, float]]) -> float:
+    """How likely a trial at `value` now ends better than the best of `finals`' final values.
+
+    A least-squares line of final value on value-at-the-step, and its
+    prediction interval (Student's t, n - 2 degrees of freedom): the textbook
+    regression forecast, which needs no more than the pairs. Needs 3 pairs.
+    """
+    xs = np.array([x for x, _ in finals], dtype=float)
+    ys = np.array([y for _, y in finals], dtype=float)
+    n = len(xs)
+    best = ys.min() if goal is Goal.MINIMIZE else ys.max()
+    spread = float(((xs - xs.mean()) ** 2).sum())
+    slope = float(((xs - xs.mean()) * (ys - ys.mean())).sum() / spread) if spread > 0 else 0.0
+    intercept = float(ys.mean() - slope * xs.mean())
+    residual = float(((ys - intercept - slope * xs) ** 2).sum() / (n - 2))
+    leverage = 1 + 1 / n + ((value - xs.mean()) ** 2 / spread if spread > 0 else 0.0)
+    predicted, sd = intercept + slope * value, math.sqrt(residual * leverage)
+    if sd == 0:
+        return 1.0 if _better(goal, predicted, best) else 0.0
+    below = float(stats.t.cdf((best - predicted) / sd, n - 2))
+    return below if goal is Goal.MINIMIZE else 1 - below
+
+
+@dataclass(frozen=True)
+class ModelRule:
+    """Stops a trial unlikely (below `min_probability`) to end better than the best.
+
+    The probability is `beat_probability`'s, from the completed trials' pairs:
+    the value at the step is judged by what such values have led to, not by
+    other trials' values there. A slow starter whose curve predicts a good end
+    goes on, and so does everything while the completed trials say little
+    (fewer than `min_trials` reached the step).
+    """
+
+    min_probability: float
+    min_trials: int
+    warmup_steps: int
+
+    def decides_at(self, step: int) -> bool:
+        """Every step from `warmup_steps` on."""
+        return step >= self.warmup_steps
+
+    def should_stop(
+        self, goal: Goal, step: int, curve: Sequence[Measurement], peers: Peers
+    ) -> bool:
+        """See `StoppingRule.should_stop`."""
+        value = next((m.value for m in curve if m.step == step), None)
+        finals = peers.finals() if value is not None else ()
+        if value is None or len(finals) < max(3, self.min_trials):
+            return False
+        return beat_probability(goal, value, finals) < self.min_probability
 
 
 def make_rule(config: StoppingConfig | None) -> StoppingRule | None:
@@ -94,4 +168,6 @@ def make_rule(config: StoppingConfig | None) -> StoppingRule | None:
         return None
     if config.rule == "median":
         return MedianRule(config.min_trials, config.warmup_steps)
+    if config.rule == "model":
+        return ModelRule(config.min_probability, config.min_trials, config.warmup_steps)
     return SuccessiveHalvingRule(config.min_step, config.reduction_factor, config.min_trials)

@@ -260,6 +260,13 @@ class Transaction(Protocol):
         """The intermediate values of trials numbered first..last that have any, by number."""
         ...
 
+    def finals_at_step(self, study: StudyRecord, step: int) -> list[tuple[float, float]]:
+        """(value at `step`, final value) of completed trials that reported `step`.
+
+        Trials that break an outcome constraint are left out.
+        """
+        ...
+
     def values_at_step(self, study: StudyRecord, step: int, exclude: int) -> list[float]:
         """Every other trial's value at `step` (trial number `exclude` left out)."""
         ...

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, select
 
-from hyperdial.server.domain import Measurement
+from hyperdial.server.domain import Measurement, TrialState
 from hyperdial.server.store.schema import measurements, studies, trials
 
 
@@ -62,3 +62,19 @@ def values_at_step(conn: Connection, study_id: int, step: int, exclude: int) -> 
         )
     )
     return [value for (value,) in conn.execute(query)]
+
+
+def finals_at_step(conn: Connection, study_id: int, step: int) -> list[tuple[float, float]]:
+    """See `Transaction.finals_at_step`."""
+    query = (
+        select(measurements.c.value, trials.c.value)
+        .join(trials, trials.c.id == measurements.c.trial_id)
+        .where(
+            measurements.c.study_id == study_id,
+            measurements.c.step == step,
+            trials.c.state == TrialState.COMPLETED.value,
+            trials.c.value.is_not(None),
+            trials.c.feasible,
+        )
+    )
+    return [(float(at_step), float(final)) for at_step, final in conn.execute(query)]

@@ -334,6 +334,10 @@ class SqlTransaction:
         """See `Transaction.curves`."""
         return curves.curves_of(self._conn, study.id, first, last)
 
+    def finals_at_step(self, study: StudyRecord, step: int) -> list[tuple[float, float]]:
+        """See `Transaction.finals_at_step`."""
+        return curves.finals_at_step(self._conn, study.id, step)
+
     def values_at_step(self, study: StudyRecord, step: int, exclude: int) -> list[float]:
         """See `Transaction.values_at_step`."""
         return curves.values_at_step(self._conn, study.id, step, exclude)

@@ -4,7 +4,7 @@
 // #/ · #/study/NAME · #/study/NAME/trial/ID.
 
 import { chart } from "./charts.js";
-import { STATE_COLORS, act, clearPage, crumbs, el, fmt, getJson, main, progressBar, sortable } from "./dom.js";
+import { STATE_COLORS, act, clearPage, crumbs, el, fmt, getJson, main, progressBar, sortable, when } from "./dom.js";
 import { showStudy } from "./study.js";
 
 async function showStudies() {
@@ -43,8 +43,8 @@ async function showStudies() {
       ? el("td", { class: "muted", title: "several objectives: see the Pareto front" }, "front")
       : el("td", { class: "num", "data-best": s.best ? s.best.value : "" }, s.best ? fmt(s.best.value) : ""),
     recommendedCell(s),
-    el("td", {}, s.created.replace("T", " ").slice(0, 19)),
-    el("td", {}, s.updated.replace("T", " ").slice(0, 19)));
+    el("td", {}, when(s.created)),
+    el("td", {}, when(s.updated)));
   let shown = studies;
   const draw = () => sortable(table, shown, columns, render);
   search.addEventListener("input", () => {
@@ -84,9 +84,9 @@ async function showTrial(name, id) {
   if (trial.reason) add("reason", trial.reason);
   add("value", fmt(trial.value) + (trial.violates ? " (violates constraints)" : ""));
   add("worker", trial.worker);
-  add("created", trial.created || "");
-  if (trial.finished) add("finished", trial.finished);
-  if (trial.lease_expires && trial.state === "PENDING") add("lease ends", trial.lease_expires);
+  add("created", when(trial.created));
+  if (trial.finished) add("finished", when(trial.finished));
+  if (trial.lease_expires && trial.state === "PENDING") add("lease ends", when(trial.lease_expires));
   const params = el("table", { id: "trial-params" }, el("tbody", {}, Object.entries(trial.params).map(([k, v]) =>
     el("tr", {}, el("th", {}, k), el("td", { class: "num" }, fmt(v))))));
   const metrics = el("table", { id: "trial-metrics" }, el("tbody", {}, Object.entries(trial.metrics).map(([k, v]) =>

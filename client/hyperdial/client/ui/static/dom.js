@@ -43,6 +43,11 @@ export function tick(value) {
   return String(Number(value.toPrecision(3)));
 }
 
+/** An ISO time as the pages show it: "2026-11-28 15:57:34 UTC". */
+export function when(iso) {
+  return iso ? `${iso.replace("T", " ").slice(0, 19)} UTC` : "";
+}
+
 export function toast(text) {
   const box = document.getElementById("toast");
   box.textContent = text;

@@ -1,7 +1,7 @@
 // A study's page: its facts, actions, charts and trials table, kept live.
 
 import { drawCharts } from "./charts.js";
-import { STATE_COLORS, act, crumbs, el, fmt, getJson, main, onLeave, progressBar, toast } from "./dom.js";
+import { STATE_COLORS, act, crumbs, el, fmt, getJson, main, onLeave, progressBar, toast, when } from "./dom.js";
 
 const POLL_MS = 500;
 
@@ -17,8 +17,8 @@ function studyHeader(study) {
   if (study.steps) add("steps", `${study.steps} reported over all trials (the epochs trained)`, "fact-steps");
   if (study.best) add("best", `trial ${study.best.id}: ${fmt(study.best.value)}`, "fact-best");
   if (study.objectives.length === 1) add("recommended", el("span", { class: "muted" }, "asking the model…"), "fact-recommended");
-  add("created", study.created.replace("T", " ").slice(0, 19));
-  add("updated", study.updated.replace("T", " ").slice(0, 19), "fact-updated");
+  add("created", when(study.created));
+  add("updated", when(study.updated), "fact-updated");
   return facts;
 }
 

@@ -21,6 +21,8 @@ import asyncio
 import importlib
 import logging
 import multiprocessing
+import os
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -103,10 +105,27 @@ def threads_per_worker(workers: int, resources: Resources | None = None) -> int:
     return max(1, ((resources or granted()).cpus - 1) // workers)
 
 
-def _start_worker(threads: int) -> None:
+# How often a worker checks that the server that started it is still there.
+PARENT_CHECK_SECONDS = 1.0
+
+
+def _start_worker(threads: int, server: int) -> None:
     import torch
 
     torch.set_num_threads(threads)
+    threading.Thread(target=_exit_with, args=(server,), name="server-watch", daemon=True).start()
+
+
+def _exit_with(server: int) -> None:
+    """Ends this worker once its server is gone, however it went.
+
+    A server killed outright (SIGKILL, the OOM killer) cannot stop its workers,
+    and each holds hundreds of MB: the worker sees it is no longer the
+    server's child (`getppid` changes) and exits within PARENT_CHECK_SECONDS.
+    """
+    while os.getppid() == server:
+        time.sleep(PARENT_CHECK_SECONDS)
+    os._exit(0)
 
 
 def _import_algorithms() -> None:
@@ -147,7 +166,7 @@ class ComputePool:
                 self._workers,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_start_worker,
-                initargs=(self._threads,),
+                initargs=(self._threads, os.getpid()),
             )
         return self._executor
 

@@ -4,11 +4,13 @@ Each run is a study served by a real server and tuned by two `hyperdial trainer`
 processes over the MLP-on-digits space, with Sobol random search or (`--algorithm
 bayes`) Bayesian optimization; bayes runs each rule twice, seeing its stopped
 trials (the default) and blind to them (`model_pruned: false`, as before they
-were modelled). Reports the best validation loss, the validation accuracy of
-that configuration, and the epochs trained in all (from the learning curves).
+were modelled). The anchors `tpe-median` and `tpe-hyperband` are Optuna's TPE with
+its MedianPruner and HyperbandPruner on the same training code, one trial at a
+time. Reports the best validation loss, the validation accuracy of that
+configuration, and the epochs trained in all (from the learning curves).
 
     python bench/pruning.py [--trials 30] [--seeds 3] [--algorithm random|bayes]
-                            [--rules none,median,successive halving,model]
+        [--rules none,median,successive halving,model,tpe-median,tpe-hyperband]
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from _common import machine, report
+import optuna
+
+from _common import machine, mlp_digits_space, optuna_params, report
 from hyperdial.client import Client, median_stopping, model_stopping, successive_halving
 from hyperdial.client.tools.local import LocalServer
 from hyperdial.trainers.data import load_dataset
@@ -38,6 +42,12 @@ RULES = {
 
 
 BLIND = ", stopped trials unseen"
+# The anchors: Optuna's TPE with its own pruners, as Optuna ships them, training with the same
+# code and seed, one trial at a time (hyperdial's runs have two trainers).
+OPTUNA_PRUNERS = {
+    "tpe-median": lambda: optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2),
+    "tpe-hyperband": lambda: optuna.pruners.HyperbandPruner(min_resource=1, reduction_factor=3),
+}
 
 
 def _variants(algorithm: str, rules: list[str]) -> list[str]:
@@ -48,9 +58,45 @@ def _variants(algorithm: str, rules: list[str]) -> list[str]:
     return rules + blind
 
 
+def run_optuna(variant: str, seed: int, args: argparse.Namespace) -> dict[str, Any]:
+    """One Optuna study: TPE seeded like hyperdial's, the pruner `variant` names."""
+    dataset, device, space = load_dataset("digits"), pick_device("cpu"), mlp_digits_space()
+    study = optuna.create_study(
+        sampler=optuna.samplers.TPESampler(seed=seed), pruner=OPTUNA_PRUNERS[variant]()
+    )
+    epochs = 0
+
+    def objective(trial: optuna.Trial) -> float:
+        nonlocal epochs
+
+        def on_epoch(epoch: int, loss: float, _accuracy: float) -> bool:
+            nonlocal epochs
+            epochs += 1
+            trial.report(loss, epoch)
+            return trial.should_prune()
+
+        result = fit(dataset, optuna_params(trial, space), device=device, on_epoch=on_epoch)
+        if result.stopped_by_server:
+            raise optuna.TrialPruned()
+        return result.best_loss
+
+    study.optimize(objective, n_trials=args.trials)
+    best = study.best_trial
+    accuracy = fit(dataset, best.params, device=device).best_accuracy
+    return {
+        "rule": variant,
+        "seed": seed,
+        "best_loss": best.value,
+        "accuracy": accuracy,
+        "epochs": epochs,
+    }
+
+
 def run(
     server: LocalServer, client: Client, variant: str, seed: int, args: argparse.Namespace
 ) -> dict[str, Any]:
+    if variant in OPTUNA_PRUNERS:
+        return run_optuna(variant, seed, args)
     rule = variant.removesuffix(BLIND)
     options: dict[str, Any] = {"sampler": "sobol"}
     if args.algorithm == "bayes":
@@ -92,14 +138,16 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=30)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--algorithm", choices=("random", "bayes"), default="random")
+    known = [*RULES, *OPTUNA_PRUNERS]
     parser.add_argument(
         "--rules",
         default=",".join(RULES),
-        help=f"comma-separated, among: {', '.join(RULES)} (none is always run: the baseline)",
+        help=f"comma-separated, among: {', '.join(known)} (none is always run: the baseline)",
     )
     args = parser.parse_args()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
     chosen = [r.strip() for r in args.rules.split(",") if r.strip()]
-    unknown = sorted(set(chosen) - set(RULES))
+    unknown = sorted(set(chosen) - set(known))
     if unknown:
         parser.error(f"--rules: unknown {', '.join(unknown)}")
     variants = _variants(args.algorithm, ["none", *(r for r in chosen if r != "none")])

@@ -31,7 +31,6 @@ from hyperdial.client.tools.local import LocalServer
 from hyperdial.trainers.data import load_dataset
 from hyperdial.trainers.spaces import MLP_DIGITS
 from hyperdial.trainers.training import fit, pick_device
-from hyperdial.v1 import hyperdial_pb2 as pb
 
 RULES = {
     "none": None,
@@ -82,11 +81,18 @@ def run_optuna(variant: str, seed: int, args: argparse.Namespace) -> dict[str, A
 
     study.optimize(objective, n_trials=args.trials)
     best = study.best_trial
-    accuracy = fit(dataset, best.params, device=device).best_accuracy
+    return _result(variant, seed, best.params, best.value, epochs)
+
+
+def _result(
+    variant: str, seed: int, params: dict[str, Any], best_loss: float, epochs: int
+) -> dict[str, Any]:
+    """A run's row: its best loss, that configuration's validation accuracy, its epochs."""
+    accuracy = fit(load_dataset("digits"), params, device=pick_device("cpu")).best_accuracy
     return {
         "rule": variant,
         "seed": seed,
-        "best_loss": best.value,
+        "best_loss": best_loss,
         "accuracy": accuracy,
         "epochs": epochs,
     }
@@ -118,19 +124,9 @@ def run(
     ]
     for trainer in trainers:
         trainer.wait()
-    listed = client.stub.ListTrials(
-        pb.ListTrialsRequest(study=name, include_measurements=True, page_size=1000)
-    )
-    epochs = sum(len(t.measurements) for t in listed.trials)
-    (best,) = client.study(name).best_trials(1)
-    accuracy = fit(load_dataset("digits"), best.params, device=pick_device("cpu")).best_accuracy
-    return {
-        "rule": variant,
-        "seed": seed,
-        "best_loss": best.value,
-        "accuracy": accuracy,
-        "epochs": epochs,
-    }
+    study = client.study(name)
+    (best,) = study.best_trials(1)
+    return _result(variant, seed, best.params, best.value, study.info().steps_reported)
 
 
 def main() -> None:

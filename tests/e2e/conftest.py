@@ -1,7 +1,9 @@
-"""Fixtures of the end-to-end tests: certificates made here for real TLS handshakes."""
+"""Fixtures of the end-to-end tests: certificates made here for real TLS handshakes, and
+a server on SQLite for the agent's tests."""
 
 import datetime
 import ipaddress
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -9,6 +11,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
+from hyperdial.server.testing import RunningServer, serve
 
 
 def _write(path: Path, key, cert) -> tuple[str, str]:
@@ -60,3 +64,10 @@ def pki(tmp_path_factory) -> dict[str, str]:
         )
         files[f"{role}_cert"], files[f"{role}_key"] = _write(directory / role, key, cert)
     return files
+
+
+@pytest.fixture
+def sqlite_server(sqlite_url: str) -> Iterator[RunningServer]:
+    """The agent's own behaviour does not depend on the store: SQLite."""
+    with serve(sqlite_url) as running:
+        yield running

@@ -99,12 +99,22 @@ class Client:
             self._channel = grpc.insecure_channel(self.address, options=options)
         self.stub = pb_grpc.HyperdialServiceStub(self._channel)
 
-    def call(self, method: Callable[..., Response], request: object) -> Response:
-        """Calls `method` (a stub method) with deadline and retries; raises HyperdialError."""
+    def call(
+        self,
+        method: Callable[..., Response],
+        request: object,
+        *,
+        metadata: Sequence[tuple[str, str]] | None = None,
+    ) -> Response:
+        """Calls `method` (a stub method) with deadline and retries; raises HyperdialError.
+
+        `metadata` replaces the client's own (its bearer token) for this call.
+        """
+        sent = self.metadata if metadata is None else tuple(metadata)
 
         def attempt() -> Response:
             try:
-                return method(request, timeout=self.timeout, metadata=self.metadata)
+                return method(request, timeout=self.timeout, metadata=sent)
             except grpc.RpcError as error:
                 raise from_rpc_error(error) from None
 

@@ -41,6 +41,21 @@ def from_value(value: pb.Value) -> OptionValue:
     return scalar
 
 
+def values_to_proto(assignment: Mapping[str, ParamValue]) -> dict[str, pb.Value]:
+    """A configuration's values in the API's form (a trial's `parameters`)."""
+    return {name: to_value(value) for name, value in assignment.items()}
+
+
+def values_from_proto(parameters: Mapping[str, pb.Value]) -> dict[str, ParamValue]:
+    """A configuration from the API's form: numbers and strings (parameters are never bools)."""
+    values: dict[str, ParamValue] = {}
+    for name, value in parameters.items():
+        scalar = from_value(value)
+        assert not isinstance(scalar, bool)
+        values[name] = scalar
+    return values
+
+
 def condition(
     parent: str,
     *,

@@ -13,7 +13,7 @@ from datetime import UTC
 from typing import TYPE_CHECKING
 
 from hyperdial.client.calls import UnaryCalls, WorkerCalls
-from hyperdial.client.params import ParamValue, to_value
+from hyperdial.client.params import ParamValue, values_to_proto
 from hyperdial.client.stream import WorkStream
 from hyperdial.client.trial import Trial
 from hyperdial.client.views import ParetoFront, Recommendation, StudyInfo, created_time
@@ -205,8 +205,8 @@ class Study:
         request = pb.EnqueueTrialsRequest(
             study=self.name,
             trials=[
-                pb.QueuedTrial(parameters={k: to_value(v) for k, v in c.items()})
-                for c in configurations
+                pb.QueuedTrial(parameters=values_to_proto(configuration))
+                for configuration in configurations
             ],
             skip_if_queued=skip_if_queued,
         )
@@ -264,9 +264,7 @@ def _imported(
     value: float | None,
     metrics: Mapping[str, float] | None = None,
 ) -> pb.ImportedTrial:
-    message = pb.ImportedTrial(
-        parameters={k: to_value(v) for k, v in params.items()}, metrics=metrics or {}
-    )
+    message = pb.ImportedTrial(parameters=values_to_proto(params), metrics=metrics or {})
     if value is not None:
         message.value = value
     return message

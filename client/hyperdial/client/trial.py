@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from hyperdial.client.params import ParamValue, from_value
+from hyperdial.client.params import ParamValue, values_from_proto
 from hyperdial.v1 import hyperdial_pb2 as pb
 
 if TYPE_CHECKING:
@@ -48,15 +48,10 @@ class Trial:
     @classmethod
     def from_proto(cls, study: Study, message: pb.Trial) -> Trial:
         """A Trial from its API form."""
-        params = {}
-        for name, value in message.parameters.items():
-            scalar = from_value(value)
-            assert not isinstance(scalar, bool)
-            params[name] = scalar
         return cls(
             study=study,
             id=message.id,
-            params=params,
+            params=values_from_proto(message.parameters),
             worker_id=message.worker_id,
             state=pb.TrialState.Name(message.state),
             value=message.value if message.HasField("value") else None,

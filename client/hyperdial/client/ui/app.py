@@ -23,8 +23,8 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from hyperdial.client.client import Client
-from hyperdial.client.errors import HyperdialError, from_rpc_error
-from hyperdial.client.params import to_value
+from hyperdial.client.errors import HyperdialError
+from hyperdial.client.params import values_to_proto
 from hyperdial.client.ui import charts
 from hyperdial.client.ui.table import TableQuery, page_of
 from hyperdial.client.ui.trials import Snapshot, TrialCache
@@ -98,13 +98,6 @@ class Api:
     def __init__(self, client: Client, cache: TrialCache) -> None:
         self._client = client
         self._cache = cache
-
-    def _call(self, method: Callable[..., Any], request: object, token: str = "") -> Any:
-        metadata = (("authorization", token),) if token else ()
-        try:
-            return method(request, timeout=self._client.timeout, metadata=metadata)
-        except grpc.RpcError as error:
-            raise from_rpc_error(error) from None
 
     def studies(self, request: Request) -> Response:
         """Every study, oldest first, with its progress (recommendations come apart)."""
@@ -207,37 +200,40 @@ class Api:
 
     async def act(self, request: Request) -> Response:
         """pause, resume, budget, enqueue or stop: each one RPC, with the page's token."""
-        name = request.path_params["name"]
-        action = request.path_params["action"]
-        token = request.headers.get("authorization", "")
         body = json.loads(await request.body() or b"{}")
-        stub = self._client.stub
-        if action == "pause":
-            self._call(stub.PauseStudy, pb.PauseStudyRequest(name=name), token)
-        elif action == "resume":
-            self._call(stub.ResumeStudy, pb.ResumeStudyRequest(name=name), token)
-        elif action == "budget":
-            budget = pb.UpdateStudyRequest(name=name, max_trials=int(body["max_trials"]))
-            self._call(stub.UpdateStudy, budget, token)
-        elif action == "stop":
-            stop = pb.StopTrialRequest(study=name, trial_id=int(body["trial"]))
-            self._call(stub.StopTrial, stop, token)
-        elif action == "enqueue":
-            self._call(stub.EnqueueTrials, _enqueue_request(name, body["configurations"]), token)
-        else:
+        name, action = request.path_params["name"], request.path_params["action"]
+        made = _ACTIONS.get(action)
+        if made is None:
             return JSONResponse({"error": f"unknown action {action!r}"}, status_code=404)
+        method, message = made(self._client.stub, name, body)
+        token = request.headers.get("authorization", "")
+        metadata = (("authorization", token),) if token else ()
+        # The RPC blocks: off the event loop, like every read.
+        await run_in_threadpool(self._client.call, method, message, metadata=metadata)
         self._cache.invalidate(name)
         return JSONResponse({"done": action})
 
 
-def _enqueue_request(name: str, configurations: list[dict[str, Any]]) -> pb.EnqueueTrialsRequest:
-    return pb.EnqueueTrialsRequest(
-        study=name,
-        trials=[
-            pb.QueuedTrial(parameters={k: to_value(v) for k, v in c.items()})
-            for c in configurations
-        ],
-    )
+# Each action of the page: the stub method and the request it sends, from the page's body.
+_ACTIONS: dict[str, Callable[[Any, str, dict[str, Any]], tuple[Any, object]]] = {
+    "pause": lambda stub, name, body: (stub.PauseStudy, pb.PauseStudyRequest(name=name)),
+    "resume": lambda stub, name, body: (stub.ResumeStudy, pb.ResumeStudyRequest(name=name)),
+    "budget": lambda stub, name, body: (
+        stub.UpdateStudy,
+        pb.UpdateStudyRequest(name=name, max_trials=int(body["max_trials"])),
+    ),
+    "stop": lambda stub, name, body: (
+        stub.StopTrial,
+        pb.StopTrialRequest(study=name, trial_id=int(body["trial"])),
+    ),
+    "enqueue": lambda stub, name, body: (
+        stub.EnqueueTrials,
+        pb.EnqueueTrialsRequest(
+            study=name,
+            trials=[pb.QueuedTrial(parameters=values_to_proto(c)) for c in body["configurations"]],
+        ),
+    ),
+}
 
 
 def create_app(client: Client, refresh_seconds: float = 1.0) -> Starlette:

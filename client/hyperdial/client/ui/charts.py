@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from hyperdial.client.params import from_value
+from hyperdial.client.params import ParamValue, values_from_proto
 from hyperdial.client.study import Study
 from hyperdial.client.tools.plot_axes import Axis, importances
 from hyperdial.client.trial import Trial
@@ -47,17 +47,12 @@ def objectives(config: pb.StudyConfig) -> list[dict[str, str]]:
 
 
 # A trial's parameter values as JSON scalars, by name.
-Assignment = dict[str, float | int | str]
+Assignment = dict[str, ParamValue]
 
 
 def params(trial: pb.Trial) -> Assignment:
     """A trial's parameter values as JSON scalars."""
-    values: Assignment = {}
-    for name, value in trial.parameters.items():
-        scalar = from_value(value)
-        assert not isinstance(scalar, bool)
-        values[name] = scalar
-    return values
+    return values_from_proto(trial.parameters)
 
 
 def _value(trial: pb.Trial) -> float | None:

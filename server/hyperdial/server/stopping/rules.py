@@ -53,8 +53,18 @@ def _better(goal: Goal, a: float, b: float) -> bool:
     return a < b if goal is Goal.MINIMIZE else a > b
 
 
+class _FromWarmup:
+    """A rule that decides at every step from `warmup_steps` on."""
+
+    warmup_steps: int
+
+    def decides_at(self, step: int) -> bool:
+        """Every step from `warmup_steps` on."""
+        return step >= self.warmup_steps
+
+
 @dataclass(frozen=True)
-class MedianRule:
+class MedianRule(_FromWarmup):
     """Stops a trial whose best value so far is worse than the peers' median at this step.
 
     The rule of Vizier's and Optuna's median stopping.
@@ -62,10 +72,6 @@ class MedianRule:
 
     min_trials: int
     warmup_steps: int
-
-    def decides_at(self, step: int) -> bool:
-        """Every step from `warmup_steps` on."""
-        return step >= self.warmup_steps
 
     def should_stop(
         self, goal: Goal, step: int, curve: Sequence[Measurement], peers: Peers
@@ -133,7 +139,7 @@ def beat_probability(goal: Goal, value: float, finals: Sequence[tuple[float, flo
 
 
 @dataclass(frozen=True)
-class ModelRule:
+class ModelRule(_FromWarmup):
     """Stops a trial unlikely (below `min_probability`) to end better than the best.
 
     The probability is `beat_probability`'s, from the completed trials' pairs:
@@ -146,10 +152,6 @@ class ModelRule:
     min_probability: float
     min_trials: int
     warmup_steps: int
-
-    def decides_at(self, step: int) -> bool:
-        """Every step from `warmup_steps` on."""
-        return step >= self.warmup_steps
 
     def should_stop(
         self, goal: Goal, step: int, curve: Sequence[Measurement], peers: Peers

@@ -28,11 +28,13 @@ def test_placeholders_take_the_trials_values() -> None:
             "--layers={layers}",
             "--tag={study}-{trial_id}",
             "--lr-short={learning_rate:.2g}",
+            "--epochs={step_budget}",
             "{{literal}}",
         ],
         PARAMETERS,
     )
-    argv = template.argv({"learning_rate": 0.00123, "layers": 3, "study": "s", "trial_id": 7})
+    values = {"learning_rate": 0.00123, "layers": 3, "study": "s", "trial_id": 7}
+    argv = template.argv(values | {"step_budget": 20})
     assert argv == [
         "python",
         "train.py",
@@ -41,6 +43,7 @@ def test_placeholders_take_the_trials_values() -> None:
         "--layers=3",
         "--tag=s-7",
         "--lr-short=0.0012",
+        "--epochs=20",
         "{literal}",
     ]
 
@@ -81,7 +84,7 @@ def test_the_environment_and_the_params_file(tmp_path: Path) -> None:
     params = {"learning_rate": 0.001, "optimizer": "adam", "hidden-units": 64}
     path = tmp_path / "params.json"
     write_params_file(path, params)
-    variables = trial_environment(params, 12, "mlp", "127.0.0.1:1", path)
+    variables = trial_environment(params, 12, "mlp", "127.0.0.1:1", path, step_budget=30)
     assert variables == {
         "HYPERDIAL_PARAM_LEARNING_RATE": "0.001",
         "HYPERDIAL_PARAM_OPTIMIZER": "adam",
@@ -90,6 +93,7 @@ def test_the_environment_and_the_params_file(tmp_path: Path) -> None:
         "HYPERDIAL_STUDY": "mlp",
         "HYPERDIAL_SERVER": "127.0.0.1:1",
         "HYPERDIAL_PARAMS_FILE": str(path),
+        "HYPERDIAL_STEP_BUDGET": "30",
     }
     assert json.loads(path.read_text()) == params
     assert environment_name("x.y") == "HYPERDIAL_PARAM_X_Y"

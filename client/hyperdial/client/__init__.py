@@ -33,6 +33,7 @@ from hyperdial.client.params import (
     median_stopping,
     model_stopping,
     outcome_constraint,
+    step_budget,
     successive_halving,
 )
 from hyperdial.client.study import Study, default_worker_id
@@ -66,5 +67,6 @@ __all__ = [
     "median_stopping",
     "model_stopping",
     "outcome_constraint",
+    "step_budget",
     "successive_halving",
 ]

@@ -137,6 +137,7 @@ class Client:
         objectives: Sequence[tuple[str, str]] = (),
         constraints: Sequence[pb.OutcomeConstraint] = (),
         max_retries: int = 0,
+        fidelity: pb.Fidelity | None = None,
     ) -> Study:
         """Creates the study, or returns the existing one if it has the same config.
 
@@ -145,7 +146,8 @@ class Client:
         goal) pairs, whose Pareto front the study looks for. `constraints` limit
         reported metrics, e.g. `outcome_constraint("param_count", max=50_000)`.
         `max_retries` hands a FAILED configuration out again up to that many times
-        (failures marked `worker_stopped` do not count).
+        (failures marked `worker_stopped` do not count). `fidelity` budgets steps
+        (e.g. epochs): `step_budget(max_steps=30, total_steps=600)`.
 
         Raises:
             AlreadyExistsError: a study of that name has a different config.
@@ -166,6 +168,7 @@ class Client:
             max_reissues=max_reissues,
             stopping=stopping,
             max_retries=max_retries,
+            fidelity=fidelity,
         )
         request = pb.CreateStudyRequest(name=name, config=config)
         response = self.call(self.stub.CreateStudy, request)

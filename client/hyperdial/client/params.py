@@ -157,6 +157,16 @@ def model_stopping(
     )
 
 
+def step_budget(max_steps: int, total_steps: int = 0, min_steps: int = 0) -> pb.Fidelity:
+    """Steps (e.g. epochs) as a budget: at most `max_steps` per trial, `total_steps` in all.
+
+    Each trial gets `Trial.step_budget`; with `total_steps`, the study ends
+    once fewer than `min_steps` (0: `max_steps`) are left, counting the steps
+    granted to running trials, so it never trains past its budget.
+    """
+    return pb.Fidelity(max_steps=max_steps, total_steps=total_steps, min_steps=min_steps)
+
+
 def outcome_constraint(
     metric: str, *, max: float | None = None, min: float | None = None
 ) -> pb.OutcomeConstraint:

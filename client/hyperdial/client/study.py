@@ -95,6 +95,7 @@ class Study:
             created=created_time(message),
             updated=message.update_time.ToDatetime(tzinfo=UTC),
             steps_reported=message.steps_reported,
+            steps_reserved=message.steps_reserved,
             trial_counts=Counter(message.trial_counts),
             best_trial=best,
             paused=message.paused,

@@ -44,6 +44,8 @@ class Trial:
     measurements: list[tuple[int, float]] = field(default_factory=list)
     metrics: dict[str, float] = field(default_factory=dict)
     violates_constraints: bool = False
+    # The most steps to train it (the study's fidelity); 0: no limit.
+    step_budget: int = 0
 
     @classmethod
     def from_proto(cls, study: Study, message: pb.Trial) -> Trial:
@@ -59,6 +61,7 @@ class Trial:
             measurements=[(m.step, m.value) for m in message.measurements],
             metrics=dict(message.metrics),
             violates_constraints=message.violates_constraints,
+            step_budget=message.step_budget,
         )
 
     @property

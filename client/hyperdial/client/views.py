@@ -36,6 +36,8 @@ class StudyInfo:
     updated: datetime | None = None
     # Intermediate values reported over all trials: the budget spent in steps (epochs).
     steps_reported: int = 0
+    # Steps granted to running trials and not yet reported (the study's fidelity).
+    steps_reserved: int = 0
 
     @property
     def finished(self) -> bool:

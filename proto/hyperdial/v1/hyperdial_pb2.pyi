@@ -543,6 +543,7 @@ class StudyConfig(_message.Message):
     OBJECTIVES_FIELD_NUMBER: _builtins.int
     CONSTRAINTS_FIELD_NUMBER: _builtins.int
     MAX_RETRIES_FIELD_NUMBER: _builtins.int
+    FIDELITY_FIELD_NUMBER: _builtins.int
     max_trials: _builtins.int
     """Trial budget: the study finishes once this many trials have been handed
     out (0 = unlimited; a grid study also finishes when its grid is spent).
@@ -597,6 +598,12 @@ class StudyConfig(_message.Message):
         report each constrained metric in `metrics`.
         """
 
+    @_builtins.property
+    def fidelity(self) -> Global___Fidelity:
+        """The step axis (e.g. epochs) as a budget: how far each trial trains and
+        how many steps the whole study may spend; unset: steps are not budgeted.
+        """
+
     def __init__(
         self,
         *,
@@ -611,14 +618,54 @@ class StudyConfig(_message.Message):
         objectives: _abc.Iterable[Global___Objective] | None = ...,
         constraints: _abc.Iterable[Global___OutcomeConstraint] | None = ...,
         max_retries: _builtins.int = ...,
+        fidelity: Global___Fidelity | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["algorithm", b"algorithm", "objective", b"objective", "stopping", b"stopping"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["algorithm", b"algorithm", "fidelity", b"fidelity", "objective", b"objective", "stopping", b"stopping"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["algorithm", b"algorithm", "constraints", b"constraints", "lease_seconds", b"lease_seconds", "max_reissues", b"max_reissues", "max_retries", b"max_retries", "max_trials", b"max_trials", "objective", b"objective", "objectives", b"objectives", "parameters", b"parameters", "seed", b"seed", "stopping", b"stopping"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["algorithm", b"algorithm", "constraints", b"constraints", "fidelity", b"fidelity", "lease_seconds", b"lease_seconds", "max_reissues", b"max_reissues", "max_retries", b"max_retries", "max_trials", b"max_trials", "objective", b"objective", "objectives", b"objectives", "parameters", b"parameters", "seed", b"seed", "stopping", b"stopping"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___StudyConfig: _TypeAlias = StudyConfig  # noqa: Y015
+
+@_typing.final
+class Fidelity(_message.Message):
+    """Steps (ReportProgress's `step`, e.g. epochs) as the study's budget. Each new
+    trial gets a `step_budget`: `max_steps`, or what is left of `total_steps`
+    when less. Steps a trial leaves unspent (stopped early, failed, vanished)
+    come back to the study.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MAX_STEPS_FIELD_NUMBER: _builtins.int
+    TOTAL_STEPS_FIELD_NUMBER: _builtins.int
+    MIN_STEPS_FIELD_NUMBER: _builtins.int
+    max_steps: _builtins.int
+    """The most steps one trial trains (>= 1): every trial's step_budget."""
+    total_steps: _builtins.int
+    """The study's budget in steps over all its trials (0 = unlimited). Steps
+    reported and steps granted to running trials count against it; the study
+    finishes once fewer than `min_steps` are left.
+    """
+    min_steps: _builtins.int
+    """The smallest step budget worth handing out (0 = max_steps: every trial
+    trains in full; lower lets the last trials use what is left).
+    """
+    def __init__(
+        self,
+        *,
+        max_steps: _builtins.int = ...,
+        total_steps: _builtins.int = ...,
+        min_steps: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["max_steps", b"max_steps", "min_steps", b"min_steps", "total_steps", b"total_steps"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Fidelity: _TypeAlias = Fidelity  # noqa: Y015
 
 @_typing.final
 class StoppingRule(_message.Message):
@@ -795,6 +842,7 @@ class Study(_message.Message):
     QUEUED_TRIALS_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
     STEPS_REPORTED_FIELD_NUMBER: _builtins.int
+    STEPS_RESERVED_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Unique name."""
     state: Global___StudyState.ValueType
@@ -807,6 +855,10 @@ class Study(_message.Message):
     """Intermediate values reported (ReportProgress) over all its trials, a
     re-reported step counted once: the budget spent in steps, e.g. the
     epochs trained when a step is an epoch.
+    """
+    steps_reserved: _builtins.int
+    """Steps granted to running trials and not yet reported: with
+    steps_reported, what counts against fidelity.total_steps.
     """
     @_builtins.property
     def config(self) -> Global___StudyConfig:
@@ -846,10 +898,11 @@ class Study(_message.Message):
         queued_trials: _builtins.int = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
         steps_reported: _builtins.int = ...,
+        steps_reserved: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["best_trial", b"best_trial", "config", b"config", "create_time", b"create_time", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["best_trial", b"best_trial", "config", b"config", "create_time", b"create_time", "name", b"name", "paused", b"paused", "queued_trials", b"queued_trials", "state", b"state", "steps_reported", b"steps_reported", "trial_counts", b"trial_counts", "update_time", b"update_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["best_trial", b"best_trial", "config", b"config", "create_time", b"create_time", "name", b"name", "paused", b"paused", "queued_trials", b"queued_trials", "state", b"state", "steps_reported", b"steps_reported", "steps_reserved", b"steps_reserved", "trial_counts", b"trial_counts", "update_time", b"update_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -941,6 +994,7 @@ class Trial(_message.Message):
     LEASE_EXPIRE_TIME_FIELD_NUMBER: _builtins.int
     METRICS_FIELD_NUMBER: _builtins.int
     VIOLATES_CONSTRAINTS_FIELD_NUMBER: _builtins.int
+    STEP_BUDGET_FIELD_NUMBER: _builtins.int
     study: _builtins.str
     """Name of the study."""
     id: _builtins.int
@@ -955,6 +1009,10 @@ class Trial(_message.Message):
     """Failure or infeasibility reason, when FAILED or INFEASIBLE."""
     violates_constraints: _builtins.bool
     """Set when a completed trial's metrics break an outcome constraint."""
+    step_budget: _builtins.int
+    """The most steps to train the trial (StudyConfig.fidelity; 0: no limit).
+    A worker stops at it and reports the trial's outcome.
+    """
     @_builtins.property
     def parameters(self) -> _containers.MessageMap[_builtins.str, Global___Value]:
         """Values of the active parameters, by name."""
@@ -997,10 +1055,11 @@ class Trial(_message.Message):
         lease_expire_time: _timestamp_pb2.Timestamp | None = ...,
         metrics: _abc.Mapping[_builtins.str, _builtins.float] | None = ...,
         violates_constraints: _builtins.bool = ...,
+        step_budget: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_value", b"_value", "create_time", b"create_time", "finish_time", b"finish_time", "lease_expire_time", b"lease_expire_time", "value", b"value"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_value", b"_value", "create_time", b"create_time", "finish_time", b"finish_time", "id", b"id", "lease_expire_time", b"lease_expire_time", "measurements", b"measurements", "metrics", b"metrics", "parameters", b"parameters", "reason", b"reason", "state", b"state", "study", b"study", "value", b"value", "violates_constraints", b"violates_constraints", "worker_id", b"worker_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_value", b"_value", "create_time", b"create_time", "finish_time", b"finish_time", "id", b"id", "lease_expire_time", b"lease_expire_time", "measurements", b"measurements", "metrics", b"metrics", "parameters", b"parameters", "reason", b"reason", "state", b"state", "step_budget", b"step_budget", "study", b"study", "value", b"value", "violates_constraints", b"violates_constraints", "worker_id", b"worker_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__value: _TypeAlias = _typing.Literal["value"]  # noqa: Y015
     _WhichOneofArgType__value: _TypeAlias = _typing.Literal["_value", b"_value"]  # noqa: Y015

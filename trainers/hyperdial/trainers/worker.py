@@ -6,6 +6,9 @@ per sample, batch of 256, warm), so a study may optimize or constrain any of
 them. The trial's value is its best validation loss unless the study names
 one of those metrics as its objective.
 
+A trial with a step budget (the study's `fidelity`) trains at most that many
+epochs; without an `epochs` parameter it trains all of them.
+
 A trial that fails to train (a bad parameter, CUDA out of memory, any error) is
 observed as FAILED with the reason, and the worker goes on with the next one. A
 stop request (SIGTERM, Ctrl-C) ends the running trial as FAILED ("the worker was
@@ -25,12 +28,13 @@ from dataclasses import dataclass
 import torch
 
 from hyperdial.client import Client, Trial
+from hyperdial.client.params import ParamValue
 from hyperdial.trainers.cost import latency_per_sample, parameter_count
 from hyperdial.trainers.data import Dataset
 from hyperdial.trainers.metrics import TrainerMetrics
 from hyperdial.trainers.models import build_model
 from hyperdial.trainers.progress import RichProgress
-from hyperdial.trainers.training import FitResult, cross_validate, fit
+from hyperdial.trainers.training import FitResult, TrainingConfig, cross_validate, fit
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +61,17 @@ def _announced_if_slow(message: str, unless: Callable[[], bool] = lambda: False)
         yield
     finally:
         timer.cancel()
+
+
+def training_params(trial: Trial) -> dict[str, ParamValue]:
+    """The trial's parameters, its epochs within its step budget (the study's fidelity).
+
+    Without an `epochs` parameter, a trial with a step budget trains for all of it.
+    """
+    params = dict(trial.params)
+    epochs = int(params.get("epochs", trial.step_budget or TrainingConfig.epochs))
+    params["epochs"] = min(epochs, trial.step_budget) if trial.step_budget else epochs
+    return params
 
 
 @dataclass
@@ -108,7 +123,7 @@ class Worker:
                 break
             started = time.perf_counter()
             if self.progress is not None:
-                self.progress.trial_started(trial.id, int(trial.params.get("epochs", 15)))
+                self.progress.trial_started(trial.id, int(training_params(trial)["epochs"]))
             if self._folds > 1:
                 outcome, result = self._cross_validate(trial), None
             else:
@@ -149,7 +164,7 @@ class Worker:
         try:
             result = fit(
                 self._dataset,
-                trial.params,
+                training_params(trial),
                 device=self._device,
                 seed=self._seed + trial.id,
                 on_epoch=on_epoch,

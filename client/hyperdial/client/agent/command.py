@@ -2,7 +2,8 @@
 
 Placeholders are Python format fields in the command's arguments:
 `--lr {learning_rate}`, `--lr={learning_rate:.3g}`, `{{` for a literal brace.
-Besides the study's parameters, `{trial_id}` and `{study}` are known. A
+Besides the study's parameters, `{trial_id}`, `{study}` and `{step_budget}`
+(the most epochs to train, from the study's fidelity; 0: no limit) are known. A
 parameter that is inactive in a trial (its condition does not hold) has no
 value: an argument that names one is left out, and so is the flag before it
 when the argument is the placeholder alone (`--dropout {dropout}` disappears
@@ -10,7 +11,8 @@ whole, `--dropout={dropout}` too).
 
 Every trial's environment also holds `HYPERDIAL_PARAM_<NAME>` for each active
 parameter (the name upper-cased, other characters than letters and digits as
-`_`), `HYPERDIAL_TRIAL_ID`, `HYPERDIAL_STUDY`, `HYPERDIAL_SERVER`, and
+`_`), `HYPERDIAL_TRIAL_ID`, `HYPERDIAL_STUDY`, `HYPERDIAL_SERVER`,
+`HYPERDIAL_STEP_BUDGET`, and
 `HYPERDIAL_PARAMS_FILE`, a JSON object of the active parameters.
 """
 
@@ -25,7 +27,7 @@ from pathlib import Path
 
 from hyperdial.client.params import ParamValue
 
-BUILT_IN = ("trial_id", "study")
+BUILT_IN = ("trial_id", "study", "step_budget")
 _FORMATTER = string.Formatter()
 
 
@@ -99,7 +101,12 @@ def environment_name(parameter: str) -> str:
 
 
 def trial_environment(
-    params: Mapping[str, ParamValue], trial_id: int, study: str, server: str, params_file: Path
+    params: Mapping[str, ParamValue],
+    trial_id: int,
+    study: str,
+    server: str,
+    params_file: Path,
+    step_budget: int = 0,
 ) -> dict[str, str]:
     """The variables a trial's command gets on top of the agent's environment."""
     variables = {environment_name(name): str(value) for name, value in params.items()}
@@ -108,6 +115,7 @@ def trial_environment(
         "HYPERDIAL_STUDY": study,
         "HYPERDIAL_SERVER": server,
         "HYPERDIAL_PARAMS_FILE": str(params_file),
+        "HYPERDIAL_STEP_BUDGET": str(step_budget),
     }
     return variables
 

@@ -120,7 +120,11 @@ class TrialRun:
 
     def _argv(self) -> list[str]:
         values: dict[str, object] = dict(self.trial.params)
-        values |= {"trial_id": self.trial.id, "study": self.trial.study.name}
+        values |= {
+            "trial_id": self.trial.id,
+            "study": self.trial.study.name,
+            "step_budget": self.trial.step_budget,
+        }
         return self._settings.command.argv(values)
 
     def _environment(self, params_file: Path, metrics_path: Path) -> dict[str, str]:
@@ -131,6 +135,7 @@ class TrialRun:
             self.trial.study.name,
             self._settings.server,
             params_file,
+            self.trial.step_budget,
         )
         environment["HYPERDIAL_METRICS_FILE"] = str(metrics_path)
         if self._gpu is not None:

@@ -84,6 +84,19 @@ def _table(
     return table
 
 
+def _steps(info: StudyInfo) -> str:
+    """The budget spent in steps and, with a fidelity, what is left of it."""
+    text = f"{info.steps_reported} reported (epochs trained, over all trials)"
+    fidelity = info.config.fidelity
+    if info.config.HasField("fidelity"):
+        text += f"; at most {fidelity.max_steps} a trial"
+        if fidelity.total_steps:
+            text += (
+                f"; {info.steps_reserved} granted to running trials; budget {fidelity.total_steps}"
+            )
+    return text
+
+
 def _progress(info: StudyInfo) -> Table:
     config = info.config
     budget = config.max_trials or "∞"
@@ -107,8 +120,8 @@ def _progress(info: StudyInfo) -> Table:
         + ", ".join(f"{k} {v}" for k, v in sorted(info.trial_counts.items()) if v)
         + (f"; {info.queued_trials} queued" if info.queued_trials else ""),
     )
-    if info.steps_reported:
-        table.add_row("steps", f"{info.steps_reported} reported (epochs trained, over all trials)")
+    if info.steps_reported or config.HasField("fidelity"):
+        table.add_row("steps", _steps(info))
     table.add_row("parameters", ", ".join(p.name for p in config.parameters))
     if info.best_trial is not None:
         table.add_row("best", f"trial {info.best_trial.id}: {info.best_trial.value:.6g}")

@@ -9,6 +9,7 @@
     max_trials: 30
     seed: 1
     stopping: {median: {min_trials: 5, warmup_steps: 2}}
+    fidelity: {max_steps: 30, total_steps: 600}   # epochs as the budget
     parameters:
       - {name: learning_rate, type: float, low: 1.0e-4, high: 0.1, log: true}
       - {name: hidden_layers, type: int, low: 1, high: 4}
@@ -40,6 +41,7 @@ from hyperdial.client.params import (
     median_stopping,
     model_stopping,
     outcome_constraint,
+    step_budget,
     successive_halving,
 )
 from hyperdial.v1 import hyperdial_pb2 as pb
@@ -56,6 +58,7 @@ _TOP_LEVEL = {
     "max_reissues",
     "max_retries",
     "stopping",
+    "fidelity",
     "parameters",
 }
 
@@ -202,6 +205,22 @@ def _stopping(reader: _Reader, data: Mapping[str, Any]) -> pb.StoppingRule | Non
         raise reader.fail(f"stopping.{kind}", str(error)) from None
 
 
+def _fidelity(reader: _Reader, data: Mapping[str, Any]) -> pb.Fidelity | None:
+    if "fidelity" not in data:
+        return None
+    spec = reader.get(data, "", "fidelity", dict)
+    unknown = set(spec) - {"max_steps", "total_steps", "min_steps"}
+    if unknown:
+        raise reader.fail(
+            f"fidelity.{sorted(unknown)[0]}", "unknown; known: max_steps, total_steps, min_steps"
+        )
+    return step_budget(
+        reader.get(spec, "fidelity", "max_steps", int),
+        reader.get(spec, "fidelity", "total_steps", int, 0),
+        reader.get(spec, "fidelity", "min_steps", int, 0),
+    )
+
+
 def _objectives(reader: _Reader, data: Mapping[str, Any]) -> list[tuple[str, str]]:
     objectives = []
     for i, item in enumerate(reader.get(data, "", "objectives", list, [])):
@@ -284,6 +303,7 @@ def load_study_file(path: str | Path) -> StudyFile:
         "max_reissues": reader.get(data, "", "max_reissues", int, 0),
         "max_retries": reader.get(data, "", "max_retries", int, 0),
         "stopping": _stopping(reader, data),
+        "fidelity": _fidelity(reader, data),
     }
     if kwargs["goal"] not in ("minimize", "maximize"):
         raise reader.fail(

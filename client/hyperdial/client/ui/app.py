@@ -66,6 +66,8 @@ def study_summary(study: pb.Study) -> dict[str, Any]:
         "created": study.create_time.ToDatetime().isoformat() + "Z",
         "updated": study.update_time.ToDatetime().isoformat() + "Z",
         "steps": study.steps_reported,
+        "steps_reserved": study.steps_reserved,
+        "step_budget": config.fidelity.total_steps if config.HasField("fidelity") else 0,
         "parameters": [p.name for p in config.parameters],
     }
 

@@ -17,6 +17,7 @@ from hyperdial.server.domain.config import (
     lease_seconds_from_api,
     max_reissues_from_api,
 )
+from hyperdial.server.domain.fidelity import Fidelity
 from hyperdial.server.domain.outcome import MAX_REASON_LENGTH, Outcome, Resolved
 from hyperdial.server.domain.trial import (
     Measurement,
@@ -35,6 +36,7 @@ __all__ = [
     "MAX_METRIC_NAME",
     "MAX_REASON_LENGTH",
     "AlgorithmConfig",
+    "Fidelity",
     "Goal",
     "Measurement",
     "Objective",

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
+from hyperdial.server.domain.fidelity import Fidelity
 from hyperdial.server.errors import InvalidArgument, shown
 from hyperdial.server.space import SearchSpace
 from hyperdial.server.space.serialized import space_from_data, space_to_data
@@ -242,6 +243,8 @@ class StudyConfig:
     constraints: tuple[OutcomeConstraint, ...] = ()
     # How many times a FAILED configuration is handed out again (worker-stopped ones free).
     max_retries: int = 0
+    # Steps (e.g. epochs) as a budget: each trial's step_budget and the study's total.
+    fidelity: Fidelity | None = None
 
     def __post_init__(self) -> None:
         if not self.objectives:
@@ -341,6 +344,8 @@ class StudyConfig:
             data["constraints"] = [c.to_dict() for c in self.constraints]
         if self.max_retries:
             data["max_retries"] = self.max_retries
+        if self.fidelity is not None:
+            data["fidelity"] = self.fidelity.to_dict()
         return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
     @classmethod
@@ -360,4 +365,5 @@ class StudyConfig:
             stopping=None if data["stopping"] is None else StoppingConfig(**data["stopping"]),
             constraints=tuple(OutcomeConstraint(**c) for c in data.get("constraints", [])),
             max_retries=data.get("max_retries", 0),
+            fidelity=Fidelity.from_dict(data["fidelity"]) if "fidelity" in data else None,
         )

@@ -61,6 +61,8 @@ class Trial:
     metrics: Mapping[str, float] = field(default_factory=dict)
     violates_constraints: bool = False
     stop_requested: bool = False
+    # The most steps to train it (StudyConfig.fidelity); 0: no limit.
+    step_budget: int = 0
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,8 @@ class Study:
     updated_at: float | None = None
     # Intermediate values reported over all trials: the budget spent in steps.
     steps_reported: int = 0
+    # Steps granted to running trials and not yet reported (StudyConfig.fidelity).
+    steps_reserved: int = 0
 
 
 @dataclass(frozen=True)

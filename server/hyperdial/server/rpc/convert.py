@@ -14,6 +14,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from hyperdial.server.domain import (
     AlgorithmConfig,
+    Fidelity,
     Goal,
     Objective,
     OptionValue,
@@ -188,6 +189,13 @@ def study_config_from_proto(message: pb.StudyConfig) -> StudyConfig:
             stopping=_stopping(message),
             constraints=tuple(_constraint(c, i) for i, c in enumerate(message.constraints)),
             max_retries=message.max_retries,
+            fidelity=Fidelity(
+                message.fidelity.max_steps,
+                message.fidelity.total_steps,
+                message.fidelity.min_steps,
+            )
+            if message.HasField("fidelity")
+            else None,
         )
     except InvalidArgument as error:
         raise error.within("config") from None
@@ -287,6 +295,7 @@ def study_config_to_proto(config: StudyConfig) -> pb.StudyConfig:
         max_reissues=config.api_max_reissues,
         stopping=_stopping_to_proto(config.stopping),
         max_retries=config.max_retries,
+        fidelity=None if config.fidelity is None else pb.Fidelity(**config.fidelity.to_dict()),
     )
 
 
@@ -306,6 +315,7 @@ def trial_to_proto(trial: Trial) -> pb.Trial:
         lease_expire_time=timestamp(trial.lease_expires_at),
         metrics=trial.metrics,
         violates_constraints=trial.violates_constraints,
+        step_budget=trial.step_budget,
     )
 
 
@@ -326,6 +336,7 @@ def study_to_proto(study: Study) -> pb.Study:
         queued_trials=study.queued_trials,
         update_time=timestamp(study.updated_at or study.created_at),
         steps_reported=study.steps_reported,
+        steps_reserved=study.steps_reserved,
     )
 
 

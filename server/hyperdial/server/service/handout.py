@@ -16,11 +16,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from hyperdial.server.algorithms.base import History, Observed, SuggestBatch
-from hyperdial.server.domain import Goal, StudyState, Suggested, TrialState
+from hyperdial.server.algorithms.base import History, SuggestBatch
+from hyperdial.server.domain import StudyState, Suggested
 from hyperdial.server.errors import Conflict
 from hyperdial.server.metrics import ServerMetrics
-from hyperdial.server.service.common import find_study, read, write
+from hyperdial.server.service.budget import Room, room, spent
+from hyperdial.server.service.common import read, write
 from hyperdial.server.service.compute import (
     MAX_AHEAD,
     ComputePool,
@@ -29,6 +30,7 @@ from hyperdial.server.service.compute import (
     held_across_replicas,
     suggestions_ahead,
 )
+from hyperdial.server.service.history import history
 from hyperdial.server.service.suggesters import SuggesterCache
 from hyperdial.server.space.features import canonical
 from hyperdial.server.store.base import NewTrial, Store, StudyRecord, Transaction
@@ -39,12 +41,6 @@ EXPIRY_CHECK_SECONDS = 1.0
 # A learned suggestion is recomputed when another trial was handed out meanwhile; this
 # many times at most before the caller is told to retry.
 MAX_COMPUTE_ATTEMPTS = 5
-_HISTORY_STATES = (
-    TrialState.COMPLETED,
-    TrialState.INFEASIBLE,
-    TrialState.PENDING,
-    TrialState.PRUNED,
-)
 
 
 @dataclass(frozen=True)
@@ -70,39 +66,6 @@ HandOutResult = Suggested | Fresh | Planned
 def lease_until(study: StudyRecord, now: float) -> float:
     """When a lease taken or renewed at `now` ends."""
     return now + study.config.lease_seconds
-
-
-def history(txn: Transaction, study_name: str) -> tuple[StudyRecord, History]:
-    """The study and what a learning suggester needs of its trials."""
-    study = find_study(txn, study_name)
-    config = study.config
-    trials = txn.list_trials(study, _HISTORY_STATES, 0, 2**62)
-    several = config.multi_objective
-    return study, History(
-        draws=study.draws,
-        completed=tuple(
-            Observed(
-                t.params,
-                t.value,
-                config.objective_values(t.metrics) if several else (),
-                config.constraint_slacks(t.metrics),
-            )
-            for t in trials
-            if t.state is TrialState.COMPLETED and t.value is not None
-        ),
-        infeasible=tuple(t.params for t in trials if t.state is TrialState.INFEASIBLE),
-        pending=tuple(t.params for t in trials if t.state is TrialState.PENDING),
-        # Stopped trials carry one objective's best reported value, and no constraint.
-        pruned=tuple(
-            Observed(t.params, t.value)
-            for t in trials
-            if t.state is TrialState.PRUNED and t.value is not None
-        )
-        if not (several or config.constraints)
-        else (),
-        maximize=config.objective.goal is Goal.MAXIMIZE,
-        objectives=config.objectives if several else (),
-    )
 
 
 class HandOut:
@@ -152,9 +115,8 @@ class HandOut:
         """Hands out up to `count` new trials, or plans their computation."""
         config = study.config
         budget_used = study.budget_used - self.expire_leases(txn, study, now)
-        wanted = count
-        if config.max_trials:
-            wanted = max(0, min(count, config.max_trials - budget_used))
+        fits = room(txn, study, budget_used, count)
+        wanted = len(fits.step_budgets)
         suggester = self._suggesters.get(study)
         new: list[NewTrial] = []
         if study.queued and wanted:  # configurations a user asked for come first
@@ -169,7 +131,9 @@ class HandOut:
         if suggester.learns and wanted:
             # Queued configurations and those to try again need no model: handed out now. Else
             # the suggestions are computed outside this transaction; the expiry above is kept.
-            fresh = self._insert(txn, study, worker_id, new, SuggestBatch(()), budget_used, now)
+            fresh = self._insert(
+                txn, study, worker_id, new, SuggestBatch(()), budget_used, now, fits
+            )
             return fresh if new else Planned(study.id, wanted)
         started = time.perf_counter()
         batch = suggester.suggest(
@@ -177,7 +141,15 @@ class HandOut:
         )
         self._observe_compute(study, time.perf_counter() - started)
         return self._insert(
-            txn, study, worker_id, new, batch, budget_used, now, requeue_drained=requeue_drained
+            txn,
+            study,
+            worker_id,
+            new,
+            batch,
+            budget_used,
+            now,
+            fits,
+            requeue_drained=requeue_drained,
         )
 
     async def complete(self, study_name: str, worker_id: str, result: HandOutResult) -> Suggested:
@@ -221,16 +193,25 @@ class HandOut:
         batch: SuggestBatch,
         budget_used: int,
         now: float,
+        fits: Room,
         *,
         requeue_drained: bool = True,
     ) -> Fresh:
-        """Inserts re-issued and freshly suggested trials and advances the study's counters."""
+        """Inserts re-issued and freshly suggested trials and advances the study's counters.
+
+        `fits` grants each its step budget; the steps it leaves may finish the study.
+        """
         config = study.config
         new = new + [NewTrial(dict(s.params), s.grid_index) for s in batch.suggestions]
+        granted = fits.step_budgets[: len(new)]  # each fits: `fits` bounded what was drawn
+        new = [replace(t, step_budget=steps) for t, steps in zip(new, granted, strict=True)]
+        left = fits.steps_left
+        if left is not None:  # grants `new` does not take stay in the study
+            left += sum(fits.step_budgets[len(new) :])
         budget_used += len(new)
-        spent = config.budget_spent(budget_used)
         exhausted = batch.finished and requeue_drained
-        state = StudyState.FINISHED if spent or exhausted else StudyState.ACTIVE
+        finished = spent(config, budget_used, left) or exhausted
+        state = StudyState.FINISHED if finished else StudyState.ACTIVE
         trials = (
             txn.insert_trials(
                 study, study.trial_count + 1, new, worker_id, now, lease_until(study, now)
@@ -364,11 +345,11 @@ class HandOut:
             return Fresh(paused, study.config.algorithm.name)
         if study.trial_count != version:
             return None
-        room = len(batch.suggestions)
-        if study.config.max_trials:
-            room = max(0, min(room, study.config.max_trials - study.budget_used))
-        batch = SuggestBatch(batch.suggestions[:room], batch.finished)
-        return self._insert(txn, study, worker_id, [], batch, study.budget_used, self._clock())
+        fits = room(txn, study, study.budget_used, len(batch.suggestions))
+        batch = SuggestBatch(batch.suggestions[: len(fits.step_budgets)], batch.finished)
+        return self._insert(
+            txn, study, worker_id, [], batch, study.budget_used, self._clock(), fits
+        )
 
     async def _precompute(self, study_name: str, study_id: int) -> None:
         """Computes the study's next suggestions with its handed-out trials pending.

@@ -132,12 +132,15 @@ class Outcomes:
             rule = make_rule(study.config.stopping)
             stop = trial.stop_requested  # StopTrial asked for it
             if not stop and rule is not None and rule.decides_at(step):
-                peers = Peers(
-                    values=lambda: txn.values_at_step(study, step, exclude=number),
-                    finals=lambda: txn.finals_at_step(study, step),
-                )
-                goal = study.config.objective.goal
-                stop = rule.should_stop(goal, step, txn.measurements(study, number), peers)
+                curve = txn.measurements(study, number)
+                # At the end of its step budget a trial ends anyway: it completes, not pruned.
+                if not trial.step_budget or len(curve) < trial.step_budget:
+                    peers = Peers(
+                        values=lambda: txn.values_at_step(study, step, exclude=number),
+                        finals=lambda: txn.finals_at_step(study, step),
+                    )
+                    goal = study.config.objective.goal
+                    stop = rule.should_stop(goal, step, curve, peers)
             return stop, until
 
         return await write(self._store, op, durable=False, study=study_name)

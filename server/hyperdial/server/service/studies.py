@@ -15,6 +15,7 @@ from hyperdial.server.errors import (
     InvalidArgument,
     ResourceExhausted,
 )
+from hyperdial.server.service.budget import spent, steps_left
 from hyperdial.server.service.common import (
     check_name,
     decode_token,
@@ -47,6 +48,7 @@ def _summary(txn: Transaction, record: StudyRecord) -> Study:
         queued_trials=record.queued,
         updated_at=txn.last_activity(record.id),
         steps_reported=record.steps,
+        steps_reserved=txn.steps_reserved(record.id) if record.config.fidelity else 0,
     )
 
 
@@ -183,9 +185,10 @@ class StudyService:
                     f"got {max_trials}"
                 )
             config = replace(study.config, max_trials=max_trials)
+            left = steps_left(txn, study)
             state = (
                 StudyState.FINISHED
-                if config.budget_spent(study.budget_used)
+                if spent(config, study.budget_used, left)
                 else StudyState.ACTIVE
             )
             txn.replace_config(study.id, config)

@@ -69,6 +69,8 @@ class NewTrial:
     grid_index: int | None
     # A retry: the number of the configuration's first trial.
     retry_of: int | None = None
+    # The most steps it may train (StudyConfig.fidelity; 0: no limit).
+    step_budget: int = 0
 
 
 @dataclass(frozen=True)
@@ -248,6 +250,10 @@ class Transaction(Protocol):
         self, study: StudyRecord, number: int, step: int, value: float, lease_until: float
     ) -> None:
         """Records (or overwrites) the value at `step` and renews the lease."""
+        ...
+
+    def steps_reserved(self, study_id: int) -> int:
+        """Steps granted to the study's PENDING trials and not yet reported by them."""
         ...
 
     def measurements(self, study: StudyRecord, number: int) -> tuple[Measurement, ...]:

@@ -2,19 +2,21 @@
 
 A page of ListTrials with its curves costs one query for all of them, not one
 per trial. The study row counts the steps reported (`studies.steps`), so the
-budget spent in steps costs GetStudy no scan.
+budget spent in steps costs GetStudy no scan; each trial row counts its own
+(`trials.steps`), so the steps still granted to running trials are one sum
+over them.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, case, func, select
 
 from hyperdial.server.domain import Measurement, TrialState
 from hyperdial.server.store.schema import measurements, studies, trials
 
 
 def record(conn: Connection, study_id: int, trial_id: int, step: int, value: float) -> None:
-    """Stores (or overwrites) a trial's value at `step`; a new step counts on the study."""
+    """Stores (or overwrites) a trial's value at `step`; a new step counts on trial and study."""
     replaced = conn.execute(
         measurements.delete().where(
             measurements.c.trial_id == trial_id, measurements.c.step == step
@@ -27,6 +29,18 @@ def record(conn: Connection, study_id: int, trial_id: int, step: int, value: flo
         conn.execute(
             studies.update().where(studies.c.id == study_id).values(steps=studies.c.steps + 1)
         )
+        conn.execute(
+            trials.update().where(trials.c.id == trial_id).values(steps=trials.c.steps + 1)
+        )
+
+
+def steps_reserved(conn: Connection, study_id: int) -> int:
+    """See `Transaction.steps_reserved`: read through the lease index, running trials only."""
+    unspent = trials.c.step_budget - trials.c.steps
+    query = select(func.coalesce(func.sum(case((unspent > 0, unspent), else_=0)), 0)).where(
+        trials.c.study_id == study_id, trials.c.state == TrialState.PENDING.value
+    )
+    return int(conn.execute(query).scalar_one())
 
 
 def measurements_of(conn: Connection, study_id: int, number: int) -> tuple[Measurement, ...]:

@@ -48,4 +48,5 @@ def trial_from_row(study_name: str, row: Mapping[Any, Any]) -> Trial:
         metrics=json.loads(row["metrics_json"]) if row["metrics_json"] else {},
         violates_constraints=not row["feasible"],
         stop_requested=bool(row["stop_requested"]),
+        step_budget=row["step_budget"],
     )

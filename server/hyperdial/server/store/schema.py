@@ -82,6 +82,10 @@ trials = Table(
     Column("worker_stopped", Boolean, nullable=False, default=False),
     # Someone asked (StopTrial) that the trial stop: its next ReportProgress answers stop.
     Column("stop_requested", Boolean, nullable=False, default=False),
+    # The most steps the trial may train (StudyConfig.fidelity; 0: no limit).
+    Column("step_budget", BigInteger, nullable=False, default=0),
+    # Steps it has reported (ReportProgress, a re-reported step once).
+    Column("steps", BigInteger, nullable=False, default=0),
     UniqueConstraint("study_id", "number", name="uq_trials_study_number"),
     Index("ix_trials_worker", "study_id", "worker_id", "state", "number"),
     Index("ix_trials_lease", "study_id", "state", "lease_expires_at"),

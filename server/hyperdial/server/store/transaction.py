@@ -268,6 +268,8 @@ class SqlTransaction:
                 "retry_of": item.retry_of,
                 "worker_stopped": False,
                 "stop_requested": False,
+                "step_budget": item.step_budget,
+                "steps": 0,
             }
             for k, item in enumerate(new)
         ]
@@ -282,6 +284,7 @@ class SqlTransaction:
                 worker_id=worker_id,
                 created_at=now,
                 lease_expires_at=lease_until,
+                step_budget=item.step_budget,
             )
             for k, item in enumerate(new)
         ]
@@ -323,6 +326,10 @@ class SqlTransaction:
         trial_id = row[TRIAL_COLUMNS.index("id")]
         curves.record(self._conn, study.id, trial_id, step, value)
         self._run(self._sql.renew_lease, trial_id=trial_id, until=lease_until)
+
+    def steps_reserved(self, study_id: int) -> int:
+        """See `Transaction.steps_reserved`."""
+        return curves.steps_reserved(self._conn, study_id)
 
     def measurements(self, study: StudyRecord, number: int) -> tuple[Measurement, ...]:
         """See `Transaction.measurements`."""

@@ -14,7 +14,10 @@ function studyHeader(study) {
   add("trials", el("div", { class: "actions" }, progressBar(study.counts, study.max_trials),
     Object.entries(study.counts).map(([k, v]) => `${k} ${v}`).join(", ") || "none",
     ` of ${study.max_trials || "∞"}`, study.queued ? `; ${study.queued} queued` : ""), "fact-trials");
-  if (study.steps) add("steps", `${study.steps} reported over all trials (the epochs trained)`, "fact-steps");
+  if (study.steps || study.step_budget) {
+    const budget = study.step_budget ? `; ${study.steps_reserved} granted to running trials, of ${study.step_budget}` : "";
+    add("steps", `${study.steps} reported over all trials (the epochs trained)${budget}`, "fact-steps");
+  }
   if (study.best) add("best", `trial ${study.best.id}: ${fmt(study.best.value)}`, "fact-best");
   if (study.objectives.length === 1) add("recommended", el("span", { class: "muted" }, "asking the model…"), "fact-recommended");
   add("created", when(study.created));

@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.stamp-install
 
-.PHONY: venv system-deps node-deps container-deps container-test demo test test-slow lint proto proto-check bench-overhead bench-crash bench-load bench-replicas bench-trainer bench-pruning bench-bayes bench-quality bench-parallel bench-multiobjective bench-faults bench-generalization bench-agent ui-assets ui-screenshots bench-ui clean
+.PHONY: venv system-deps node-deps container-deps container-test demo test test-slow lint proto proto-check bench-overhead bench-crash bench-load bench-replicas bench-trainer bench-pruning bench-multifidelity bench-bayes bench-quality bench-parallel bench-multiobjective bench-faults bench-generalization bench-agent ui-assets ui-screenshots bench-ui clean
 
 # torch==2.13.0 first: it is the CPU build on this platform, so nothing later asks
 # for a multi-GB CUDA build (pyproject caps torch at that version).
@@ -101,6 +101,10 @@ bench-trainer: venv
 
 bench-pruning: venv
 	$(PY) bench/pruning.py
+
+## make bench-multifidelity: best model against epochs spent on a fixed epoch budget
+bench-multifidelity: venv
+	$(PY) bench/multifidelity.py
 
 bench-bayes: venv
 	$(PY) bench/bayes_latency.py

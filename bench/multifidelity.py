@@ -1,0 +1,312 @@
+"""Multi-fidelity: the best model found against the epochs spent, on a fixed budget of epochs.
+
+Every run tunes the demo's MLP space (learning rate, layers, units, batch size,
+dropout, weight decay) with real training, each trial at most `--max-epochs`
+epochs (patience 3), until the run has spent `--budget` epochs in all:
+
+- hyperdial runs are studies with `fidelity: {max_steps, total_steps: budget}`
+  on a real server, tuned by two `hyperdial trainer` processes;
+- the anchors are Optuna's TPE with its MedianPruner or HyperbandPruner, as
+  Optuna ships them, training with the same code, one trial at a time, a new
+  trial only while a full `--max-epochs` is left (as the study's grants).
+
+At 25%, 40%, 50% and 100% of the budget (epochs counted over trials in the
+order they finished), each run's best trial so far is read, its configuration
+retrained on train + validation for its best validation epoch count (as
+`hyperdial retrain` does) and scored on the test split. Near-duplicate
+proposals: model-proposed trials (bayes after its initial design, TPE after
+its startup trials) within 0.05 of an earlier trial in the unit cube.
+
+    python bench/multifidelity.py [--seeds 3] [--datasets digits,wine,noisy]
+        [--methods bayes,bayes+median,...] [--budget 300] [--max-epochs 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import optuna
+import torch
+from sklearn.datasets import make_classification
+
+from _common import machine, mlp_digits_space, optuna_params, report
+from hyperdial.client import (
+    Client,
+    median_stopping,
+    model_stopping,
+    step_budget,
+    successive_halving,
+)
+from hyperdial.client.params import values_from_proto
+from hyperdial.client.tools.local import LocalServer
+from hyperdial.server.space.features import to_features
+from hyperdial.trainers.data import Dataset, load_dataset
+from hyperdial.trainers.final import train_and_test
+from hyperdial.trainers.spaces import MLP_DIGITS
+from hyperdial.trainers.training import fit
+from hyperdial.v1 import hyperdial_pb2 as pb
+
+CHECKPOINTS = (0.25, 0.4, 0.5, 1.0)
+NEAR = 0.05
+INITIAL_TRIALS = 8  # bayes' initial design (TPE's startup trials: its default, 10)
+TPE_STARTUP = 10
+CPU = torch.device("cpu")
+# Our methods: (algorithm, options, stopping rule).
+OURS: dict[str, tuple[str, dict[str, Any], Any]] = {
+    "bayes": ("bayes", {}, None),
+    "bayes+median": ("bayes", {}, median_stopping(min_trials=5, warmup_steps=2)),
+    "bayes+halving": ("bayes", {}, successive_halving(min_step=1, reduction_factor=3)),
+    "bayes+model": ("bayes", {}, model_stopping(min_probability=0.05, min_trials=5)),
+    "random+halving": ("random", {}, successive_halving(min_step=1, reduction_factor=3)),
+}
+OPTUNA_PRUNERS = {
+    "tpe+median": lambda: optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2),
+    "tpe+hyperband": lambda: optuna.pruners.HyperbandPruner(min_resource=1, reduction_factor=3),
+}
+METHODS = (*OURS, *OPTUNA_PRUNERS)
+
+
+@dataclass(frozen=True)
+class Finished:
+    """A trial as the benchmark reads it, in the order trials finished."""
+
+    params: dict[str, Any]
+    curve: list[float]  # validation loss per epoch
+    completed: bool  # False: stopped early
+
+
+def noisy_dataset(folder: Path) -> Path:
+    """A `make_classification` set with 15% flipped labels, saved for the trainers."""
+    x, y = make_classification(
+        n_samples=1000,
+        n_features=20,
+        n_informative=6,
+        n_redundant=4,
+        flip_y=0.15,
+        class_sep=0.8,
+        random_state=0,
+    )
+    path = folder / "noisy.npz"
+    np.savez(path, x=x.astype(np.float32), y=y)
+    return path
+
+
+def run_ours(
+    server: LocalServer, client: Client, method: str, data: str, seed: int, args: Any
+) -> list[Finished]:
+    algorithm, options, stopping = OURS[method]
+    if algorithm == "bayes":
+        options = {**options, "initial_trials": INITIAL_TRIALS}
+    name = f"mf-{method.replace('+', '-')}-{Path(data).stem}-{seed}"
+    study = client.create_study(
+        name,
+        list(MLP_DIGITS),
+        metric="val_loss",
+        algorithm=algorithm,
+        options=options,
+        seed=seed,
+        stopping=stopping,
+        fidelity=step_budget(args.max_epochs, total_steps=args.budget),
+    )
+    command = [sys.executable, "-m", "hyperdial.trainers", "--server", server.address]
+    command += ["--study", name, "--device", "cpu", "--dataset", data, "--seed", str(seed)]
+    trainers = [subprocess.Popen(command, stderr=subprocess.DEVNULL) for _ in range(2)]
+    for trainer in trainers:
+        trainer.wait()
+    trials = []
+    for page in _pages(client, study.name):
+        trials += [t for t in page if t.state in (pb.COMPLETED, pb.PRUNED)]
+    trials.sort(key=lambda t: (t.finish_time.ToNanoseconds(), t.id))
+    return [
+        Finished(
+            values_from_proto(t.parameters),
+            [m.value for m in t.measurements],
+            t.state == pb.COMPLETED,
+        )
+        for t in trials
+    ]
+
+
+def _pages(client: Client, study: str) -> Iterator[list[pb.Trial]]:
+    """The study's trials with their curves and finish times, a page at a time."""
+    token = ""
+    while True:
+        request = pb.ListTrialsRequest(study=study, include_measurements=True, page_token=token)
+        page = client.call(client.stub.ListTrials, request)
+        yield list(page.trials)
+        token = page.next_page_token
+        if not token:
+            return
+
+
+def run_optuna(method: str, dataset: Dataset, seed: int, args: Any) -> list[Finished]:
+    study = optuna.create_study(
+        sampler=optuna.samplers.TPESampler(seed=seed), pruner=OPTUNA_PRUNERS[method]()
+    )
+    finished: list[Finished] = []
+    spent = 0
+    while args.budget - spent >= args.max_epochs:
+        trial = study.ask()
+        done = _train_optuna_trial(trial, dataset, seed * 1000 + len(finished), args.max_epochs)
+        spent += len(done.curve)
+        if done.completed:
+            study.tell(trial, min(done.curve))
+        else:
+            study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+        finished.append(done)
+    return finished
+
+
+def _train_optuna_trial(
+    trial: optuna.Trial, dataset: Dataset, seed: int, max_epochs: int
+) -> Finished:
+    params = optuna_params(trial, mlp_digits_space())
+    curve: list[float] = []
+
+    def on_epoch(epoch: int, loss: float, _accuracy: float) -> bool:
+        curve.append(loss)
+        trial.report(loss, epoch)
+        return trial.should_prune()
+
+    config = {**params, "epochs": max_epochs}
+    result = fit(dataset, config, device=CPU, seed=seed, on_epoch=on_epoch)
+    return Finished(params, curve, not result.stopped_by_server)
+
+
+def best_by(finished: list[Finished], epochs: float) -> Finished | None:
+    """The completed trial with the lowest loss among those finished within `epochs`."""
+    spent, best = 0, None
+    for trial in finished:
+        spent += len(trial.curve)
+        if spent > epochs:
+            break
+        if trial.completed and (best is None or min(trial.curve) < min(best.curve)):
+            best = trial
+    return best
+
+
+def near_duplicates(finished: list[Finished], initial: int) -> int:
+    """Model-proposed trials (after the `initial` ones) within NEAR of an earlier trial."""
+    space = mlp_digits_space()
+    points = [np.array(to_features(space, t.params)) for t in finished]
+    return sum(
+        1
+        for k in range(initial, len(points))
+        if min(np.linalg.norm(points[k] - p) for p in points[:k]) < NEAR
+    )
+
+
+def score(
+    method: str, name: str, seed: int, finished: list[Finished], dataset: Dataset, budget: int
+) -> dict[str, Any]:
+    """A run's row: best validation and retrained test loss at each checkpoint, duplicates."""
+    row: dict[str, Any] = {"method": method, "dataset": name, "seed": seed}
+    row["epochs"] = sum(len(t.curve) for t in finished)
+    row["trials"] = len(finished)
+    initial = INITIAL_TRIALS if method in OURS else TPE_STARTUP
+    row["near_duplicates"] = near_duplicates(finished, initial)
+    row["model_proposed"] = max(0, len(finished) - initial)
+    for fraction in CHECKPOINTS:
+        best = best_by(finished, fraction * budget)
+        key = f"{round(fraction * 100)}%"
+        if best is None:
+            row[f"val@{key}"] = row[f"test@{key}"] = math.nan
+            continue
+        row[f"val@{key}"] = min(best.curve)
+        epochs = int(np.argmin(best.curve)) + 1
+        run, _ = train_and_test(dataset, best.params, epochs, 100_000 + seed, CPU)
+        row[f"test@{key}"] = run.test_loss
+    return row
+
+
+def summarize(
+    rows: list[dict[str, Any]], datasets: list[str], methods: list[str]
+) -> dict[str, Any]:
+    summary: dict[str, Any] = {}
+    for name in datasets:
+        for method in methods:
+            mine = [r for r in rows if r["dataset"] == name and r["method"] == method]
+            entry: dict[str, Any] = {
+                "epochs": statistics.median(r["epochs"] for r in mine),
+                "near_duplicates": sum(r["near_duplicates"] for r in mine),
+                "model_proposed": sum(r["model_proposed"] for r in mine),
+            }
+            for fraction in CHECKPOINTS:
+                key = f"{round(fraction * 100)}%"
+                for kind in ("val", "test"):
+                    values = [
+                        r[f"{kind}@{key}"] for r in mine if not math.isnan(r[f"{kind}@{key}"])
+                    ]
+                    entry[f"{kind}@{key}"] = statistics.median(values) if values else math.nan
+            summary[f"{name}/{method}"] = entry
+    return summary
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--datasets", default="digits,wine,noisy")
+    parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("--budget", type=int, default=300, help="epochs per run")
+    parser.add_argument("--max-epochs", type=int, default=15, help="epochs per trial at most")
+    args = parser.parse_args()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    datasets = [d for d in args.datasets.split(",") if d]
+    methods = [m for m in args.methods.split(",") if m]
+    unknown = sorted(set(methods) - set(METHODS))
+    if unknown:
+        parser.error(f"--methods: unknown {', '.join(unknown)}; known: {', '.join(METHODS)}")
+    rows = []
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        LocalServer(f"sqlite:///{Path(tmp) / 'mf.db'}") as server,
+        Client(server.address, timeout=120) as client,
+    ):
+        for name in datasets:
+            data = str(noisy_dataset(Path(tmp))) if name == "noisy" else name
+            for seed in range(args.seeds):
+                dataset = load_dataset(data, seed=seed)  # the trainers' split (--seed)
+                for method in methods:
+                    if method in OURS:
+                        finished = run_ours(server, client, method, data, seed, args)
+                    else:
+                        finished = run_optuna(method, dataset, seed, args)
+                    row = score(method, name, seed, finished, dataset, args.budget)
+                    print(row, file=sys.stderr, flush=True)
+                    rows.append(row)
+    summary = summarize(rows, datasets, methods)
+    columns = ["dataset/method", "epochs", "near dup."]
+    columns += [f"{k} @{round(f * 100)}%" for f in CHECKPOINTS for k in ("val", "test")]
+    report(
+        f"Multi-fidelity: {args.budget} epochs per run, at most {args.max_epochs} a trial, "
+        f"{args.seeds} seeds",
+        columns,
+        [
+            (
+                key,
+                f"{s['epochs']:g}",
+                f"{s['near_duplicates']}/{s['model_proposed']}",
+                *(
+                    f"{s[f'{k}@{round(f * 100)}%']:.4f}"
+                    for f in CHECKPOINTS
+                    for k in ("val", "test")
+                ),
+            )
+            for key, s in summary.items()
+        ],
+        {"summary": summary, "runs": rows, "machine": machine(), "budget": args.budget},
+    )
+
+
+if __name__ == "__main__":
+    main()

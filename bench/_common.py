@@ -7,10 +7,13 @@ import os
 import platform
 import statistics
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 from rich.console import Console
 from rich.table import Table
+from sklearn.datasets import make_classification
 
 from hyperdial.server.rpc.convert import study_config_from_proto
 from hyperdial.server.space import (
@@ -81,3 +84,19 @@ def optuna_params(trial: Any, space: SearchSpace) -> dict[str, ParamValue]:
         elif isinstance(p, CategoricalParam):
             params[p.name] = trial.suggest_categorical(p.name, p.choices)
     return params
+
+
+def noisy_classification(folder: Path) -> Path:
+    """A `make_classification` set with 15% flipped labels, saved as .npz for the trainers."""
+    x, y = make_classification(
+        n_samples=1000,
+        n_features=20,
+        n_informative=6,
+        n_redundant=4,
+        flip_y=0.15,
+        class_sep=0.8,
+        random_state=0,
+    )
+    path = folder / "noisy.npz"
+    np.savez(path, x=x.astype(np.float32), y=y)
+    return path

@@ -38,12 +38,10 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import optuna
 import torch
-from sklearn.datasets import make_classification
 
-from _common import machine, optuna_params, report
+from _common import machine, noisy_classification, optuna_params, report
 from hyperdial.server.algorithms.base import History, Observed, make_suggester
 from hyperdial.server.algorithms.recommend import recommend
 from hyperdial.server.domain import AlgorithmConfig, OptionValue
@@ -81,18 +79,7 @@ Trial = tuple[dict[str, ParamValue], float, int]  # params, best validation loss
 def _dataset(name: str, folder: Path) -> Dataset:
     if name != "noisy":
         return load_dataset(name, seed=0)
-    x, y = make_classification(
-        n_samples=1000,
-        n_features=20,
-        n_informative=6,
-        n_redundant=4,
-        flip_y=0.15,
-        class_sep=0.8,
-        random_state=0,
-    )
-    path = folder / "noisy.npz"
-    np.savez(path, x=x.astype(np.float32), y=y)
-    return load_dataset(str(path), seed=0)
+    return load_dataset(str(noisy_classification(folder)), seed=0)
 
 
 def _objective(dataset: Dataset, seed: int) -> Callable[[dict[str, ParamValue], int], Trial]:

@@ -37,9 +37,8 @@ from typing import Any
 import numpy as np
 import optuna
 import torch
-from sklearn.datasets import make_classification
 
-from _common import machine, mlp_digits_space, optuna_params, report
+from _common import machine, mlp_digits_space, noisy_classification, optuna_params, report
 from hyperdial.client import (
     Client,
     median_stopping,
@@ -83,22 +82,6 @@ class Finished:
     params: dict[str, Any]
     curve: list[float]  # validation loss per epoch
     completed: bool  # False: stopped early
-
-
-def noisy_dataset(folder: Path) -> Path:
-    """A `make_classification` set with 15% flipped labels, saved for the trainers."""
-    x, y = make_classification(
-        n_samples=1000,
-        n_features=20,
-        n_informative=6,
-        n_redundant=4,
-        flip_y=0.15,
-        class_sep=0.8,
-        random_state=0,
-    )
-    path = folder / "noisy.npz"
-    np.savez(path, x=x.astype(np.float32), y=y)
-    return path
 
 
 def run_ours(
@@ -273,7 +256,7 @@ def main() -> None:
         Client(server.address, timeout=120) as client,
     ):
         for name in datasets:
-            data = str(noisy_dataset(Path(tmp))) if name == "noisy" else name
+            data = str(noisy_classification(Path(tmp))) if name == "noisy" else name
             for seed in range(args.seeds):
                 dataset = load_dataset(data, seed=seed)  # the trainers' split (--seed)
                 for method in methods:

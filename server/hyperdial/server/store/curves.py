@@ -15,8 +15,12 @@ from hyperdial.server.domain import Measurement, TrialState
 from hyperdial.server.store.schema import measurements, studies, trials
 
 
-def record(conn: Connection, study_id: int, trial_id: int, step: int, value: float) -> None:
-    """Stores (or overwrites) a trial's value at `step`; a new step counts on trial and study."""
+def record(conn: Connection, study_id: int, trial_id: int, step: int, value: float) -> int:
+    """Stores (or overwrites) a trial's value at `step`; a new step counts on the study.
+
+    Returns 1 for a new step and 0 for an overwritten one: the caller counts it
+    on the trial's row with the lease it renews there.
+    """
     replaced = conn.execute(
         measurements.delete().where(
             measurements.c.trial_id == trial_id, measurements.c.step == step
@@ -25,13 +29,12 @@ def record(conn: Connection, study_id: int, trial_id: int, step: int, value: flo
     conn.execute(
         measurements.insert().values(trial_id=trial_id, step=step, value=value, study_id=study_id)
     )
-    if not replaced:
-        conn.execute(
-            studies.update().where(studies.c.id == study_id).values(steps=studies.c.steps + 1)
-        )
-        conn.execute(
-            trials.update().where(trials.c.id == trial_id).values(steps=trials.c.steps + 1)
-        )
+    if replaced:
+        return 0
+    conn.execute(
+        studies.update().where(studies.c.id == study_id).values(steps=studies.c.steps + 1)
+    )
+    return 1
 
 
 def steps_reserved(conn: Connection, study_id: int) -> int:

@@ -103,10 +103,11 @@ _FINISH_PENDING_TRIAL = (
     .returning(*trials.c)
 )
 
-_RENEW_LEASE = (
+# A reported value renews the lease and, at a new step, counts on the trial: one write.
+_RECORD_PROGRESS = (
     trials.update()
     .where(trials.c.id == bindparam("trial_id"))
-    .values(lease_expires_at=bindparam("until"))
+    .values(lease_expires_at=bindparam("until"), steps=trials.c.steps + bindparam("added"))
 )
 
 
@@ -125,4 +126,4 @@ class Statements:
         self.update_study = prepare(_UPDATE_STUDY)
         self.get_trial = prepare(_GET_TRIAL)
         self.finish_pending_trial = prepare(_FINISH_PENDING_TRIAL)
-        self.renew_lease = prepare(_RENEW_LEASE)
+        self.record_progress = prepare(_RECORD_PROGRESS)

@@ -324,8 +324,8 @@ class SqlTransaction:
         if row is None:
             raise NotFound(f"trial {number} of study {study.name!r} does not exist")
         trial_id = row[TRIAL_COLUMNS.index("id")]
-        curves.record(self._conn, study.id, trial_id, step, value)
-        self._run(self._sql.renew_lease, trial_id=trial_id, until=lease_until)
+        added = curves.record(self._conn, study.id, trial_id, step, value)
+        self._run(self._sql.record_progress, trial_id=trial_id, until=lease_until, added=added)
 
     def steps_reserved(self, study_id: int) -> int:
         """See `Transaction.steps_reserved`."""

@@ -60,13 +60,35 @@ NEAR = 0.05
 INITIAL_TRIALS = 8  # bayes' initial design (TPE's startup trials: its default, 10)
 TPE_STARTUP = 10
 CPU = torch.device("cpu")
-# Our methods: (algorithm, options, stopping rule).
-OURS: dict[str, tuple[str, dict[str, Any], Any]] = {
-    "bayes": ("bayes", {}, None),
-    "bayes+median": ("bayes", {}, median_stopping(min_trials=5, warmup_steps=2)),
-    "bayes+halving": ("bayes", {}, successive_halving(min_step=1, reduction_factor=3)),
-    "bayes+model": ("bayes", {}, model_stopping(min_probability=0.05, min_trials=5)),
-    "random+halving": ("random", {}, successive_halving(min_step=1, reduction_factor=3)),
+MODEL_RULE = model_stopping(min_probability=0.05, min_trials=5)
+HALVING = successive_halving(min_step=1, reduction_factor=3)
+
+
+@dataclass(frozen=True)
+class Ours:
+    """One of our methods: an algorithm, its options, a stopping rule.
+
+    `short_start` declares `min_steps` (a third of the epochs a trial may
+    train), so bayes' initial design asks for short trials (`initial_fidelity`).
+    """
+
+    algorithm: str
+    options: dict[str, Any]
+    stopping: Any = None
+    short_start: bool = False
+
+
+OURS: dict[str, Ours] = {
+    "bayes": Ours("bayes", {}),
+    "bayes+median": Ours("bayes", {}, median_stopping(min_trials=5, warmup_steps=2)),
+    "bayes+halving": Ours("bayes", {}, HALVING),
+    "bayes+model": Ours("bayes", {}, MODEL_RULE),
+    "bayes+model/short-start": Ours("bayes", {}, MODEL_RULE, short_start=True),
+    "bayes/short-start": Ours("bayes", {}, short_start=True),
+    # Without learning curves in the model (as before `model_curves`), for the record.
+    "bayes/no-curves": Ours("bayes", {"model_curves": False}),
+    "bayes+model/no-curves": Ours("bayes", {"model_curves": False}, MODEL_RULE),
+    "random+halving": Ours("random", {}, HALVING),
 }
 OPTUNA_PRUNERS = {
     "tpe+median": lambda: optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2),
@@ -87,19 +109,21 @@ class Finished:
 def run_ours(
     server: LocalServer, client: Client, method: str, data: str, seed: int, args: Any
 ) -> list[Finished]:
-    algorithm, options, stopping = OURS[method]
-    if algorithm == "bayes":
+    ours = OURS[method]
+    options = ours.options
+    if ours.algorithm == "bayes":
         options = {**options, "initial_trials": INITIAL_TRIALS}
-    name = f"mf-{method.replace('+', '-')}-{Path(data).stem}-{seed}"
+    min_steps = args.max_epochs // 3 if ours.short_start else 0
+    name = f"mf-{method.replace('+', '-').replace('/', '-')}-{Path(data).stem}-{seed}"
     study = client.create_study(
         name,
         list(MLP_DIGITS),
         metric="val_loss",
-        algorithm=algorithm,
+        algorithm=ours.algorithm,
         options=options,
         seed=seed,
-        stopping=stopping,
-        fidelity=step_budget(args.max_epochs, total_steps=args.budget),
+        stopping=ours.stopping,
+        fidelity=step_budget(args.max_epochs, total_steps=args.budget, min_steps=min_steps),
     )
     command = [sys.executable, "-m", "hyperdial.trainers", "--server", server.address]
     command += ["--study", name, "--device", "cpu", "--dataset", data, "--seed", str(seed)]

@@ -32,16 +32,28 @@ LBFGS_MAX_ITERATIONS = 2000
 
 
 class AcquisitionSearch:
-    """Finds the best points of an acquisition on one space's feature layout."""
+    """Finds the best points of an acquisition on one space's feature layout.
 
-    def __init__(self, layout: FeatureLayout, restarts: int, raw_samples: int) -> None:
+    `fixed` holds columns beyond the layout's, each at one value (a model's
+    fidelity column, searched at full fidelity): their bounds pin them.
+    """
+
+    def __init__(
+        self,
+        layout: FeatureLayout,
+        restarts: int,
+        raw_samples: int,
+        fixed: tuple[float, ...] = (),
+    ) -> None:
         self.layout = layout
         self.restarts = restarts
         self.raw_samples = raw_samples
-        self.bounds = torch.zeros(2, layout.width, dtype=torch.float64)
+        self.bounds = torch.zeros(2, layout.width + len(fixed), dtype=torch.float64)
         self.bounds[1] = 1.0
         for column, choices in layout.categorical.items():
             self.bounds[1, column] = max(choices)
+        for offset, value in enumerate(fixed):
+            self.bounds[:, layout.width + offset] = value
 
     def best(
         self, acquisition: AcquisitionFunction, incumbent: torch.Tensor, count: int
@@ -121,7 +133,7 @@ class AcquisitionSearch:
             num_restarts=self.restarts,
             raw_samples=self.raw_samples,
         )
-        starts = torch.cat([starts, _around(incumbent, INCUMBENT_STARTS)])
+        starts = torch.cat([starts, _around(incumbent, INCUMBENT_STARTS, self.bounds)])
         if isinstance(acquisition, CachedLogEI) and acquisition.hand_derived:
             optima, found = self._local_optima(acquisition, starts.squeeze(-2))
             return optima[found.argsort(descending=True)].unsqueeze(-2)
@@ -172,7 +184,7 @@ class AcquisitionSearch:
         return points
 
 
-def _around(best: torch.Tensor, starts: int) -> torch.Tensor:
+def _around(best: torch.Tensor, starts: int, bounds: torch.Tensor) -> torch.Tensor:
     """Optimizer starts at and near the incumbent `best`.
 
     Late in a study EI pays most for refining the best point, and random starts
@@ -180,4 +192,4 @@ def _around(best: torch.Tensor, starts: int) -> torch.Tensor:
     """
     scales = torch.logspace(-3, -1, starts - 1, dtype=torch.float64).view(-1, 1, 1)
     nudged = best + scales * torch.randn(starts - 1, 1, best.shape[-1], dtype=torch.float64)
-    return torch.cat([best.expand(1, 1, -1), nudged]).clamp(0.0, 1.0)
+    return torch.cat([best.expand(1, 1, -1), nudged]).clamp(bounds[0], bounds[1])

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from hyperdial.server.domain import AlgorithmConfig, Objective, OptionValue
+from hyperdial.server.domain import AlgorithmConfig, Measurement, Objective, OptionValue
 from hyperdial.server.errors import InvalidArgument, shown
 from hyperdial.server.space import ParamValue, SearchSpace
 
@@ -23,13 +23,17 @@ class Observed:
 
     `values` holds every objective's value when the study has several (then
     `value` is the first); `slacks` every outcome-constraint bound's slack
-    (<= 0 where the bound holds), when the study has constraints.
+    (<= 0 where the bound holds), when the study has constraints; `curve` its
+    intermediate values by step, for a suggester that `models_curves`, and
+    `step_budget` the steps it was granted (0: no fidelity).
     """
 
     params: Mapping[str, ParamValue]
     value: float
     values: tuple[float, ...] = ()
     slacks: tuple[float, ...] = ()
+    curve: tuple[Measurement, ...] = ()
+    step_budget: int = 0
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,7 @@ class History:
             value it had when the stopping rule judged it), for one objective
             without constraints.
         maximize: the (first) objective's direction.
+        max_steps: the study's declared fidelity (`Fidelity.max_steps`), or 0.
         objectives: every objective, when the study has several (each
             observation's `values` follow their order).
         model_state: what the suggester's previous computation for this study
@@ -61,6 +66,7 @@ class History:
     pending: tuple[Mapping[str, ParamValue], ...] = ()
     pruned: tuple[Observed, ...] = ()
     maximize: bool = False
+    max_steps: int = 0
     objectives: tuple[Objective, ...] = ()
     model_state: object = None
 
@@ -72,10 +78,15 @@ class History:
 
 @dataclass(frozen=True)
 class Suggestion:
-    """One configuration; `grid_index` identifies a grid point so it can be re-issued."""
+    """One configuration; `grid_index` identifies a grid point so it can be re-issued.
+
+    `step_budget` asks for fewer steps than the study grants (0: its grant); the
+    service grants no fewer than the study's `Fidelity.min_steps`.
+    """
 
     params: Mapping[str, ParamValue]
     grid_index: int | None = None
+    step_budget: int = 0
 
 
 @dataclass(frozen=True)
@@ -104,11 +115,15 @@ class Suggester(Protocol):
     with `precompute` the next suggestion is computed as soon as trials are
     handed out while others run, with them pending, so the next Suggest finds
     it ready.
+
+    `models_curves` asks for the curves of finished trials in `Observed.curve`
+    (one objective without constraints; reading them costs a query).
     """
 
     reissues_stale: bool
     learns: bool
     precompute: bool
+    models_curves: bool
 
     def suggest(self, space: SearchSpace, history: History, count: int, seed: int) -> SuggestBatch:
         """Returns up to `count` new configurations after `history`."""

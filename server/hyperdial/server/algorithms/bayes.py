@@ -37,6 +37,17 @@ the stopping rule judged them by (option `model_pruned`, default true): the
 model learns where trials get stopped instead of proposing that region again.
 The value is pessimistic for a curve that would have gone on improving, which
 is the stopping rule's own bet. Failed trials carry no value and are left out.
+
+Learning curves (option `model_curves`, default true, with the default
+acquisition): where finished trials reported progress, the GP models
+(configuration, step), each trial at a ladder of its steps (`curves`), and
+LogEI asks what a configuration reaches at the last step. A stopped trial
+then counts as what it is, an early value, and its curve tells the model how
+far such early values go elsewhere. Studies without progress reports, several
+objectives and constraints are modelled as above. Where the study's fidelity
+lets trials train less than `max_steps` (`min_steps`), the initial design asks
+for `initial_fidelity` of it (default a third): Sobol points are there to
+shape the model, and curves let short trials do that at a fraction of the cost.
 Infeasible trials take the worst completed value: the model learns to avoid
 their region without a second (classifier) model that would need many
 infeasible points before it knew anything.
@@ -61,6 +72,7 @@ hyperparameters where the service passes them (`History.model_state`).
 from __future__ import annotations
 
 import logging
+import math
 import warnings
 from collections.abc import Callable, Mapping
 
@@ -80,6 +92,7 @@ from botorch.utils.sampling import manual_seed
 
 from hyperdial.server.algorithms.acquisition_search import AcquisitionSearch
 from hyperdial.server.algorithms.base import History, Observed, Options, SuggestBatch, Suggestion
+from hyperdial.server.algorithms.curves import full_fidelity_incumbent, max_steps, with_curves
 from hyperdial.server.algorithms.gp import (
     Hyperparameters,
     TrainingData,
@@ -128,9 +141,14 @@ class BayesSuggester:
         self.precompute = reader.bool("precompute", True)
         self.incumbent = reader.choice("incumbent", "auto", ("auto", "mean", "observed"))
         self.model_pruned = reader.bool("model_pruned", True)
+        self.models_curves = reader.bool("model_curves", True) and self.acquisition == "auto"
+        self.initial_fidelity = reader.float("initial_fidelity", 1 / 3, 0.01, 1.0)
         reader.finish()
         self.layout: FeatureLayout = layout(space, MAX_DISCRETE_VALUES)
         self.search = AcquisitionSearch(self.layout, self.restarts, self.raw_samples)
+        self.curve_search = AcquisitionSearch(
+            self.layout, self.restarts, self.raw_samples, fixed=(1.0,)
+        )
 
     def suggest(self, space: SearchSpace, history: History, count: int, seed: int) -> SuggestBatch:
         """Sobol points until `initial_trials` are drawn (or imported) and two values differ.
@@ -148,9 +166,11 @@ class BayesSuggester:
                     "drawing Sobol points",
                     len(history.completed),
                 )
-            return SuggestBatch(self._sobol(space, history.draws, count, seed, taken))
+            budget = self._initial_budget(history)
+            return SuggestBatch(self._sobol(space, history.draws, count, seed, taken, budget))
         data = self._training_data(space, history, seed)
-        pending = [features_of(space, params) for params in history.pending]
+        at_full = [1.0] if data.x.shape[-1] > self.layout.width else []
+        pending = [features_of(space, params) + at_full for params in history.pending]
         with warnings.catch_warnings(), manual_seed(_mix(seed, history.draws)):
             # Fit and optimizer retries are BoTorch's own business; failures surface below.
             for category in (
@@ -176,7 +196,7 @@ class BayesSuggester:
             taken |= {canonical(space, params) for params in history.infeasible}
         suggestions: list[Suggestion] = []
         for row in rows:
-            params = from_features(space, row)
+            params = from_features(space, row[: self.layout.width])
             key = canonical(space, params)
             if key in taken:
                 continue
@@ -202,6 +222,16 @@ class BayesSuggester:
         observed = history.results if self.model_pruned else history.results - len(history.pruned)
         return history.draws < self.initial_trials and observed < self.initial_trials
 
+    def _initial_budget(self, history: History) -> int:
+        """The steps an initial-design trial asks for: `initial_fidelity` of `max_steps`.
+
+        Only where the model reads curves (a short trial is then an early value,
+        not a final one); 0, all the study grants, otherwise.
+        """
+        if not (self.models_curves and history.max_steps and self._initial(history)):
+            return 0
+        return max(1, math.ceil(self.initial_fidelity * history.max_steps))
+
     def _pruned(self, history: History) -> tuple[Observed, ...]:
         """Stopped trials the model sees, at their best reported value (option model_pruned)."""
         return history.pruned if self.model_pruned and not history.objectives else ()
@@ -213,6 +243,7 @@ class BayesSuggester:
         count: int,
         seed: int,
         taken: set[tuple[ParamValue, ...]],
+        step_budget: int = 0,
     ) -> tuple[Suggestion, ...]:
         """Sobol points from `start` on, skipping configurations already pending."""
         chosen: list[Suggestion] = []
@@ -221,7 +252,7 @@ class BayesSuggester:
             key = canonical(space, params)
             if key not in taken:
                 taken.add(key)
-                chosen.append(Suggestion(params))
+                chosen.append(Suggestion(params, step_budget=step_budget))
                 if len(chosen) == count:
                     break
         return tuple(chosen)
@@ -253,7 +284,15 @@ class BayesSuggester:
         rows = [features_of(space, o.params) for o in modelled]
         rows += [features_of(space, params) for params in history.infeasible]
         outcomes += [filler] * len(history.infeasible)
-        kept = keep_best([row[0] for row in outcomes], self.max_model_points, seed)
+        limit = self.max_model_points
+        full = max_steps(history)
+        if self.models_curves and full > 0 and any(o.curve for o in modelled):
+            sign = 1.0 if history.maximize else -1.0
+            completed = len(history.completed)
+            rows, outcomes = with_curves(rows, outcomes, modelled, completed, full, sign)
+            # Curve points outnumber trials several times: the fit's cap bounds them all.
+            limit = min(limit, self.max_fit_points)
+        kept = keep_best([row[0] for row in outcomes], limit, seed)
         x = torch.tensor([rows[i] for i in kept], dtype=torch.float64)
         y = torch.tensor([outcomes[i] for i in kept], dtype=torch.float64)
         if objectives == 1:
@@ -330,8 +369,12 @@ class BayesSuggester:
             by_mean = self.incumbent == "mean" or (
                 self.incumbent == "auto" and noise >= INFORMATIVE_REPEAT_NOISE
             )
-            best_point = incumbent(model, data, by_mean=by_mean)
-            rows = self.search.believer_batch(model, best_point, pending, count)
+            if data.x.shape[-1] > self.layout.width:  # curves: what configurations reach in full
+                best_point = full_fidelity_incumbent(model, data.x)
+                rows = self.curve_search.believer_batch(model, best_point, pending, count)
+            else:
+                best_point = incumbent(model, data, by_mean=by_mean)
+                rows = self.search.believer_batch(model, best_point, pending, count)
         return rows, noise, fitted.hyperparameters
 
 

@@ -84,10 +84,15 @@ def incumbent(model: GPyTorchModel, data: TrainingData, by_mean: bool) -> Incumb
     if not by_mean:
         best = int(data.y[:, 0].argmax())
         return Incumbent(data.x[best], float(data.y[best, 0]))
+    return best_mean(model, data.x)
+
+
+def best_mean(model: GPyTorchModel, x: torch.Tensor) -> Incumbent:
+    """The point among feature rows `x` with the best posterior mean, and that mean."""
     with torch.no_grad():
-        means = model.posterior(data.x).mean[..., 0]
+        means = model.posterior(x).mean[..., 0]
     best = int(means.argmax())
-    return Incumbent(data.x[best], float(means[best]))
+    return Incumbent(x[best], float(means[best]))
 
 
 def keep_best(values: Sequence[float], limit: int, seed: int) -> list[int]:

@@ -27,6 +27,7 @@ class GridSuggester:
     reissues_stale = True
     learns = False
     precompute = False
+    models_curves = False
 
     def __init__(self, space: SearchSpace, options: Mapping[str, OptionValue]) -> None:
         reader = Options(options)

@@ -42,6 +42,7 @@ class RandomSuggester:
     reissues_stale = False
     learns = False
     precompute = False
+    models_curves = False
 
     def __init__(self, space: SearchSpace, options: Mapping[str, OptionValue]) -> None:
         reader = Options(options)

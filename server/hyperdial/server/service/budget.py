@@ -46,6 +46,17 @@ def room(txn: Transaction, study: StudyRecord, budget_used: int, count: int) -> 
     return Room(tuple(grants), None if available is None else available - sum(grants))
 
 
+def shorter_grant(config: StudyConfig, grant: int, asked: int) -> int:
+    """The step budget of a trial whose suggester asked for `asked` steps (0: all) of `grant`.
+
+    Never below the study's `smallest_grant`: a study that declares no
+    `min_steps` trains every trial in full, whatever the algorithm asks.
+    """
+    if config.fidelity is None or not asked:
+        return grant
+    return min(grant, max(asked, config.fidelity.smallest_grant))
+
+
 def spent(config: StudyConfig, budget_used: int, left: int | None) -> bool:
     """Whether a study with `budget_used` trials and `left` steps hands out no more."""
     if config.budget_spent(budget_used):

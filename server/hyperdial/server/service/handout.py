@@ -20,7 +20,7 @@ from hyperdial.server.algorithms.base import History, SuggestBatch
 from hyperdial.server.domain import StudyState, Suggested
 from hyperdial.server.errors import Conflict
 from hyperdial.server.metrics import ServerMetrics
-from hyperdial.server.service.budget import Room, room, spent
+from hyperdial.server.service.budget import Room, room, shorter_grant, spent
 from hyperdial.server.service.common import read, write
 from hyperdial.server.service.compute import (
     MAX_AHEAD,
@@ -202,12 +202,14 @@ class HandOut:
         `fits` grants each its step budget; the steps it leaves may finish the study.
         """
         config = study.config
+        asked = [0] * len(new) + [s.step_budget for s in batch.suggestions]
         new = new + [NewTrial(dict(s.params), s.grid_index) for s in batch.suggestions]
-        granted = fits.step_budgets[: len(new)]  # each fits: `fits` bounded what was drawn
+        fitting = fits.step_budgets[: len(new)]  # each fits: `fits` bounded what was drawn
+        granted = [shorter_grant(config, f, ask) for f, ask in zip(fitting, asked, strict=True)]
         new = [replace(t, step_budget=steps) for t, steps in zip(new, granted, strict=True)]
         left = fits.steps_left
         if left is not None:  # grants `new` does not take stay in the study
-            left += sum(fits.step_budgets[len(new) :])
+            left += sum(fits.step_budgets) - sum(granted)
         budget_used += len(new)
         exhausted = batch.finished and requeue_drained
         finished = spent(config, budget_used, left) or exhausted
@@ -230,17 +232,21 @@ class HandOut:
         suggested = Suggested(tuple(trials), state is StudyState.FINISHED)
         return Fresh(suggested, config.algorithm.name)
 
+    async def _history(self, study_name: str) -> tuple[StudyRecord, History]:
+        """The study and what its learning suggester needs, read off the event loop."""
+        return await read(self._store, lambda txn: history(txn, study_name, self._suggesters))
+
     async def _compute_and_hand_out(
         self, study_name: str, worker_id: str, planned: Planned
     ) -> Fresh | None:
         """One attempt: None when trials were handed out while it computed."""
         async with self._computations.turn(planned.study_id):
-            study, observed = await read(self._store, lambda txn: history(txn, study_name))
+            study, observed = await self._history(study_name)
             batch = self._precomputed(study, observed, planned.wanted)
             if batch is None and self._computations.precomputing(study.id):
                 # The computation ahead is the quickest way to a suggestion: wait for it.
                 await self._computations.precomputed(study.id)
-                study, observed = await read(self._store, lambda txn: history(txn, study_name))
+                study, observed = await self._history(study_name)
                 batch = self._precomputed(study, observed, planned.wanted)
             if batch is None:
                 batch = await self._computed_for_waiting(study, observed, planned.wanted)
@@ -357,7 +363,7 @@ class HandOut:
         It holds no study lock while it computes: workers take what is left of
         the previous queue meanwhile, and the new queue skips what they took.
         """
-        study, observed = await read(self._store, lambda txn: history(txn, study_name))
+        study, observed = await self._history(study_name)
         max_trials = study.config.max_trials
         if study.state is StudyState.FINISHED or study.config.budget_spent(study.budget_used):
             return

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from hyperdial.client import Client, InvalidArgumentError, float_param, model_stopping
+from hyperdial.client import (
+    Client,
+    InvalidArgumentError,
+    float_param,
+    model_stopping,
+    step_budget,
+)
 from hyperdial.client.tools.study_file import load_study_file
 
 X = [float_param("x", 0.0, 1.0)]
@@ -38,6 +44,30 @@ def test_a_trial_the_curves_say_cannot_win_is_stopped_and_a_promising_one_goes_o
     assert states == ["COMPLETED"] * 4 + ["PRUNED", "COMPLETED"]
     shown = study.info().config.stopping.model
     assert (shown.min_probability, shown.min_trials, shown.warmup_steps) == (0.05, 4, 1)
+
+
+def test_trials_granted_fewer_steps_do_not_teach_the_rule_what_finals_are(
+    client: Client,
+) -> None:
+    """Bayes' short initial design (3 of 9 steps) ends early: those ends are not finals."""
+    study = client.create_study(
+        "model-stop-short",
+        X,
+        algorithm="bayes",
+        options={"initial_trials": 3, "restarts": 2},
+        stopping=model_stopping(min_probability=0.05, min_trials=3, warmup_steps=1),
+        fidelity=step_budget(9, min_steps=1),
+    )
+    for at_step_one in (1.0, 0.9, 0.8):
+        short = study.next_trial("w")
+        assert short.step_budget == 3
+        for step in (1, 2, 3):
+            assert short.report(step, at_step_one / step) is False
+        short.complete(at_step_one / 3)
+    full = study.next_trial("w")
+    assert full.step_budget == 9
+    # Taken as finals, the short trials would predict 0.67 here against a best of 0.27: stop.
+    assert full.report(1, 2.0) is False
 
 
 def test_nobody_is_stopped_before_enough_trials_completed(client: Client) -> None:

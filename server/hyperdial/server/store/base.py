@@ -269,7 +269,8 @@ class Transaction(Protocol):
     def finals_at_step(self, study: StudyRecord, step: int) -> list[tuple[float, float]]:
         """(value at `step`, final value) of completed trials that reported `step`.
 
-        Trials that break an outcome constraint are left out.
+        Trials that break an outcome constraint are left out, and so are trials
+        granted fewer than the study's `max_steps`: their final values are early ones.
         """
         ...
 

@@ -9,7 +9,7 @@ over them.
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, case, func, select
+from sqlalchemy import Connection, case, func, or_, select
 
 from hyperdial.server.domain import Measurement, TrialState
 from hyperdial.server.store.schema import measurements, studies, trials
@@ -81,7 +81,9 @@ def values_at_step(conn: Connection, study_id: int, step: int, exclude: int) -> 
     return [value for (value,) in conn.execute(query)]
 
 
-def finals_at_step(conn: Connection, study_id: int, step: int) -> list[tuple[float, float]]:
+def finals_at_step(
+    conn: Connection, study_id: int, step: int, max_steps: int
+) -> list[tuple[float, float]]:
     """See `Transaction.finals_at_step`."""
     query = (
         select(measurements.c.value, trials.c.value)
@@ -92,6 +94,7 @@ def finals_at_step(conn: Connection, study_id: int, step: int) -> list[tuple[flo
             trials.c.state == TrialState.COMPLETED.value,
             trials.c.value.is_not(None),
             trials.c.feasible,
+            or_(trials.c.step_budget == 0, trials.c.step_budget >= max_steps),
         )
     )
     return [(float(at_step), float(final)) for at_step, final in conn.execute(query)]

@@ -343,7 +343,9 @@ class SqlTransaction:
 
     def finals_at_step(self, study: StudyRecord, step: int) -> list[tuple[float, float]]:
         """See `Transaction.finals_at_step`."""
-        return curves.finals_at_step(self._conn, study.id, step)
+        fidelity = study.config.fidelity
+        full = fidelity.max_steps if fidelity else 0
+        return curves.finals_at_step(self._conn, study.id, step, full)
 
     def values_at_step(self, study: StudyRecord, step: int, exclude: int) -> list[float]:
         """See `Transaction.values_at_step`."""

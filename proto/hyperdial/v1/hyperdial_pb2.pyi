@@ -650,7 +650,8 @@ class Fidelity(_message.Message):
     """
     min_steps: _builtins.int
     """The smallest step budget worth handing out (0 = max_steps: every trial
-    trains in full; lower lets the last trials use what is left).
+    trains in full; lower lets the last trials use what is left, and lets
+    the algorithm ask for shorter trials: bayes does for its initial design).
     """
     def __init__(
         self,

@@ -12,6 +12,7 @@ from hyperdial.client import (
     InvalidArgumentError,
     NotFoundError,
     float_param,
+    step_budget,
 )
 from hyperdial.client.tools.study_cli import main as study_main
 from hyperdial.v1 import hyperdial_pb2 as pb
@@ -83,3 +84,67 @@ def test_the_command_line_changes_the_budget(server, client: Client, capsys) -> 
     study_main(["--server", server.address, "update", "cli-budget", "--max-trials", "7"])
     assert "budget 7" in capsys.readouterr().out
     assert client.study("cli-budget").info().config.max_trials == 7
+
+
+def _train_all(study) -> int:
+    """Trains every trial handed out for its step budget; the number of trials."""
+    trained = 0
+    while (trial := study.next_trial("w")) is not None:
+        for step in range(1, trial.step_budget + 1):
+            trial.report(step, 1.0 / step)
+        trial.complete(1.0 / trial.step_budget)
+        trained += 1
+    return trained
+
+
+def test_raising_a_spent_step_budget_reopens_the_study(client: Client) -> None:
+    study = client.create_study(
+        "steps", X, algorithm="random", fidelity=step_budget(3, total_steps=6), seed=1
+    )
+    assert _train_all(study) == 2
+    assert study.info().state == "FINISHED"
+    raised = client.update_study("steps", total_steps=12)
+    assert (raised.config.fidelity.total_steps, raised.state) == (12, "ACTIVE")
+    assert raised.config.fidelity.max_steps == 3  # the rest of the fidelity stays
+    assert _train_all(study) == 2
+    info = study.info()
+    assert (info.state, info.steps_reported) == ("FINISHED", 12)
+    assert client.update_study("steps", total_steps=0).state == "ACTIVE"  # no limit
+
+
+def test_the_step_budget_cannot_go_below_the_steps_reported_and_granted(client: Client) -> None:
+    study = client.create_study(
+        "steps-shrink", X, algorithm="random", fidelity=step_budget(4, total_steps=40)
+    )
+    done = study.next_trial("w")
+    for step in (1, 2, 3, 4):
+        done.report(step, 0.5)
+    done.complete(0.5)
+    running = study.next_trial("w")
+    running.report(1, 0.5)
+    with pytest.raises(FailedPreconditionError, match=r"total_steps.*5 steps reported and 3"):
+        client.update_study("steps-shrink", total_steps=7)
+    assert study.info().config.fidelity.total_steps == 40  # nothing changed
+    lowered = client.update_study("steps-shrink", total_steps=8)
+    assert (lowered.config.fidelity.total_steps, lowered.state) == (8, "FINISHED")
+    running.complete(0.4)  # a running trial still reports
+
+
+def test_a_step_budget_needs_a_fidelity_and_a_count(client: Client) -> None:
+    client.create_study("no-fidelity", X)
+    with pytest.raises(FailedPreconditionError, match=r"total_steps.*declared no fidelity"):
+        client.update_study("no-fidelity", total_steps=100)
+    client.create_study("fidelity", X, fidelity=step_budget(5, total_steps=50))
+    with pytest.raises(InvalidArgumentError) as invalid:
+        client.update_study("fidelity", total_steps=-5)
+    assert invalid.value.field == "total_steps"
+    client.update_study("fidelity", total_steps=80)
+    with pytest.raises(AlreadyExistsError, match=r"total_steps 80, asked 50.*--total-steps 50"):
+        client.create_study("fidelity", X, fidelity=step_budget(5, total_steps=50))
+
+
+def test_the_command_line_changes_the_step_budget(server, client: Client, capsys) -> None:
+    client.create_study("cli-steps", X, fidelity=step_budget(5, total_steps=50))
+    study_main(["--server", server.address, "update", "cli-steps", "--total-steps", "90"])
+    assert "90 steps" in capsys.readouterr().out
+    assert client.study("cli-steps").info().config.fidelity.total_steps == 90

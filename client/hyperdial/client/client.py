@@ -191,13 +191,17 @@ class Client:
             if not token:
                 return
 
-    def update_study(self, name: str, *, max_trials: int) -> StudyInfo:
-        """Sets a study's trial budget (0: none) and returns the study as it now is.
+    def update_study(
+        self, name: str, *, max_trials: int | None = None, total_steps: int | None = None
+    ) -> StudyInfo:
+        """Sets a study's trial budget and/or step budget (0: none; None: unchanged).
 
-        Raising a spent budget reopens the study; lowering it below the trials
-        already handed out raises FailedPreconditionError.
+        Returns the study as it now is. Raising a spent budget reopens the
+        study; lowering one below what is already used (trials handed out;
+        steps reported and granted to running trials), or a step budget for a
+        study without a fidelity, raises FailedPreconditionError.
         """
-        request = pb.UpdateStudyRequest(name=name, max_trials=max_trials)
+        request = pb.UpdateStudyRequest(name=name, max_trials=max_trials, total_steps=total_steps)
         return Study(self, name).describe(self.call(self.stub.UpdateStudy, request))
 
     def delete_study(self, name: str) -> None:

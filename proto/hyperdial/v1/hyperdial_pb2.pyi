@@ -1413,25 +1413,37 @@ class UpdateStudyRequest(_message.Message):
 
     NAME_FIELD_NUMBER: _builtins.int
     MAX_TRIALS_FIELD_NUMBER: _builtins.int
+    TOTAL_STEPS_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Name of the study."""
     max_trials: _builtins.int
     """The new trial budget (0 = unlimited), as StudyConfig.max_trials. Unset
     leaves it as it is; a request that changes nothing is INVALID_ARGUMENT.
     """
+    total_steps: _builtins.int
+    """The new step budget (0 = unlimited), as StudyConfig.fidelity.total_steps,
+    for a study that declared a fidelity (FAILED_PRECONDITION otherwise, or
+    below the steps reported and granted to running trials). Unset leaves it.
+    """
     def __init__(
         self,
         *,
         name: _builtins.str = ...,
         max_trials: _builtins.int | None = ...,
+        total_steps: _builtins.int | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_max_trials", b"_max_trials", "max_trials", b"max_trials"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_max_trials", b"_max_trials", "_total_steps", b"_total_steps", "max_trials", b"max_trials", "total_steps", b"total_steps"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_max_trials", b"_max_trials", "max_trials", b"max_trials", "name", b"name"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_max_trials", b"_max_trials", "_total_steps", b"_total_steps", "max_trials", b"max_trials", "name", b"name", "total_steps", b"total_steps"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__max_trials: _TypeAlias = _typing.Literal["max_trials"]  # noqa: Y015
     _WhichOneofArgType__max_trials: _TypeAlias = _typing.Literal["_max_trials", b"_max_trials"]  # noqa: Y015
+    _WhichOneofReturnType__total_steps: _TypeAlias = _typing.Literal["total_steps"]  # noqa: Y015
+    _WhichOneofArgType__total_steps: _TypeAlias = _typing.Literal["_total_steps", b"_total_steps"]  # noqa: Y015
+    @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__max_trials) -> _WhichOneofReturnType__max_trials | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__total_steps) -> _WhichOneofReturnType__total_steps | None: ...
 
 Global___UpdateStudyRequest: _TypeAlias = UpdateStudyRequest  # noqa: Y015
 

@@ -6,7 +6,7 @@ hyperdial study show NAME
 hyperdial study trials NAME [--format table|csv|json] [--state COMPLETED]
 hyperdial study watch NAME [--interval 2]
 hyperdial study export NAME -o trials.csv
-hyperdial study update NAME --max-trials 50
+hyperdial study update NAME --max-trials 50 [--total-steps 600]
 hyperdial study stop NAME TRIAL
 hyperdial study pause NAME / hyperdial study resume NAME
 hyperdial study enqueue NAME --params '{"lr": 0.01, "layers": 2}' [--file configs.yaml]
@@ -301,9 +301,10 @@ def _parser() -> argparse.ArgumentParser:
     enqueue.add_argument(
         "--skip-if-queued", action="store_true", help="leave out configurations already queued"
     )
-    update = commands.add_parser("update", help="change a study's trial budget")
+    update = commands.add_parser("update", help="change a study's trial or step budget")
     update.add_argument("name")
-    update.add_argument("--max-trials", type=int, required=True, help="the new budget; 0: none")
+    update.add_argument("--max-trials", type=int, help="the new trial budget; 0: none")
+    update.add_argument("--total-steps", type=int, help="the new step budget; 0: none")
     export = commands.add_parser("export", help="a study's trials as CSV")
     export.add_argument("name")
     export.add_argument("-o", "--output", type=Path, required=True)
@@ -341,8 +342,17 @@ def _run(client: Client, args: argparse.Namespace, console: Console) -> None:
         )
         console.print(f"queued {queued} of {len(configurations)} configurations in {args.name}")
     elif args.command == "update":
-        info = client.update_study(args.name, max_trials=args.max_trials)
-        console.print(f"study {info.name}: budget {info.config.max_trials or '∞'}, {info.state}")
+        info = client.update_study(
+            args.name, max_trials=args.max_trials, total_steps=args.total_steps
+        )
+        steps = (
+            f", {info.config.fidelity.total_steps or '∞'} steps"
+            if info.config.HasField("fidelity")
+            else ""
+        )
+        console.print(
+            f"study {info.name}: budget {info.config.max_trials or '∞'}{steps}, {info.state}"
+        )
     elif args.command == "export":
         study = client.study(args.name)
         with args.output.open("w", newline="") as out:

@@ -73,9 +73,14 @@ class HyperdialServicer(pb_grpc.HyperdialServiceServicer):
     @map_errors
     async def UpdateStudy(self, request: pb.UpdateStudyRequest, context: Context) -> pb.Study:  # noqa: N802
         """See the .proto."""
-        if not request.HasField("max_trials"):
-            raise InvalidArgument("max_trials", "set the field to change; nothing else may change")
-        return study_to_proto(await self._studies.update_budget(request.name, request.max_trials))
+        max_trials = request.max_trials if request.HasField("max_trials") else None
+        total_steps = request.total_steps if request.HasField("total_steps") else None
+        if max_trials is None and total_steps is None:
+            raise InvalidArgument(
+                "max_trials", "set max_trials or total_steps to change; nothing else may change"
+            )
+        updated = await self._studies.update_budget(request.name, max_trials, total_steps)
+        return study_to_proto(updated)
 
     @map_errors
     async def PauseStudy(self, request: pb.PauseStudyRequest, context: Context) -> pb.Study:  # noqa: N802

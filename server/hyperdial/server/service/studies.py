@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from hyperdial.server.algorithms.base import make_suggester
-from hyperdial.server.domain import Study, StudyConfig, StudyState
+from hyperdial.server.domain import Fidelity, Study, StudyConfig, StudyState
 from hyperdial.server.errors import (
     AlreadyExists,
     FailedPrecondition,
@@ -60,6 +60,16 @@ def _different(name: str, existing: StudyConfig, wanted: StudyConfig) -> str:
             f"{wanted.max_trials}: change its budget with UpdateStudy (hyperdial study "
             f"update {name} --max-trials {wanted.max_trials}) or choose another name"
         )
+    if existing.fidelity and wanted.fidelity:
+        steps = existing.fidelity.total_steps
+        same_steps = replace(wanted, fidelity=replace(wanted.fidelity, total_steps=steps))
+        if same_steps.to_json() == existing.to_json():
+            asked = wanted.fidelity.total_steps
+            return (
+                f"study {name!r} exists with total_steps {steps}, asked {asked}: change "
+                f"its step budget with UpdateStudy (hyperdial study update {name} "
+                f"--total-steps {asked}) or choose another name"
+            )
     return f"study {name!r} exists with a different config; choose another name"
 
 
@@ -165,27 +175,30 @@ class StudyService:
 
         return await read(self._store, op)
 
-    async def update_budget(self, name: str, max_trials: int) -> Study:
-        """Sets the study's trial budget. Raises NotFound, or FailedPrecondition below use.
+    async def update_budget(
+        self, name: str, max_trials: int | None, total_steps: int | None = None
+    ) -> Study:
+        """Sets the study's trial and step budgets (None: unchanged).
 
-        Raising a spent budget reopens the study; lowering it to the trials
-        already handed out finishes it.
+        Raises NotFound, or FailedPrecondition below use (or for steps without a
+        fidelity). Raising a spent budget reopens the study; lowering it to what
+        is already used finishes it.
         """
-        if max_trials < 0:
+        if max_trials is not None and max_trials < 0:
             raise InvalidArgument("max_trials", f"must be >= 0, got {max_trials}")
+        if total_steps is not None and total_steps < 0:
+            raise InvalidArgument("total_steps", f"must be >= 0, got {total_steps}")
 
         def op(txn: Transaction) -> Study:
             study = txn.lock_study(name)
-            promised = study.budget_used + study.queued
-            if max_trials and max_trials < promised:
-                queued = f" and queued {study.queued} more" if study.queued else ""
-                raise FailedPrecondition(
-                    f"max_trials: study {name!r} has handed out {study.budget_used} trials "
-                    f"against its budget{queued}; the budget cannot go below {promised}, "
-                    f"got {max_trials}"
-                )
-            config = replace(study.config, max_trials=max_trials)
-            left = steps_left(txn, study)
+            config = study.config
+            if max_trials is not None:
+                _check_trial_budget(study, max_trials)
+                config = replace(config, max_trials=max_trials)
+            if total_steps is not None:
+                config = replace(config, fidelity=_step_budget(txn, study, total_steps))
+            updated = replace(study, config=config)
+            left = steps_left(txn, updated)
             state = (
                 StudyState.FINISHED
                 if spent(config, study.budget_used, left)
@@ -199,7 +212,7 @@ class StudyService:
                 budget_used=study.budget_used,
                 state=state,
             )
-            return _summary(txn, replace(study, config=config, state=state))
+            return _summary(txn, replace(updated, state=state))
 
         return await write(self._store, op, durable=True, study=name)
 
@@ -221,3 +234,32 @@ class StudyService:
             txn.delete_study(txn.lock_study(name).id)
 
         await write(self._store, op, durable=True, study=name)
+
+
+def _check_trial_budget(study: StudyRecord, max_trials: int) -> None:
+    """Refuses a trial budget below the trials handed out and queued."""
+    promised = study.budget_used + study.queued
+    if max_trials and max_trials < promised:
+        queued = f" and queued {study.queued} more" if study.queued else ""
+        raise FailedPrecondition(
+            f"max_trials: study {study.name!r} has handed out {study.budget_used} trials "
+            f"against its budget{queued}; the budget cannot go below {promised}, "
+            f"got {max_trials}"
+        )
+
+
+def _step_budget(txn: Transaction, study: StudyRecord, total_steps: int) -> Fidelity:
+    """The study's fidelity with `total_steps`; refused without a fidelity or below use."""
+    fidelity = study.config.fidelity
+    if fidelity is None:
+        raise FailedPrecondition(
+            f"total_steps: study {study.name!r} declared no fidelity, so it budgets no steps"
+        )
+    used = study.steps + txn.steps_reserved(study.id)
+    if total_steps and total_steps < used:
+        raise FailedPrecondition(
+            f"total_steps: study {study.name!r} has {study.steps} steps reported and "
+            f"{used - study.steps} granted to running trials; the budget cannot go below "
+            f"{used}, got {total_steps}"
+        )
+    return replace(fidelity, total_steps=total_steps)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from hyperdial.client import Client, float_param
+from hyperdial.client import Client, float_param, step_budget
 from hyperdial.client.tools.study_cli import main as study_main
 from hyperdial.v1 import hyperdial_pb2 as pb
 
@@ -89,3 +89,24 @@ def test_study_show_prints_the_recommendation(server, client: Client, capsys) ->
     assert "recommended" in printed
     assert "model estimate" in printed
     assert "best_posterior_mean" in printed
+
+
+def test_trials_that_trained_short_are_not_recommended(client: Client) -> None:
+    """Bayes' short initial design (3 of 9 steps) ends early: no final value to recommend."""
+    study = client.create_study(
+        "short-start",
+        SPACE,
+        algorithm="bayes",
+        options={"initial_trials": 3, "restarts": 2},
+        fidelity=step_budget(9, min_steps=1),
+    )
+    for _ in range(6):
+        trial = study.next_trial("w")
+        for step in range(1, trial.step_budget + 1):
+            trial.report(step, 1.0 / step)
+        # A short trial's value happens to be the best: it is still not a final one.
+        trial.complete(0.01 if trial.step_budget < 9 else 0.2 + true_value(trial.params))
+    recommended = study.recommended()
+    assert recommended is not None
+    assert recommended.trial.step_budget == 9
+    assert recommended.trials_modelled == 3

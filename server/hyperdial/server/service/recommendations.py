@@ -149,10 +149,13 @@ def _snapshot(txn: Transaction, study_name: str) -> _Snapshot:
     config = study.config
     states = (TrialState.COMPLETED, TrialState.INFEASIBLE)
     trials = txn.list_trials(study, states, 0, 2**62)
+    # A trial granted fewer steps than a trial trains in full (bayes' short initial
+    # design, the last of a step budget) ended early: its value is no final one.
+    full = config.fidelity.max_steps if config.fidelity else 0
     completed = [
         (t.number, Observed(t.params, t.value, (), config.constraint_slacks(t.metrics)))
         for t in trials
-        if t.state is TrialState.COMPLETED and t.value is not None
+        if t.state is TrialState.COMPLETED and t.value is not None and not 0 < t.step_budget < full
     ]
     infeasible = tuple(t.params for t in trials if t.state is TrialState.INFEASIBLE)
     history = History(

@@ -5,7 +5,10 @@ dropout, weight decay) with real training, each trial at most `--max-epochs`
 epochs (patience 3), until the run has spent `--budget` epochs in all:
 
 - hyperdial runs are studies with `fidelity: {max_steps, total_steps: budget}`
-  on a real server, tuned by two `hyperdial trainer` processes;
+  on a real server, tuned by two `hyperdial trainer` processes; bayes models
+  the learning curves (`model_curves`, its default; the `/no-curves` methods
+  without), and the `/short-start` methods declare `min_steps` (a third of
+  `max_steps`), so bayes' initial design trains a third of the epochs;
 - the anchors are Optuna's TPE with its MedianPruner or HyperbandPruner, as
   Optuna ships them, training with the same code, one trial at a time, a new
   trial only while a full `--max-epochs` is left (as the study's grants).

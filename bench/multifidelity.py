@@ -9,6 +9,8 @@ epochs (patience 3), until the run has spent `--budget` epochs in all:
   the learning curves (`model_curves`, its default; the `/no-curves` methods
   without), and the `/short-start` methods declare `min_steps` (a third of
   `max_steps`), so bayes' initial design trains a third of the epochs;
+  `bayes+median/blind` is bayes as it was before stopped trials and curves
+  entered its model, the reference for near-duplicate proposals;
 - the anchors are Optuna's TPE with its MedianPruner or HyperbandPruner, as
   Optuna ships them, training with the same code, one trial at a time, a new
   trial only while a full `--max-epochs` is left (as the study's grants).
@@ -65,6 +67,7 @@ TPE_STARTUP = 10
 CPU = torch.device("cpu")
 MODEL_RULE = model_stopping(min_probability=0.05, min_trials=5)
 HALVING = successive_halving(min_step=1, reduction_factor=3)
+MEDIAN = median_stopping(min_trials=5, warmup_steps=2)
 
 
 @dataclass(frozen=True)
@@ -83,7 +86,7 @@ class Ours:
 
 OURS: dict[str, Ours] = {
     "bayes": Ours("bayes", {}),
-    "bayes+median": Ours("bayes", {}, median_stopping(min_trials=5, warmup_steps=2)),
+    "bayes+median": Ours("bayes", {}, MEDIAN),
     "bayes+halving": Ours("bayes", {}, HALVING),
     "bayes+model": Ours("bayes", {}, MODEL_RULE),
     "bayes+model/short-start": Ours("bayes", {}, MODEL_RULE, short_start=True),
@@ -91,6 +94,12 @@ OURS: dict[str, Ours] = {
     # Without learning curves in the model (as before `model_curves`), for the record.
     "bayes/no-curves": Ours("bayes", {"model_curves": False}),
     "bayes+model/no-curves": Ours("bayes", {"model_curves": False}, MODEL_RULE),
+    # As the service was before stopped trials entered the model: blind to them and to curves.
+    "bayes+median/blind": Ours(
+        "bayes",
+        {"model_curves": False, "model_pruned": False, "stopped_radius": 0.0},
+        MEDIAN,
+    ),
     "random+halving": Ours("random", {}, HALVING),
 }
 OPTUNA_PRUNERS = {

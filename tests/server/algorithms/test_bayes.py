@@ -169,9 +169,8 @@ def test_pruned_trials_steer_the_model_away_from_where_they_were_stopped(
     """Completed trials improve toward x = 0, but every trial below 0.3 was stopped early."""
     completed = tuple(Observed({"x": x}, x) for x in (0.5, 0.6, 0.7, 0.8, 0.9, 1.0))
     pruned = tuple(Observed({"x": x}, 2.0) for x in (0.02, 0.1, 0.18, 0.26))
-    suggester = make_suggester(
-        LINE, AlgorithmConfig("bayes", {"initial_trials": 2, "model_pruned": model_pruned})
-    )
+    options = {"initial_trials": 2, "model_pruned": model_pruned, "stopped_radius": 0.0}
+    suggester = make_suggester(LINE, AlgorithmConfig("bayes", options))
     history = History(draws=10, completed=completed, pruned=pruned)
     chosen = [
         suggester.suggest(LINE, history, 1, seed=seed).suggestions[0].params["x"]
@@ -181,6 +180,23 @@ def test_pruned_trials_steer_the_model_away_from_where_they_were_stopped(
         assert all(x > 0.3 for x in chosen), chosen
     else:  # blind to them, the model follows the trend into the stopped region
         assert all(x < 0.3 for x in chosen), chosen
+
+
+@pytest.mark.parametrize("count", [1, 3])
+def test_no_suggestion_lies_within_the_stopped_radius_of_a_stopped_trial(count: int) -> None:
+    """The model is blind to the stopped trials and wants x = 0, where they were stopped."""
+    completed = tuple(Observed({"x": x}, x) for x in (0.5, 0.6, 0.7, 0.8, 0.9, 1.0))
+    stopped = (0.0, 0.04, 0.1)
+    pruned = tuple(Observed({"x": x}, 2.0) for x in stopped)
+    options = {"initial_trials": 2, "model_pruned": False, "stopped_radius": 0.05}
+    suggester = make_suggester(LINE, AlgorithmConfig("bayes", options))
+    history = History(draws=10, completed=completed, pruned=pruned)
+    for seed in range(3):
+        batch = suggester.suggest(LINE, history, count, seed=seed).suggestions
+        chosen = [s.params["x"] for s in batch]
+        assert len(chosen) == count
+        assert all(min(abs(x - s) for s in stopped) >= 0.05 for x in chosen), chosen
+        assert min(chosen) < 0.3, chosen  # still the trend's end, just outside the radius
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ posterior mean for the next (a Kriging believer), at a fraction of the cost.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import cast
 
 import numpy as np
@@ -70,27 +71,40 @@ class AcquisitionSearch:
         incumbent: Incumbent,
         pending: torch.Tensor | None,
         count: int,
+        avoid: Avoid | None = None,
     ) -> list[list[float]]:
-        """`count` points of LogEI against `incumbent`, each believed at its posterior mean.
+        """Up to `count` points of LogEI against `incumbent`, each believed at its posterior mean.
 
         The first is optimized in full. The others are the best of a candidate
         pool (the optimizer's other local optima and a Sobol sample of the
         space) under LogEI updated with the points chosen before: a
         factorization and one batched evaluation each, not an optimization
         each, so a queue for many workers costs little more than one point.
+        Candidates within `avoid`'s radius of its points are never chosen (the
+        first then comes from the pool too); fewer than `count` points come
+        back only if the pool runs out.
         """
         best_f = incumbent.value
-        optima = self._optima(CachedLogEI(model, best_f, pending), incumbent.x, 1)
-        rows = [optima[0, 0]]
-        if count == 1:
-            return [rows[0].tolist()]
-        pool = torch.cat([optima[1:, 0], self._sample()])
-        for _ in range(count - 1):
-            chosen = torch.stack(rows)
-            believed = chosen if pending is None else torch.cat([pending, chosen])
-            with torch.no_grad():
-                values = CachedLogEI(model, best_f, believed)(pool.unsqueeze(-2))
-            pick = int(values.argmax())
+        optima = self._optima(CachedLogEI(model, best_f, pending), incumbent.x, 1)[:, 0]
+        if count == 1 and not (avoid and avoid.covers(optima[:1], self.layout.width).any()):
+            return [optima[0].tolist()]
+        pool = torch.cat([optima, self._sample()])
+        optimum_kept = True
+        if avoid:
+            kept = ~avoid.covers(pool, self.layout.width)
+            optimum_kept = bool(kept[0])
+            pool = pool[kept]
+        rows: list[torch.Tensor] = []
+        while len(rows) < count and len(pool):
+            pick = 0
+            if rows or not optimum_kept:
+                chosen = torch.stack(rows) if rows else pool[:0]
+                believed = chosen if pending is None else torch.cat([pending, chosen])
+                with torch.no_grad():
+                    values = CachedLogEI(model, best_f, believed if len(believed) else None)(
+                        pool.unsqueeze(-2)
+                    )
+                pick = int(values.argmax())
             rows.append(pool[pick])
             pool = torch.cat([pool[:pick], pool[pick + 1 :]])
         return [row.tolist() for row in rows]
@@ -182,6 +196,22 @@ class AcquisitionSearch:
             nearest = (points[:, column, None] - values).abs().argmin(dim=-1)
             points[:, column] = values[nearest]
         return points
+
+
+@dataclass(frozen=True)
+class Avoid:
+    """Configurations a search keeps away from: feature rows and a radius in the unit cube."""
+
+    points: torch.Tensor  # n x layout width
+    radius: float
+
+    def __bool__(self) -> bool:
+        return bool(len(self.points)) and self.radius > 0
+
+    def covers(self, candidates: torch.Tensor, width: int) -> torch.Tensor:
+        """Which `candidates` (m x d; their first `width` columns count) lie within the radius."""
+        distances = torch.cdist(candidates[:, :width], self.points)
+        return (distances < self.radius).any(dim=-1)
 
 
 def _around(best: torch.Tensor, starts: int, bounds: torch.Tensor) -> torch.Tensor:

@@ -18,14 +18,13 @@ the observed points (`gp.incumbent`), not on the best observation: on a
 noisy objective the best observation is a lucky draw, and improving on it
 sends the search back to where it was lucky. On a deterministic objective
 the two are equal up to rounding, and the best observation is kept (the
-rounding alone moved the 30-seed Hartmann6 median from 1.4e-4 to 2.0e-4,
-better on 15 seeds and worse on 15). Option `incumbent` forces `mean` or
-`observed`. Pending
-trials, and the earlier points of a batch, enter as a Kriging believer
-(observed at their posterior mean), so parallel workers get spread points at
-a quarter of the cost of a Monte Carlo acquisition with `X_pending`; the
-points of a batch after the first are picked from the optimizer's other optima
-and a Sobol sample (`acquisition_search`).
+rounding alone moved the 30-seed Hartmann6 median from 1.4e-4 to 2.0e-4).
+Option `incumbent` forces `mean` or `observed`. Pending trials, and the
+earlier points of a batch, enter as a Kriging believer (observed at their
+posterior mean), so parallel workers get spread points at a quarter of the
+cost of a Monte Carlo acquisition with `X_pending`; the points of a batch
+after the first are picked from the optimizer's other optima and a Sobol
+sample (`acquisition_search`).
 Option `acquisition` forces `qlognei` (`qLogNoisyExpectedImprovement` with the
 pending trials as `X_pending`, a batch built greedily) or `ucb` (qUCB). A
 suggestion equal to a pending one is never returned; nor one equal to a
@@ -36,7 +35,10 @@ Trials stopped early (PRUNED) enter at their best reported value, the value
 the stopping rule judged them by (option `model_pruned`, default true): the
 model learns where trials get stopped instead of proposing that region again.
 The value is pessimistic for a curve that would have gone on improving, which
-is the stopping rule's own bet. Failed trials carry no value and are left out.
+is the stopping rule's own bet. No suggestion lies within `stopped_radius`
+(default 0.05, in the unit cube of the model features) of a stopped trial:
+trained again from scratch, it would be stopped again. Failed trials carry no
+value and are left out.
 
 Learning curves (option `model_curves`, default true, with the default
 acquisition): where finished trials reported progress, the GP models
@@ -90,7 +92,7 @@ from botorch.utils.multi_objective.hypervolume import infer_reference_point
 from botorch.utils.multi_objective.pareto import is_non_dominated
 from botorch.utils.sampling import manual_seed
 
-from hyperdial.server.algorithms.acquisition_search import AcquisitionSearch
+from hyperdial.server.algorithms.acquisition_search import AcquisitionSearch, Avoid
 from hyperdial.server.algorithms.base import History, Observed, Options, SuggestBatch, Suggestion
 from hyperdial.server.algorithms.curves import full_fidelity_incumbent, max_steps, with_curves
 from hyperdial.server.algorithms.gp import (
@@ -143,6 +145,7 @@ class BayesSuggester:
         self.model_pruned = reader.bool("model_pruned", True)
         self.models_curves = reader.bool("model_curves", True) and self.acquisition == "auto"
         self.initial_fidelity = reader.float("initial_fidelity", 1 / 3, 0.01, 1.0)
+        self.stopped_radius = reader.float("stopped_radius", 0.05, 0.0, 1.0)
         reader.finish()
         self.layout: FeatureLayout = layout(space, MAX_DISCRETE_VALUES)
         self.search = AcquisitionSearch(self.layout, self.restarts, self.raw_samples)
@@ -171,6 +174,8 @@ class BayesSuggester:
         data = self._training_data(space, history, seed)
         at_full = [1.0] if data.x.shape[-1] > self.layout.width else []
         pending = [features_of(space, params) + at_full for params in history.pending]
+        stopped = [features_of(space, o.params) for o in history.pruned]
+        avoid = Avoid(torch.tensor(stopped, dtype=torch.float64), self.stopped_radius)
         with warnings.catch_warnings(), manual_seed(_mix(seed, history.draws)):
             # Fit and optimizer retries are BoTorch's own business; failures surface below.
             for category in (
@@ -186,7 +191,7 @@ class BayesSuggester:
                 # fell on 3 of 8 (problem, seed) pairs and rose on 1 (30 trials).
                 warm_start = None
             try:
-                rows, noise, fitted = self._optimize(data, pending, count, warm_start)
+                rows, noise, fitted = self._optimize(data, pending, count, warm_start, avoid)
             except Exception:  # any numerical failure falls back; it never fails Suggest
                 log.warning("bayes: model fit or acquisition failed; drawing Sobol", exc_info=True)
                 return SuggestBatch(self._sobol(space, history.draws, count, seed, taken))
@@ -351,10 +356,12 @@ class BayesSuggester:
         pending_rows: list[list[float]],
         count: int,
         warm_start: Hyperparameters | None,
+        avoid: Avoid,
     ) -> tuple[list[list[float]], float, Hyperparameters]:
         """The acquisition's best `count` feature rows, the fitted noise, the hyperparameters.
 
-        The noise is a share of the (first) objective's variance.
+        The noise is a share of the (first) objective's variance. With the
+        default acquisition, no row lies within `avoid` (stopped trials).
         """
         fitted = fitted_gp(data, self.max_fit_points, sorted(self.layout.categorical), warm_start)
         model = fitted.model
@@ -371,10 +378,10 @@ class BayesSuggester:
             )
             if data.x.shape[-1] > self.layout.width:  # curves: what configurations reach in full
                 best_point = full_fidelity_incumbent(model, data.x)
-                rows = self.curve_search.believer_batch(model, best_point, pending, count)
+                rows = self.curve_search.believer_batch(model, best_point, pending, count, avoid)
             else:
                 best_point = incumbent(model, data, by_mean=by_mean)
-                rows = self.search.believer_batch(model, best_point, pending, count)
+                rows = self.search.believer_batch(model, best_point, pending, count, avoid)
         return rows, noise, fitted.hyperparameters
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from hyperdial.client import Client, model_stopping, step_budget
+from hyperdial.client import Client, Study, model_stopping, step_budget
 from hyperdial.client.tools.local import LocalServer
 from hyperdial.trainers.final import retrain
 from hyperdial.trainers.spaces import MLP_DIGITS
@@ -75,22 +75,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         for trainer in trainers:
             trainer.wait()
         console.print(f"tuning took {time.perf_counter() - started:.0f} s")
-        info = study.info()
-        counts = info.trial_counts
-        table = Table(
-            title=f"best of {sum(counts.values())} trials ({dict(counts)}), "
-            f"{info.steps_reported} epochs"
-        )
-        for column in ("trial", "val loss", "lr", "layers", "units", "batch", "dropout", "L2"):
-            table.add_column(column, justify="right")
-        for trial in study.best_trials(5):
-            cells = [trial.params[p.name] for p in MLP_DIGITS]
-            table.add_row(
-                str(trial.id),
-                f"{trial.value:.4f}",
-                *(f"{v:.3g}" if isinstance(v, float) else str(v) for v in cells),
-            )
-        console.print(table)
+        console.print(_best_trials_table(study))
         report = retrain(client, name, "digits", output, repeats=FINAL_REPEATS)
     console.print(
         f"recommended trial {report.trial} ({report.rule}): validation accuracy "
@@ -99,6 +84,26 @@ def main(argv: Sequence[str] | None = None) -> None:
         f"{len(report.runs)} times on train + validation for {report.epochs} epochs); model and "
         f"report in {output}/"
     )
+
+
+def _best_trials_table(study: Study) -> Table:
+    """The study's five best trials, with its trial counts and the epochs it spent."""
+    info = study.info()
+    counts = info.trial_counts
+    table = Table(
+        title=f"best of {sum(counts.values())} trials ({dict(counts)}), "
+        f"{info.steps_reported} epochs"
+    )
+    for column in ("trial", "val loss", "lr", "layers", "units", "batch", "dropout", "L2"):
+        table.add_column(column, justify="right")
+    for trial in study.best_trials(5):
+        cells = [trial.params[p.name] for p in MLP_DIGITS]
+        table.add_row(
+            str(trial.id),
+            f"{trial.value:.4f}",
+            *(f"{v:.3g}" if isinstance(v, float) else str(v) for v in cells),
+        )
+    return table
 
 
 if __name__ == "__main__":

@@ -7,12 +7,15 @@ log, layers, units log-int, dropout, weight decay log, batch size log-int,
 optimizer), 30 trials per run. Trial t of seed s trains with torch seed
 1000 s + t whatever the method, so methods see the same training noise for
 the same configuration. The suggesters are called directly (as in
-`quality.py`); Optuna's samplers run as shipped (GPSampler with greenlet).
+`quality.py`), with final values only (bayes' search does not see the curves
+here); Optuna's samplers run as shipped (GPSampler with greenlet).
 
 Each run's recommended configuration is retrained as `hyperdial retrain`
 does (train + validation, for its best validation epoch count) with 3 seeds,
 and scored on the test split. The recommendation is the service's rule:
-the model's best posterior mean for `random` and `bayes`, the best
+the model's best posterior mean for `random` and `bayes` (each trial with
+its validation curve, as the trainers report it, so that a trial enters at
+its settled value), the best
 observed value for `bayes-old` (the previous defaults: LogEI against the best
 observation, the observed best shipped) and for Optuna (its `best_trial`).
 For runs whose model pick differs from the observed best, the observed best
@@ -44,7 +47,7 @@ import torch
 from _common import machine, noisy_classification, optuna_params, report
 from hyperdial.server.algorithms.base import History, Observed, make_suggester
 from hyperdial.server.algorithms.recommend import recommend
-from hyperdial.server.domain import AlgorithmConfig, OptionValue
+from hyperdial.server.domain import AlgorithmConfig, Measurement, OptionValue
 from hyperdial.server.space import CategoricalParam, FloatParam, IntParam, ParamValue, SearchSpace
 from hyperdial.trainers.data import Dataset, load_dataset
 from hyperdial.trainers.final import train_and_test
@@ -73,7 +76,8 @@ EPOCHS, PATIENCE = 30, 5
 RETRAINS = 3
 RETRAIN_SEED = 100_000
 CPU = torch.device("cpu")
-Trial = tuple[dict[str, ParamValue], float, int]  # params, best validation loss, its epoch
+# params, best validation loss, its epoch, the validation loss of every epoch
+Trial = tuple[dict[str, ParamValue], float, int, list[float]]
 
 
 def _dataset(name: str, folder: Path) -> Dataset:
@@ -85,8 +89,14 @@ def _dataset(name: str, folder: Path) -> Dataset:
 def _objective(dataset: Dataset, seed: int) -> Callable[[dict[str, ParamValue], int], Trial]:
     def train(params: dict[str, ParamValue], number: int) -> Trial:
         config = dict(params, epochs=EPOCHS, patience=PATIENCE)
-        result = fit(dataset, config, device=CPU, seed=1000 * seed + number)
-        return params, result.best_loss, result.best_epoch
+        curve: list[float] = []
+
+        def on_epoch(_epoch: int, loss: float, _accuracy: float) -> bool:
+            curve.append(loss)
+            return False
+
+        result = fit(dataset, config, device=CPU, seed=1000 * seed + number, on_epoch=on_epoch)
+        return params, result.best_loss, result.best_epoch, curve
 
     return train
 
@@ -130,12 +140,18 @@ def _optuna(method: str, train: Callable[..., Trial], trials: int, seed: int) ->
 
 def _test_loss(dataset: Dataset, trial: Trial) -> float:
     """The mean test loss of `RETRAINS` retrains, as `hyperdial retrain --repeats` runs them."""
-    params, _, best_epoch = trial
+    params, _, best_epoch, _ = trial
     runs = [
         train_and_test(dataset, params, best_epoch + 1, RETRAIN_SEED + k, CPU)[0]
         for k in range(RETRAINS)
     ]
     return statistics.fmean(r.test_loss for r in runs)
+
+
+def _observed(trial: Trial) -> Observed:
+    """A finished trial as the service's recommendation sees it: with its reported curve."""
+    params, value, _, curve = trial
+    return Observed(params, value, curve=tuple(Measurement(k, v) for k, v in enumerate(curve)))
 
 
 def one_run(dataset_name: str, method: str, seed: int, trials: int) -> dict[str, Any]:
@@ -146,12 +162,12 @@ def one_run(dataset_name: str, method: str, seed: int, trials: int) -> dict[str,
     train = _objective(dataset, seed)
     runner = _optuna if method.startswith("optuna") else _ours
     results = runner(method, train, trials, seed)
-    values = [value if math.isfinite(value) else math.inf for _, value, _ in results]
+    values = [value if math.isfinite(value) else math.inf for _, value, _, _ in results]
     observed = values.index(min(values))
     picked, estimate = observed, None
     if method in MODEL_PICK:
         finished = [i for i, value in enumerate(values) if math.isfinite(value)]
-        history = History(len(results), tuple(Observed(*results[i][:2]) for i in finished))
+        history = History(len(results), tuple(_observed(results[i]) for i in finished))
         found = recommend(SPACE, history, seed=seed)
         if found is not None:
             picked, estimate = finished[found.index], found.estimate
@@ -170,7 +186,7 @@ def one_run(dataset_name: str, method: str, seed: int, trials: int) -> dict[str,
         "test": test,
         "test_observed_pick": test_observed,
         # Every trial (params, best validation loss, its epoch): other picks can be scored later.
-        "trials": [[params, value, epoch] for params, value, epoch in results],
+        "trials": [[params, value, epoch] for params, value, epoch, _ in results],
     }
 
 

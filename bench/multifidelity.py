@@ -16,9 +16,13 @@ epochs (patience 3), until the run has spent `--budget` epochs in all:
   trial only while a full `--max-epochs` is left (as the study's grants).
 
 At 25%, 40%, 50% and 100% of the budget (epochs counted over trials in the
-order they finished), each run's best trial so far is read, its configuration
-retrained on train + validation for its best validation epoch count (as
-`hyperdial retrain` does) and scored on the test split. Near-duplicate
+order they finished), each run's best validation loss so far is read, and the
+trial it would ship is retrained on train + validation for its best
+validation epoch count (as `hyperdial retrain` does) and scored on the test
+split: for ours the service's recommended trial (`GetBestTrials`: the model's
+pick, trials at their settled values), for Optuna its `best_trial`. Only
+trials trained on a full grant of epochs count, as in the service: a trial
+granted fewer (the short initial design) ended early. Near-duplicate
 proposals: model-proposed trials (bayes after its initial design, TPE after
 its startup trials) within 0.05 of an earlier trial in the unit cube.
 
@@ -36,6 +40,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import count
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +58,9 @@ from hyperdial.client import (
 )
 from hyperdial.client.params import values_from_proto
 from hyperdial.client.tools.local import LocalServer
+from hyperdial.server.algorithms.base import History, Observed
+from hyperdial.server.algorithms.recommend import recommend
+from hyperdial.server.domain import Measurement
 from hyperdial.server.space.features import to_features
 from hyperdial.trainers.data import Dataset, load_dataset
 from hyperdial.trainers.final import train_and_test
@@ -115,7 +123,7 @@ class Finished:
 
     params: dict[str, Any]
     curve: list[float]  # validation loss per epoch
-    completed: bool  # False: stopped early
+    final: bool  # completed on a full grant of epochs: its value is a final one
 
 
 def run_ours(
@@ -146,11 +154,13 @@ def run_ours(
     for page in _pages(client, study.name):
         trials += [t for t in page if t.state in (pb.COMPLETED, pb.PRUNED)]
     trials.sort(key=lambda t: (t.finish_time.ToNanoseconds(), t.id))
+    # As the service's recommendation reads them: a trial granted fewer epochs than a
+    # full one (the short initial design, the last of the budget) ended early.
     return [
         Finished(
             values_from_proto(t.parameters),
             [m.value for m in t.measurements],
-            t.state == pb.COMPLETED,
+            t.state == pb.COMPLETED and not 0 < t.step_budget < args.max_epochs,
         )
         for t in trials
     ]
@@ -178,7 +188,7 @@ def run_optuna(method: str, dataset: Dataset, seed: int, args: Any) -> list[Fini
         trial = study.ask()
         done = _train_optuna_trial(trial, dataset, seed * 1000 + len(finished), args.max_epochs)
         spent += len(done.curve)
-        if done.completed:
+        if done.final:
             study.tell(trial, min(done.curve))
         else:
             study.tell(trial, state=optuna.trial.TrialState.PRUNED)
@@ -199,19 +209,35 @@ def _train_optuna_trial(
 
     config = {**params, "epochs": max_epochs}
     result = fit(dataset, config, device=CPU, seed=seed, on_epoch=on_epoch)
-    return Finished(params, curve, not result.stopped_by_server)
+    return Finished(params, curve, final=not result.stopped_by_server)
 
 
-def best_by(finished: list[Finished], epochs: float) -> Finished | None:
-    """The completed trial with the lowest loss among those finished within `epochs`."""
-    spent, best = 0, None
+def finals_by(finished: list[Finished], epochs: float) -> list[Finished]:
+    """The trials with final values among those finished within `epochs`."""
+    spent, finals = 0, []
     for trial in finished:
         spent += len(trial.curve)
         if spent > epochs:
             break
-        if trial.completed and (best is None or min(trial.curve) < min(best.curve)):
-            best = trial
-    return best
+        if trial.final:
+            finals.append(trial)
+    return finals
+
+
+def shipped(method: str, finals: list[Finished], seed: int) -> Finished:
+    """What each method ships: the service's recommended trial, Optuna's best trial."""
+    best = min(finals, key=lambda t: min(t.curve))
+    if method not in OURS:
+        return best
+    history = History(
+        len(finals),
+        tuple(
+            Observed(t.params, min(t.curve), curve=tuple(map(Measurement, count(1), t.curve)))
+            for t in finals
+        ),
+    )
+    found = recommend(mlp_digits_space(), history, seed=seed)
+    return best if found is None else finals[found.index]
 
 
 def near_duplicates(finished: list[Finished], initial: int) -> int:
@@ -236,15 +262,18 @@ def score(
     row["near_duplicates"] = near_duplicates(finished, initial)
     row["model_proposed"] = max(0, len(finished) - initial)
     for fraction in CHECKPOINTS:
-        best = best_by(finished, fraction * budget)
+        finals = finals_by(finished, fraction * budget)
         key = f"{round(fraction * 100)}%"
-        if best is None:
+        if not finals:
             row[f"val@{key}"] = row[f"test@{key}"] = math.nan
             continue
-        row[f"val@{key}"] = min(best.curve)
-        epochs = int(np.argmin(best.curve)) + 1
-        run, _ = train_and_test(dataset, best.params, epochs, 100_000 + seed, CPU)
+        row[f"val@{key}"] = min(min(t.curve) for t in finals)
+        pick = shipped(method, finals, seed)
+        epochs = int(np.argmin(pick.curve)) + 1
+        run, _ = train_and_test(dataset, pick.params, epochs, 100_000 + seed, CPU)
         row[f"test@{key}"] = run.test_loss
+    # Every trial, so that another rule can be scored from the output alone.
+    row["finished"] = [[t.params, t.curve, t.final] for t in finished]
     return row
 
 
@@ -301,7 +330,8 @@ def main() -> None:
                     else:
                         finished = run_optuna(method, dataset, seed, args)
                     row = score(method, name, seed, finished, dataset, args.budget)
-                    print(row, file=sys.stderr, flush=True)
+                    shown = {k: v for k, v in row.items() if k != "finished"}
+                    print(shown, file=sys.stderr, flush=True)
                     rows.append(row)
     summary = summarize(rows, datasets, methods)
     columns = ["dataset/method", "epochs", "near dup."]

@@ -110,3 +110,26 @@ def test_trials_that_trained_short_are_not_recommended(client: Client) -> None:
     assert recommended is not None
     assert recommended.trial.step_budget == 9
     assert recommended.trials_modelled == 3
+
+
+def test_a_trial_whose_best_epoch_was_a_lucky_dip_is_not_recommended(client: Client) -> None:
+    """Trials report their curves; the final value is the best epoch's, as early stopping does."""
+    study = client.create_study("settled", SPACE)
+    flat = [(p, 0.3 + 0.01 * v) for p, v in noisy_trials(6, 10, noise=0.0)]
+    study.import_trials(flat)
+    curves = {
+        "steady": [0.4, 0.2, 0.12, 0.1, 0.09, 0.091, 0.092, 0.095],
+        "jagged": [0.5, 0.3, 0.25, 0.06, 0.24, 0.26, 0.25, 0.27],
+    }
+    ids = {}
+    for name, values in curves.items():
+        trial = study.next_trial("w")
+        for step, value in enumerate(values, start=1):
+            trial.report(step, value)
+        trial.complete(min(values))
+        ids[name] = trial.id
+    assert study.best_trials(1)[0].id == ids["jagged"]
+    recommended = study.recommended()
+    assert recommended is not None
+    assert recommended.trial.id == ids["steady"]
+    assert "best settled value" in recommended.reason

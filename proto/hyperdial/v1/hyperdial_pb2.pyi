@@ -134,7 +134,10 @@ class _RecommendationRuleEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Re
     sure that trial is truly better than the best observed one; otherwise the
     best observed trial stands (`reason` says which). A lucky draw of a noisy
     objective is then not mistaken for a good configuration, and a model that
-    fits poorly cannot overrule the observations on a whim.
+    fits poorly cannot overrule the observations on a whim. A trial whose value
+    is the best step of its reported curve (as early stopping reports) counts at
+    its settled value, the best mean of 5 consecutive steps of that curve: a
+    lucky epoch is not mistaken for a good configuration either.
     """
     BEST_OBSERVED: _RecommendationRule.ValueType  # 2
     """The completed trial with the best observed value: `reason` says why the
@@ -152,7 +155,10 @@ mean, its estimate of the trial's true value, where it is at least 80%
 sure that trial is truly better than the best observed one; otherwise the
 best observed trial stands (`reason` says which). A lucky draw of a noisy
 objective is then not mistaken for a good configuration, and a model that
-fits poorly cannot overrule the observations on a whim.
+fits poorly cannot overrule the observations on a whim. A trial whose value
+is the best step of its reported curve (as early stopping reports) counts at
+its settled value, the best mean of 5 consecutive steps of that curve: a
+lucky epoch is not mistaken for a good configuration either.
 """
 BEST_OBSERVED: RecommendationRule.ValueType  # 2
 """The completed trial with the best observed value: `reason` says why the

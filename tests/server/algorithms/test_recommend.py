@@ -9,7 +9,7 @@ import pytest
 
 from hyperdial.server.algorithms.base import History, Observed
 from hyperdial.server.algorithms.recommend import recommend
-from hyperdial.server.domain import Goal, Objective
+from hyperdial.server.domain import Goal, Measurement, Objective
 from hyperdial.server.space import CategoricalParam, FloatParam, SearchSpace
 
 PLANE = SearchSpace((FloatParam("x", 0.0, 1.0), FloatParam("y", 0.0, 1.0)))
@@ -122,3 +122,28 @@ def test_the_model_overrules_the_best_observation_only_as_sure_as_asked() -> Non
     deterministic = recommend(PLANE, noisy_history(2, noise=0.0), seed=2)
     assert deterministic is not None
     assert not deterministic.overrules
+
+
+def curve(values: list[float]) -> tuple[Measurement, ...]:
+    return tuple(Measurement(step, value) for step, value in enumerate(values, start=1))
+
+
+def test_a_trial_whose_best_step_is_a_lucky_dip_is_not_recommended_over_a_steady_one() -> None:
+    rng = random.Random(4)
+    others = [{"x": rng.random(), "y": rng.random()} for _ in range(20)]
+    completed = [Observed(p, 0.3 + 0.01 * true_value(p)) for p in others]  # nearly flat
+    steady = [0.4, 0.2, 0.12, 0.1, 0.09, 0.091, 0.092, 0.095]
+    jagged = [0.5, 0.3, 0.25, 0.06, 0.24, 0.26, 0.25, 0.27]
+    completed.append(Observed({"x": 0.9, "y": 0.1}, 0.09, curve=curve(steady)))
+    completed.append(Observed({"x": 0.1, "y": 0.9}, 0.06, curve=curve(jagged)))
+    history = History(22, tuple(completed))
+    found = recommend(PLANE, history, seed=0)
+    assert found is not None
+    assert found.observed == 21  # the dip is the best observed value
+    assert found.index == 20  # the steady curve settles lower
+    assert not found.overrules  # settling alone, not the model, moved the pick
+    # Without curves the dip is the best observation, and the model cannot overrule it.
+    bare = History(22, tuple(Observed(o.params, o.value) for o in completed))
+    without = recommend(PLANE, bare, seed=0)
+    assert without is not None
+    assert without.index == 21

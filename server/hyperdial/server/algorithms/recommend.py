@@ -13,6 +13,11 @@ reads its own misfit as noise cannot overrule it on a whim. On a
 deterministic objective the posterior mean at a trial is its value, and the
 recommendation is the observed best. Any study with one objective gets one,
 whatever its algorithm: the model is fitted on demand.
+
+A trial that reports its best step's value, as early stopping does, was
+picked twice over: the best epoch of a noisy validation curve is as lucky a
+draw as the best trial of a study. Such a trial enters the model (and the
+comparison with the best observation) at its settled value (`settling`).
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from botorch.utils.sampling import manual_seed
 
 from hyperdial.server.algorithms.base import History
 from hyperdial.server.algorithms.gp import TrainingData, fitted_gp, keep_best
+from hyperdial.server.algorithms.settling import settled_value
 from hyperdial.server.algorithms.warping import WorseHalf
 from hyperdial.server.space import SearchSpace
 from hyperdial.server.space.features import layout, to_features
@@ -52,7 +58,9 @@ class Recommendation:
         sd: the posterior standard deviation of that estimate.
         noise_sd: the fitted observation noise (one evaluation's scatter), same units.
         modelled: how many observations the model rests on.
-        overrules: whether it is not the best observation (the model is sure enough).
+        overrules: whether the model overruled the best settled value (it is sure enough).
+        observed: the position of the trial with the best observed value (it may differ
+            from `index` without the model: settling its curve may leave another ahead).
         confidence: the probability the model needed to overrule the best observation.
     """
 
@@ -62,6 +70,7 @@ class Recommendation:
     noise_sd: float
     modelled: int
     overrules: bool
+    observed: int
     confidence: float
 
 
@@ -87,7 +96,7 @@ def recommend(
     if not candidates or len({o.value for o in completed}) < 2:
         return None
     sign = 1.0 if history.maximize else -1.0
-    values = [sign * o.value for o in completed]
+    values = [sign * settled_value(o, history.maximize) for o in completed]
     rows = [to_features(space, o.params) for o in completed]
     rows += [to_features(space, params) for params in history.infeasible]
     values += [min(values)] * len(history.infeasible)
@@ -114,6 +123,7 @@ def recommend(
             luckiest = max(range(len(candidates)), key=lambda k: values[candidates[k]])
             if best != luckiest and not _sure(model, x[[best, luckiest]], confidence):
                 best = luckiest
+    observed = max(candidates, key=lambda i: sign * completed[i].value)
     mean = float(means[best])
     slope = warp.slope(mean)
     return Recommendation(
@@ -123,6 +133,7 @@ def recommend(
         noise_sd=slope * scale * math.sqrt(noise),
         modelled=len(kept),
         overrules=best != luckiest,
+        observed=observed,
         confidence=confidence,
     )
 

@@ -18,6 +18,7 @@ from enum import Enum
 from typing import TYPE_CHECKING
 
 from hyperdial.server.algorithms.base import History, Observed
+from hyperdial.server.algorithms.settling import SETTLE_STEPS
 from hyperdial.server.domain import Goal, Trial, TrialState
 from hyperdial.server.service.common import find_study, read
 from hyperdial.server.service.compute import ComputePool
@@ -138,6 +139,13 @@ def _model_reason(found: Recommendation) -> str:
             f"the best posterior mean of a Gaussian process on {found.modelled} trials, at "
             f"least {found.confidence:.0%} likely to be truly better than the best observed trial"
         )
+    if found.index != found.observed:
+        return (
+            "the best settled value: the best observed trial's value is the best step of a "
+            f"curve that settles higher (the best mean of {SETTLE_STEPS} steps), and a Gaussian "
+            f"process on {found.modelled} trials is not {found.confidence:.0%} sure that "
+            "another is truly better"
+        )
     return (
         f"the best observed trial: a Gaussian process on {found.modelled} trials is not "
         f"{found.confidence:.0%} sure that another is truly better"
@@ -149,11 +157,21 @@ def _snapshot(txn: Transaction, study_name: str) -> _Snapshot:
     config = study.config
     states = (TrialState.COMPLETED, TrialState.INFEASIBLE)
     trials = txn.list_trials(study, states, 0, 2**62)
+    # Curves let a trial that reports its best step enter the model at its settled value.
+    curves = txn.curves(study, 1, trials[-1].number) if trials else {}
     # A trial granted fewer steps than a trial trains in full (bayes' short initial
     # design, the last of a step budget) ended early: its value is no final one.
     full = config.fidelity.max_steps if config.fidelity else 0
     completed = [
-        (t.number, Observed(t.params, t.value, (), config.constraint_slacks(t.metrics)))
+        (
+            t.number,
+            Observed(
+                t.params,
+                t.value,
+                slacks=config.constraint_slacks(t.metrics),
+                curve=curves.get(t.number, ()),
+            ),
+        )
         for t in trials
         if t.state is TrialState.COMPLETED and t.value is not None and not 0 < t.step_budget < full
     ]

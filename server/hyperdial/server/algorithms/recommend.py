@@ -112,10 +112,7 @@ def recommend(
         model = fitted_gp(data, max_fit_points, categorical).model
         x = torch.tensor([rows[i] for i in candidates], dtype=torch.float64)
         with torch.no_grad():
-            chunks = [x[start : start + CHUNK] for start in range(0, len(x), CHUNK)]
-            posteriors = [model.posterior(chunk) for chunk in chunks]
-            means = torch.cat([p.mean.reshape(-1) for p in posteriors])
-            variances = torch.cat([p.variance.reshape(-1) for p in posteriors])
+            means, variances = _posterior_at(model, x)
             noise = float(model.likelihood.noise.reshape(-1)[0])
             transform: Any = model.outcome_transform  # GPyTorch modules are untyped
             scale = float(transform.stdvs.reshape(-1)[0])
@@ -123,7 +120,6 @@ def recommend(
             luckiest = max(range(len(candidates)), key=lambda k: values[candidates[k]])
             if best != luckiest and not _sure(model, x[[best, luckiest]], confidence):
                 best = luckiest
-    observed = max(candidates, key=lambda i: sign * completed[i].value)
     mean = float(means[best])
     slope = warp.slope(mean)
     return Recommendation(
@@ -133,9 +129,17 @@ def recommend(
         noise_sd=slope * scale * math.sqrt(noise),
         modelled=len(kept),
         overrules=best != luckiest,
-        observed=observed,
+        observed=max(candidates, key=lambda i: sign * completed[i].value),
         confidence=confidence,
     )
+
+
+def _posterior_at(model: Any, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Posterior means and variances at `x`, `CHUNK` points at a time (bounded memory)."""
+    chunks = [x[start : start + CHUNK] for start in range(0, len(x), CHUNK)]
+    posteriors = [model.posterior(chunk) for chunk in chunks]
+    means = torch.cat([p.mean.reshape(-1) for p in posteriors])
+    return means, torch.cat([p.variance.reshape(-1) for p in posteriors])
 
 
 def _sure(model: Any, pair: torch.Tensor, confidence: float) -> bool:

@@ -7,7 +7,10 @@ with `--steps` ReportProgress values each, every other one stopped early
 runs `--rounds` more trials as a trainer does (Suggest, a value per step,
 Observe). Prints the seconds of each model-based Suggest as the client sees
 them: the first (the server's compute worker starts and fits from scratch)
-and the median, p95 and max of all.
+and the median, p95 and max of all; then the seconds of the study's
+recommendation (GetBestTrials), which reads every stored curve to settle the
+trials' values and fits its model: computed (the first call after a trial
+finished) and cached (the next).
 
     python bench/curve_cost.py [--trials 100] [--steps 20] [--rounds 20]
 """
@@ -72,6 +75,11 @@ def main() -> None:
             seconds.append(time.perf_counter() - started)
             _run(trial, args.steps, noise, prune=False)
         points = study.info().steps_reported
+        recommendation = []
+        for _ in range(2):  # computed, then cached until another trial finishes
+            started = time.perf_counter()
+            study.recommended()
+            recommendation.append(time.perf_counter() - started)
     result = {
         "progress_points_before": args.trials * args.steps,
         "progress_points_after": points,
@@ -79,15 +87,35 @@ def main() -> None:
         "median_s": statistics.median(seconds),
         "p95_s": percentile(seconds, 0.95),
         "max_s": max(seconds),
+        "recommendation_s": recommendation[0],
+        "recommendation_cached_s": recommendation[1],
         "machine": machine(),
     }
     report(
         f"bayes Suggest with {args.trials * args.steps:,} progress points stored, 6-D",
-        ("progress points", "first s", "median s", "p95 s", "max s"),
+        (
+            "progress points",
+            "first s",
+            "median s",
+            "p95 s",
+            "max s",
+            "recommendation s",
+            "cached s",
+        ),
         [
             (
                 result["progress_points_before"],
-                *(f"{result[k]:.3f}" for k in ("first_s", "median_s", "p95_s", "max_s")),
+                *(
+                    f"{result[k]:.3f}"
+                    for k in (
+                        "first_s",
+                        "median_s",
+                        "p95_s",
+                        "max_s",
+                        "recommendation_s",
+                        "recommendation_cached_s",
+                    )
+                ),
             )
         ],
         result,

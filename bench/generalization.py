@@ -27,7 +27,8 @@ Per method and dataset: the median best validation loss, the median test
 loss of the recommended configuration (mean of its 3 retrains), and the
 median optimism gap (test loss minus best validation loss).
 
-    python bench/generalization.py [--seeds 10] [--trials 30] [--datasets digits,wine]
+    python bench/generalization.py [--seeds 10] [--first-seed 0] [--trials 30]
+        [--datasets digits,wine] [--methods bayes,random]
 """
 
 from __future__ import annotations
@@ -226,6 +227,7 @@ def _targets(summary: dict[str, dict[str, Any]], datasets: list[str]) -> dict[st
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--first-seed", type=int, default=0, help="seeds run from here on")
     parser.add_argument("--trials", type=int, default=30)
     parser.add_argument("--datasets", default=",".join(DATASETS))
     parser.add_argument("--methods", default=",".join(METHODS))
@@ -233,7 +235,8 @@ def main() -> None:
     args = parser.parse_args()
     datasets = [d for d in DATASETS if d in args.datasets.split(",")]
     methods = [m for m in METHODS if m in args.methods.split(",")]
-    jobs = [(d, m, s, args.trials) for s in range(args.seeds) for d in datasets for m in methods]
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
+    jobs = [(d, m, s, args.trials) for s in seeds for d in datasets for m in methods]
     with ProcessPoolExecutor(args.workers) as pool:
         runs = list(pool.map(one_run, *zip(*jobs, strict=True)))
     summary, rows = {}, []

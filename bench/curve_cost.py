@@ -30,6 +30,16 @@ from hyperdial.client import Client, Trial
 from hyperdial.client.tools.local import LocalServer
 from hyperdial.trainers.spaces import MLP_DIGITS
 
+# The table's timing columns: header -> key of the JSON result.
+TIMINGS = {
+    "first s": "first_s",
+    "median s": "median_s",
+    "p95 s": "p95_s",
+    "max s": "max_s",
+    "recommendation s": "recommendation_s",
+    "cached s": "recommendation_cached_s",
+}
+
 
 def _curve_value(trial: Trial, step: int, noise: random.Random) -> float:
     """A falling learning curve whose floor depends on the configuration (log learning rate)."""
@@ -93,29 +103,11 @@ def main() -> None:
     }
     report(
         f"bayes Suggest with {args.trials * args.steps:,} progress points stored, 6-D",
-        (
-            "progress points",
-            "first s",
-            "median s",
-            "p95 s",
-            "max s",
-            "recommendation s",
-            "cached s",
-        ),
+        ("progress points", *TIMINGS),
         [
             (
                 result["progress_points_before"],
-                *(
-                    f"{result[k]:.3f}"
-                    for k in (
-                        "first_s",
-                        "median_s",
-                        "p95_s",
-                        "max_s",
-                        "recommendation_s",
-                        "recommendation_cached_s",
-                    )
-                ),
+                *(f"{result[key]:.3f}" for key in TIMINGS.values()),
             )
         ],
         result,

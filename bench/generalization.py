@@ -15,10 +15,10 @@ Each run's recommended configuration is retrained as `hyperdial retrain`
 does (train + validation, for its best validation epoch count) with 3 seeds,
 and scored on the test split. The recommendation is the service's rule:
 the model's best posterior mean for `random` and `bayes` (each trial with
-its validation curve, as the trainers report it, so that a trial enters at
-its settled value), the best
-observed value for `bayes-old` (the previous defaults: final values only,
-LogEI against the best observation, the observed best shipped) and for Optuna (its `best_trial`).
+its validation curve, so that a trial enters at its settled value), the
+best observed value for `bayes-old` (the previous defaults: final values
+only, LogEI against the best observation, the observed best shipped) and
+for Optuna (its `best_trial`).
 For runs whose model pick differs from the observed best, the observed best
 is retrained too (`test, observed pick` column), to show what the rule alone
 changes.

@@ -261,9 +261,12 @@ class Transaction(Protocol):
         ...
 
     def curves(
-        self, study: StudyRecord, first: int, last: int
+        self, study: StudyRecord, first: int, last: int, states: tuple[TrialState, ...] = ()
     ) -> dict[int, tuple[Measurement, ...]]:
-        """The intermediate values of trials numbered first..last that have any, by number."""
+        """The intermediate values of trials numbered first..last that have any, by number.
+
+        `states`, when given, keeps trials in those states only (every state otherwise).
+        """
         ...
 
     def finals_at_step(self, study: StudyRecord, step: int) -> list[tuple[float, float]]:

@@ -52,7 +52,11 @@ def measurements_of(conn: Connection, study_id: int, number: int) -> tuple[Measu
 
 
 def curves_of(
-    conn: Connection, study_id: int, first: int, last: int
+    conn: Connection,
+    study_id: int,
+    first: int,
+    last: int,
+    states: tuple[TrialState, ...] = (),
 ) -> dict[int, tuple[Measurement, ...]]:
     """See `Transaction.curves`."""
     query = (
@@ -61,6 +65,8 @@ def curves_of(
         .where(trials.c.study_id == study_id, trials.c.number.between(first, last))
         .order_by(trials.c.number, measurements.c.step)
     )
+    if states:
+        query = query.where(trials.c.state.in_([state.value for state in states]))
     found: dict[int, list[Measurement]] = {}
     for number, step, value in conn.execute(query):
         found.setdefault(number, []).append(Measurement(step, value))

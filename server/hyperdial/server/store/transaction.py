@@ -336,10 +336,10 @@ class SqlTransaction:
         return curves.measurements_of(self._conn, study.id, number)
 
     def curves(
-        self, study: StudyRecord, first: int, last: int
+        self, study: StudyRecord, first: int, last: int, states: tuple[TrialState, ...] = ()
     ) -> dict[int, tuple[Measurement, ...]]:
         """See `Transaction.curves`."""
-        return curves.curves_of(self._conn, study.id, first, last)
+        return curves.curves_of(self._conn, study.id, first, last, states)
 
     def finals_at_step(self, study: StudyRecord, step: int) -> list[tuple[float, float]]:
         """See `Transaction.finals_at_step`."""

@@ -257,6 +257,22 @@ class StoreContract:
         with pytest.raises(NotFound):
             _write(store, lambda txn: txn.add_measurement(study, 9, 0, 0.1, 1.0))
 
+    def test_curves_are_read_in_bulk_and_filtered_by_state(self, store: Store) -> None:
+        study = _study(store)
+        _trials(store, study, 3)
+        for number in (1, 2, 3):
+            _write(store, lambda txn, n=number: txn.add_measurement(study, n, 0, n / 10, 500.0))
+        _end(store, study, _finish(1, 0.1))
+        _end(store, study, _finish(2, 0.2, state=TrialState.PRUNED))
+        every = store.read(lambda txn: txn.curves(study, 1, 3))
+        assert {n: [m.value for m in curve] for n, curve in every.items()} == {
+            1: [0.1],
+            2: [0.2],
+            3: [0.3],
+        }
+        completed = store.read(lambda txn: txn.curves(study, 1, 3, (TrialState.COMPLETED,)))
+        assert list(completed) == [1]
+
     def test_snapshots_count_trials_and_name_the_best(self, store: Store) -> None:
         study = _study(store, "single")
         _study(store, "pareto", TWO_OBJECTIVES)

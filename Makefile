@@ -34,10 +34,9 @@ system-deps:
 	     --no-install-recommends chromium) >/dev/null 2>&1 \
 	  || echo "warning: could not install Debian's chromium; the UI tests will be skipped" >&2; }
 
-## make test: the whole test suite
-## make test: the suite but its slow tests (marked `slow`), in under five minutes
+## make test: the suite but its slow tests (marked `slow`), one pytest worker per core
 test: venv system-deps node-deps
-	$(PY) -m pytest -q -m "not slow and not container"
+	$(PY) -m pytest -q -n auto -m "not slow and not container"
 
 ## make test-slow: the slow tests (crashes, replicas, concurrent bayes, the demo); CI runs both
 test-slow: venv system-deps node-deps

@@ -62,6 +62,11 @@ def _finish(number: int, value: float | None, **changes: object) -> Finish:
     return dataclasses.replace(finish, **changes)  # type: ignore[arg-type]
 
 
+def _measure(study: StudyRecord, number: int, value: float) -> Callable[[Transaction], object]:
+    """A write of trial `number`'s value at step 0."""
+    return lambda txn: txn.add_measurement(study, number, 0, value, 500.0)
+
+
 def _end(store: Store, study: StudyRecord, finish: Finish) -> Trial | None:
     return _write(store, lambda txn: txn.finish_pending_trial(study, finish))
 
@@ -261,7 +266,7 @@ class StoreContract:
         study = _study(store)
         _trials(store, study, 3)
         for number in (1, 2, 3):
-            _write(store, lambda txn, n=number: txn.add_measurement(study, n, 0, n / 10, 500.0))
+            _write(store, _measure(study, number, number / 10))
         _end(store, study, _finish(1, 0.1))
         _end(store, study, _finish(2, 0.2, state=TrialState.PRUNED))
         every = store.read(lambda txn: txn.curves(study, 1, 3))

@@ -18,7 +18,7 @@ from enum import Enum
 from typing import TYPE_CHECKING
 
 from hyperdial.server.algorithms.base import History, Observed
-from hyperdial.server.algorithms.settling import SETTLE_STEPS
+from hyperdial.server.algorithms.settling import SCATTER_WEIGHT, SETTLE_STEPS
 from hyperdial.server.domain import Goal, Trial, TrialState
 from hyperdial.server.service.common import find_study, read
 from hyperdial.server.service.compute import ComputePool
@@ -142,7 +142,8 @@ def _model_reason(found: Recommendation) -> str:
     if found.index != found.observed:
         return (
             "the best settled value: the best observed trial's value is the best step of a "
-            f"curve that settles higher (the best mean of {SETTLE_STEPS} steps), and a Gaussian "
+            f"curve that settles higher (the best mean of {SETTLE_STEPS} steps, worsened by "
+            f"{SCATTER_WEIGHT:g} of their sd), and a Gaussian "
             f"process on {found.modelled} trials is not {found.confidence:.0%} sure that "
             "another is truly better"
         )

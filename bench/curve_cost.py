@@ -8,8 +8,8 @@ runs `--rounds` more trials as a trainer does (Suggest, a value per step,
 Observe). Prints the seconds of each model-based Suggest as the client sees
 them: the first (the server's compute worker starts and fits from scratch)
 and the median, p95 and max of all; then the seconds of the study's
-recommendation (GetBestTrials), which reads every stored curve to settle the
-trials' values and fits its model: computed (the first call after a trial
+recommendation (GetBestTrials), which reads the completed trials' curves to
+settle their values and fits its model: computed (the first call after a trial
 finished) and cached (the next).
 
     python bench/curve_cost.py [--trials 100] [--steps 20] [--rounds 20]

@@ -17,7 +17,6 @@ draw that may spike. Each window therefore counts at its mean plus
 from __future__ import annotations
 
 import math
-import statistics
 
 from hyperdial.server.algorithms.base import Observed
 
@@ -48,7 +47,15 @@ def settled_value(observed: Observed, maximize: bool) -> float:
         return observed.value
     half = SETTLE_STEPS // 2
     windows = (curve[max(0, k - half) : k + half + 1] for k in range(len(curve)))
-    return sign * max(
-        sign * statistics.fmean(window) - SCATTER_WEIGHT * statistics.pstdev(window)
-        for window in windows
-    )
+    return sign * max(_worth([sign * v for v in window]) for window in windows)
+
+
+def _worth(window: list[float]) -> float:
+    """A window's mean less `SCATTER_WEIGHT` of its sd (population), higher is better.
+
+    Plain float arithmetic: `statistics.pstdev` computes exactly, in fractions, and
+    made settling 30,000 stored steps take a second.
+    """
+    mean = sum(window) / len(window)
+    variance = sum((v - mean) ** 2 for v in window) / len(window)
+    return mean - SCATTER_WEIGHT * math.sqrt(variance)

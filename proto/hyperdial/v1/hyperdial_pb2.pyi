@@ -136,8 +136,9 @@ class _RecommendationRuleEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Re
     objective is then not mistaken for a good configuration, and a model that
     fits poorly cannot overrule the observations on a whim. A trial whose value
     is the best step of its reported curve (as early stopping reports) counts at
-    its settled value, the best mean of 5 consecutive steps of that curve: a
-    lucky epoch is not mistaken for a good configuration either.
+    its settled value, the best window of 5 consecutive steps of that curve,
+    counted at its mean plus half its standard deviation: a lucky epoch is not
+    mistaken for a good configuration either, nor a jagged curve for a steady one.
     """
     BEST_OBSERVED: _RecommendationRule.ValueType  # 2
     """The completed trial with the best observed value: `reason` says why the
@@ -157,8 +158,9 @@ best observed trial stands (`reason` says which). A lucky draw of a noisy
 objective is then not mistaken for a good configuration, and a model that
 fits poorly cannot overrule the observations on a whim. A trial whose value
 is the best step of its reported curve (as early stopping reports) counts at
-its settled value, the best mean of 5 consecutive steps of that curve: a
-lucky epoch is not mistaken for a good configuration either.
+its settled value, the best window of 5 consecutive steps of that curve,
+counted at its mean plus half its standard deviation: a lucky epoch is not
+mistaken for a good configuration either, nor a jagged curve for a steady one.
 """
 BEST_OBSERVED: RecommendationRule.ValueType  # 2
 """The completed trial with the best observed value: `reason` says why the

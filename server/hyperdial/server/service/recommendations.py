@@ -159,8 +159,7 @@ def _snapshot(txn: Transaction, study_name: str) -> _Snapshot:
     states = (TrialState.COMPLETED, TrialState.INFEASIBLE)
     trials = txn.list_trials(study, states, 0, 2**62)
     # Curves let a trial that reports its best step enter the model at its settled value.
-    completed_only = (TrialState.COMPLETED,)
-    curves = txn.curves(study, 1, trials[-1].number, completed_only) if trials else {}
+    curves = txn.curves(study, 1, trials[-1].number, (TrialState.COMPLETED,)) if trials else {}
     # A trial granted fewer steps than a trial trains in full (bayes' short initial
     # design, the last of a step budget) ended early: its value is no final one.
     full = config.fidelity.max_steps if config.fidelity else 0

@@ -117,6 +117,23 @@ def test_the_server_can_stop_a_run(digits) -> None:
     assert result.epochs == 2
 
 
+def test_a_stop_at_the_epoch_a_run_ends_anyway_leaves_it_completed(digits) -> None:
+    params = {"optimizer": "sgd", "learning_rate": 5.0, "momentum": 0.99, "epochs": 30}
+    params["patience"] = 2
+    alone = fit(digits, params, device=CPU, seed=0)
+    assert alone.epochs < 30  # patience ended it
+    for ends, run_params in ((alone.epochs, params), (3, {"epochs": 3})):
+        told = fit(
+            digits,
+            run_params,
+            device=CPU,
+            seed=0,
+            on_epoch=lambda epoch, loss, accuracy, ends=ends: epoch == ends - 1,
+        )
+        assert not told.stopped_by_server
+        assert told.epochs == ends
+
+
 def test_cross_validation_trains_every_fold_and_stops_when_told(digits) -> None:
     params = {"epochs": 2, "hidden_layers": 1, "units": 32}
     folds = cross_validate(digits, params, 3, device=torch.device("cpu"))

@@ -181,10 +181,13 @@ def fit(
         loss, accuracy = evaluate(model, validation, classification)
         if stopper.update(loss):
             best_state, best_accuracy = copy.deepcopy(model.state_dict()), accuracy
-        if on_epoch is not None and on_epoch(epoch, loss, accuracy):
-            stopped_by_server = True
+        told_to_stop = on_epoch is not None and on_epoch(epoch, loss, accuracy)
+        # A trial that ends here anyway (patience spent, last epoch) completes: the
+        # server's stop would save no epoch, and it would throw the trial's result away.
+        if stopper.should_stop or epoch == config.epochs - 1:
             break
-        if stopper.should_stop:
+        if told_to_stop:
+            stopped_by_server = True
             break
     if restore_best:
         model.load_state_dict(best_state)

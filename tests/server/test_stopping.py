@@ -67,6 +67,14 @@ def test_the_model_rule_stops_a_clearly_bad_curve_and_keeps_a_clearly_good_one()
     assert not rule.should_stop(Goal.MINIMIZE, 1, bad, peers(finals=finals[:4]))
 
 
+def test_the_model_rule_judges_the_best_value_so_far_not_one_noisy_epoch() -> None:
+    rule = ModelRule(min_probability=0.05, min_trials=5, warmup_steps=1)
+    finals = _pairs(0)
+    assert rule.should_stop(Goal.MINIMIZE, 2, curve(1.2, 0.95, 0.95), peers(finals=finals))
+    # It reached 0.25 at step 1 (a predicted final near 0.12): the bad step 2 is noise.
+    assert not rule.should_stop(Goal.MINIMIZE, 2, curve(1.2, 0.25, 0.95), peers(finals=finals))
+
+
 def test_the_model_rule_keeps_a_slow_starter_the_median_rule_would_stop() -> None:
     """Trials whose loss at the step says little of their end (here: the opposite)."""
     rng = random.Random(1)

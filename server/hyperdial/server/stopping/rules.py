@@ -31,7 +31,7 @@ class Peers:
 
     # Other trials' values at the step.
     values: Callable[[], Sequence[float]]
-    # (value at the step, final value) of completed trials that reported it.
+    # (best value up to the step, final value) of completed trials that reported it.
     finals: Callable[[], Sequence[tuple[float, float]]] = _none
 
 
@@ -51,6 +51,11 @@ class StoppingRule(Protocol):
 
 def _better(goal: Goal, a: float, b: float) -> bool:
     return a < b if goal is Goal.MINIMIZE else a > b
+
+
+def _best_so_far(goal: Goal, curve: Sequence[Measurement], step: int) -> float:
+    values = [m.value for m in curve if m.step <= step]
+    return min(values) if goal is Goal.MINIMIZE else max(values)
 
 
 class _FromWarmup:
@@ -80,9 +85,7 @@ class MedianRule(_FromWarmup):
         others = peers.values()
         if len(others) < self.min_trials or not curve:
             return False
-        values = [m.value for m in curve if m.step <= step]
-        best = min(values) if goal is Goal.MINIMIZE else max(values)
-        return _better(goal, statistics.median(others), best)
+        return _better(goal, statistics.median(others), _best_so_far(goal, curve, step))
 
 
 @dataclass(frozen=True)
@@ -143,10 +146,12 @@ class ModelRule(_FromWarmup):
     """Stops a trial unlikely (below `min_probability`) to end better than the best.
 
     The probability is `beat_probability`'s, from the completed trials' pairs:
-    the value at the step is judged by what such values have led to, not by
-    other trials' values there. A slow starter whose curve predicts a good end
-    goes on, and so does everything while the completed trials say little
-    (fewer than `min_trials` reached the step).
+    the best value a trial has reached by the step is judged by what such
+    values have led to, not by other trials' values there. The best so far, not
+    the step's own value: one noisy epoch after a good one does not stop a
+    trial that has already reached a good value. A slow starter whose curve
+    predicts a good end goes on, and so does everything while the completed
+    trials say little (fewer than `min_trials` reached the step).
     """
 
     min_probability: float
@@ -157,11 +162,13 @@ class ModelRule(_FromWarmup):
         self, goal: Goal, step: int, curve: Sequence[Measurement], peers: Peers
     ) -> bool:
         """See `StoppingRule.should_stop`."""
-        value = next((m.value for m in curve if m.step == step), None)
-        finals = peers.finals() if value is not None else ()
-        if value is None or len(finals) < max(3, self.min_trials):
+        if not any(m.step == step for m in curve):
             return False
-        return beat_probability(goal, value, finals) < self.min_probability
+        finals = peers.finals()
+        if len(finals) < max(3, self.min_trials):
+            return False
+        best = _best_so_far(goal, curve, step)
+        return beat_probability(goal, best, finals) < self.min_probability
 
 
 def make_rule(config: StoppingConfig | None) -> StoppingRule | None:

@@ -270,7 +270,10 @@ class Transaction(Protocol):
         ...
 
     def finals_at_step(self, study: StudyRecord, step: int) -> list[tuple[float, float]]:
-        """(value at `step`, final value) of completed trials that reported `step`.
+        """(best value up to `step`, final value) of completed trials that reported `step`.
+
+        The best so far, not the value at the step: it is what the trial has
+        already reached, and one noisy epoch says less of where it ends.
 
         Trials that break an outcome constraint are left out, and so are trials
         granted fewer than the study's `max_steps`: their final values are early ones.

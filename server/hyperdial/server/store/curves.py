@@ -88,19 +88,23 @@ def values_at_step(conn: Connection, study_id: int, step: int, exclude: int) -> 
 
 
 def finals_at_step(
-    conn: Connection, study_id: int, step: int, max_steps: int
+    conn: Connection, study_id: int, step: int, max_steps: int, minimize: bool
 ) -> list[tuple[float, float]]:
     """See `Transaction.finals_at_step`."""
+    best_so_far = func.min(measurements.c.value) if minimize else func.max(measurements.c.value)
     query = (
-        select(measurements.c.value, trials.c.value)
+        select(best_so_far, trials.c.value)
         .join(trials, trials.c.id == measurements.c.trial_id)
         .where(
             measurements.c.study_id == study_id,
-            measurements.c.step == step,
+            measurements.c.step <= step,
             trials.c.state == TrialState.COMPLETED.value,
             trials.c.value.is_not(None),
             trials.c.feasible,
             or_(trials.c.step_budget == 0, trials.c.step_budget >= max_steps),
         )
+        .group_by(trials.c.id, trials.c.value)
+        # Trials that reported this very step: others stopped before it or skipped it.
+        .having(func.max(measurements.c.step) == step)
     )
     return [(float(at_step), float(final)) for at_step, final in conn.execute(query)]

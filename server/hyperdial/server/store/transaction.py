@@ -345,7 +345,8 @@ class SqlTransaction:
         """See `Transaction.finals_at_step`."""
         fidelity = study.config.fidelity
         full = fidelity.max_steps if fidelity else 0
-        return curves.finals_at_step(self._conn, study.id, step, full)
+        minimize = study.config.objective.goal is Goal.MINIMIZE
+        return curves.finals_at_step(self._conn, study.id, step, full, minimize)
 
     def values_at_step(self, study: StudyRecord, step: int, exclude: int) -> list[float]:
         """See `Transaction.values_at_step`."""

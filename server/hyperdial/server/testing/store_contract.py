@@ -62,9 +62,11 @@ def _finish(number: int, value: float | None, **changes: object) -> Finish:
     return dataclasses.replace(finish, **changes)  # type: ignore[arg-type]
 
 
-def _measure(study: StudyRecord, number: int, value: float) -> Callable[[Transaction], object]:
-    """A write of trial `number`'s value at step 0."""
-    return lambda txn: txn.add_measurement(study, number, 0, value, 500.0)
+def _measure(
+    study: StudyRecord, number: int, value: float, step: int = 0
+) -> Callable[[Transaction], object]:
+    """A write of trial `number`'s value at `step`."""
+    return lambda txn: txn.add_measurement(study, number, step, value, 500.0)
 
 
 def _end(store: Store, study: StudyRecord, finish: Finish) -> Trial | None:
@@ -277,6 +279,23 @@ class StoreContract:
         }
         completed = store.read(lambda txn: txn.curves(study, 1, 3, (TrialState.COMPLETED,)))
         assert list(completed) == [1]
+
+    @pytest.mark.parametrize(("goal", "best_so_far"), [(Goal.MINIMIZE, 0.3), (Goal.MAXIMIZE, 0.5)])
+    def test_finals_at_a_step_pair_the_best_so_far_with_the_final_value(
+        self, store: Store, goal: Goal, best_so_far: float
+    ) -> None:
+        study = _study(
+            store, config=dataclasses.replace(CONFIG, objectives=(Objective("l", goal),))
+        )
+        _trials(store, study, 3)
+        for number, curve in ((1, (0.5, 0.3, 0.4)), (2, (0.5, 0.3, 0.4)), (3, (0.6,))):
+            for step, value in enumerate(curve):
+                _write(store, _measure(study, number, value, step))
+        _end(store, study, _finish(1, 0.25))
+        _end(store, study, _finish(2, 0.2, state=TrialState.PRUNED))
+        _end(store, study, _finish(3, 0.6))  # stopped reporting before step 2
+        finals = store.read(lambda txn: txn.finals_at_step(study, 2))
+        assert finals == [(best_so_far, 0.25)]
 
     def test_snapshots_count_trials_and_name_the_best(self, store: Store) -> None:
         study = _study(store, "single")

@@ -184,10 +184,8 @@ def fit(
         told_to_stop = on_epoch is not None and on_epoch(epoch, loss, accuracy)
         # A trial that ends here anyway (patience spent, last epoch) completes: the
         # server's stop would save no epoch, and it would throw the trial's result away.
-        if stopper.should_stop or epoch == config.epochs - 1:
-            break
-        if told_to_stop:
-            stopped_by_server = True
+        stopped_by_server = told_to_stop and not stopper.should_stop and epoch < config.epochs - 1
+        if stopper.should_stop or told_to_stop:
             break
     if restore_best:
         model.load_state_dict(best_state)

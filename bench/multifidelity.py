@@ -26,7 +26,7 @@ granted fewer (the short initial design) ended early. Near-duplicate
 proposals: model-proposed trials (bayes after its initial design, TPE after
 its startup trials) within 0.05 of an earlier trial in the unit cube.
 
-    python bench/multifidelity.py [--seeds 3] [--datasets digits,wine,noisy]
+    python bench/multifidelity.py [--seeds 3] [--first-seed 0] [--datasets digits,wine,noisy]
         [--methods bayes,bayes+median,...] [--budget 300] [--max-epochs 15]
 """
 
@@ -99,6 +99,10 @@ OURS: dict[str, Ours] = {
     "bayes+model": Ours("bayes", {}, MODEL_RULE),
     "bayes+model/short-start": Ours("bayes", {}, MODEL_RULE, short_start=True),
     "bayes/short-start": Ours("bayes", {}, short_start=True),
+    # Stopped trials read as final values too (`stopped_as_final`).
+    "bayes+model/as-final": Ours(
+        "bayes", {"stopped_as_final": True}, MODEL_RULE, short_start=True
+    ),
     # Without learning curves in the model (as before `model_curves`), for the record.
     "bayes/no-curves": Ours("bayes", {"model_curves": False}),
     "bayes+model/no-curves": Ours("bayes", {"model_curves": False}, MODEL_RULE),
@@ -303,6 +307,7 @@ def summarize(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--first-seed", type=int, default=0, help="seeds run from here on")
     parser.add_argument("--datasets", default="digits,wine,noisy")
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--budget", type=int, default=300, help="epochs per run")
@@ -322,7 +327,7 @@ def main() -> None:
     ):
         for name in datasets:
             data = str(noisy_classification(Path(tmp))) if name == "noisy" else name
-            for seed in range(args.seeds):
+            for seed in range(args.first_seed, args.first_seed + args.seeds):
                 dataset = load_dataset(data, seed=seed)  # the trainers' split (--seed)
                 for method in methods:
                     if method in OURS:

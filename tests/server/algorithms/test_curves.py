@@ -40,6 +40,13 @@ def test_a_trial_is_read_at_a_ladder_of_steps_with_its_best_value_so_far() -> No
         (fidelity(1, 8), 0.8),
         (fidelity(2, 8), 0.6),
     ]
+    # Read as final too (`stopped_as_final`), its best value also sits at fidelity 1.
+    as_final = curve_points((completed, stopped), 1, 8, -1.0, stopped_as_final=True)
+    assert [(p.fidelity, -p.value) for p in as_final if p.trial == 1] == [
+        (fidelity(1, 8), 0.8),
+        (fidelity(2, 8), 0.6),
+        (1.0, 0.6),
+    ]
     assert fidelity(8, 8) == fidelity(16, 8) == 1.0
     assert 0 < fidelity(1, 8) < 0.5
 
@@ -54,13 +61,22 @@ def test_many_reported_steps_cost_the_model_a_few_points_a_trial() -> None:
     assert data.x.shape == (40, 2)  # x and its fidelity, capped at max_fit_points
 
 
-@pytest.mark.parametrize("model_curves", [True, False])
-def test_a_slow_starter_stopped_early_is_not_held_against_its_region(model_curves: bool) -> None:
+@pytest.mark.parametrize(
+    ("options", "held_against"),
+    [
+        ({}, False),
+        ({"model_curves": False}, True),
+        ({"stopped_as_final": True}, True),
+    ],
+)
+def test_a_slow_starter_stopped_early_is_held_against_its_region_only_when_read_as_final(
+    options: dict[str, bool], held_against: bool
+) -> None:
     """Every curve starts a full 1.0 above where it ends; the best finals lie toward x = 0.
 
     Two trials near x = 0.1 were stopped at step 1 with the value every good
     trial had there. Read as a curve, that value promises the best final of all;
-    read as a final value, it is the worst seen.
+    read as a final value (without curves, or `stopped_as_final`), it is the worst seen.
     """
     completed = tuple(
         Observed({"x": x}, x, curve=_falling(x, 8)) for x in (0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
@@ -68,18 +84,16 @@ def test_a_slow_starter_stopped_early_is_not_held_against_its_region(model_curve
     stopped = tuple(
         Observed({"x": x}, x + 1.0, curve=(Measurement(1, x + 1.0),)) for x in (0.1, 0.15)
     )
-    suggester = make_suggester(
-        LINE, AlgorithmConfig("bayes", {"initial_trials": 2, "model_curves": model_curves})
-    )
+    suggester = make_suggester(LINE, AlgorithmConfig("bayes", {"initial_trials": 2, **options}))
     history = History(draws=10, completed=completed, pruned=stopped, max_steps=8)
     chosen = [
         suggester.suggest(LINE, history, 1, seed=seed).suggestions[0].params["x"]
         for seed in range(3)
     ]
-    if model_curves:
-        assert all(x < 0.3 for x in chosen), chosen
-    else:
+    if held_against:
         assert all(x > 0.3 for x in chosen), chosen
+    else:
+        assert all(x < 0.3 for x in chosen), chosen
 
 
 def test_trials_stopped_with_bad_curves_keep_the_model_out_of_their_region() -> None:

@@ -45,14 +45,15 @@ acquisition): where finished trials reported progress, the GP models
 (configuration, step), each trial at a ladder of its steps (`curves`), and
 LogEI asks what a configuration reaches at the last step. A stopped trial
 then counts as what it is, an early value, and its curve tells the model how
-far such early values go elsewhere. Studies without progress reports, several
+far such early values go elsewhere; with option `stopped_as_final` (default
+false) its best value also counts as its final one, so a region the stopping
+rule keeps stopping early is left, at the price of holding a slow starter's
+stop against its region. Studies without progress reports, several
 objectives and constraints are modelled as above. Where the study's fidelity
 lets trials train less than `max_steps` (`min_steps`), the initial design asks
 for `initial_fidelity` of it (default a third): Sobol points are there to
 shape the model, and curves let short trials do that at a fraction of the cost.
-Infeasible trials take the worst completed value: the model learns to avoid
-their region without a second (classifier) model that would need many
-infeasible points before it knew anything.
+Infeasible trials take the worst completed value, with no classifier to train.
 
 Several objectives and outcome constraints: every objective and every
 constraint bound's slack is an output of the GP (independent outputs, each
@@ -146,6 +147,7 @@ class BayesSuggester:
         self.models_curves = reader.bool("model_curves", True) and self.acquisition == "auto"
         self.initial_fidelity = reader.float("initial_fidelity", 1 / 3, 0.01, 1.0)
         self.stopped_radius = reader.float("stopped_radius", 0.05, 0.0, 1.0)
+        self.stopped_as_final = reader.bool("stopped_as_final", False)
         reader.finish()
         self.layout: FeatureLayout = layout(space, MAX_DISCRETE_VALUES)
         self.search = AcquisitionSearch(self.layout, self.restarts, self.raw_samples)
@@ -178,12 +180,8 @@ class BayesSuggester:
         avoid = Avoid(torch.tensor(stopped, dtype=torch.float64), self.stopped_radius)
         with warnings.catch_warnings(), manual_seed(_mix(seed, history.draws)):
             # Fit and optimizer retries are BoTorch's own business; failures surface below.
-            for category in (
-                InputDataWarning,
-                OptimizationWarning,
-                BotorchWarning,
-                RuntimeWarning,
-            ):
+            ignored = (InputDataWarning, OptimizationWarning, BotorchWarning, RuntimeWarning)
+            for category in ignored:
                 warnings.simplefilter("ignore", category)
             warm_start = history.model_state if isinstance(history.model_state, dict) else None
             if data.y.shape[-1] > 1:
@@ -294,7 +292,9 @@ class BayesSuggester:
         if self.models_curves and full > 0 and any(o.curve for o in modelled):
             sign = 1.0 if history.maximize else -1.0
             completed = len(history.completed)
-            rows, outcomes = with_curves(rows, outcomes, modelled, completed, full, sign)
+            rows, outcomes = with_curves(
+                rows, outcomes, modelled, completed, full, sign, self.stopped_as_final
+            )
             # Curve points outnumber trials several times: the fit's cap bounds them all.
             limit = min(limit, self.max_fit_points)
         kept = keep_best([row[0] for row in outcomes], limit, seed)

@@ -10,7 +10,9 @@ of steps (1, 2, 4, ... and its last), so a trial costs the model at most
 final value sits at the fidelity of its step budget, 1 unless the algorithm
 asked for a shorter one: it trained as far as it was meant to. A
 stopped trial's last value sits at the step where it stopped, where the
-model reads it as an early value, not a final one. The acquisition then asks
+model reads it as an early value, not a final one; with `stopped_as_final`
+its best value sits at fidelity 1 as well, the stopping rule's bet that it
+would have ended no better. The acquisition then asks
 what a configuration reaches at fidelity 1 (`AcquisitionSearch`'s fixed
 column), and the incumbent is the best posterior mean there among the
 configurations tried.
@@ -61,12 +63,17 @@ def ladder(last: int) -> list[int]:
 
 
 def curve_points(
-    observed: Sequence[Observed], completed: int, full: int, sign: float
+    observed: Sequence[Observed],
+    completed: int,
+    full: int,
+    sign: float,
+    stopped_as_final: bool = False,
 ) -> list[CurvePoint]:
     """Every point of `observed`'s curves the model sees (the first `completed` completed).
 
     `sign` turns values "higher is better". A trial without a curve is one
-    point at fidelity 1, as in a model without curves.
+    point at fidelity 1, as in a model without curves, and so is a stopped
+    trial's best value with `stopped_as_final`.
     """
     points: list[CurvePoint] = []
     for index, trial in enumerate(observed):
@@ -82,7 +89,7 @@ def curve_points(
             at = fidelity(mark, full)
             if read and not (index < completed and at >= end):
                 points.append(CurvePoint(index, at, best))
-        if index < completed or not steps:
+        if index < completed or not steps or stopped_as_final:
             points.append(CurvePoint(index, end, sign * trial.value))
     return points
 
@@ -94,6 +101,7 @@ def with_curves(
     completed: int,
     full: int,
     sign: float,
+    stopped_as_final: bool = False,
 ) -> tuple[list[list[float]], list[list[float]]]:
     """Feature rows with a fidelity column, and their outcomes, for `curve_points`.
 
@@ -102,7 +110,7 @@ def with_curves(
     (infeasible trials), which stay at fidelity 1. Outcomes are one value,
     turned "higher is better" by `sign`.
     """
-    points = curve_points(observed, completed, full, sign)
+    points = curve_points(observed, completed, full, sign, stopped_as_final)
     curve_rows = [[*rows[p.trial], p.fidelity] for p in points]
     curve_outcomes = [[p.value] for p in points]
     rest = range(len(observed), len(rows))

@@ -5,7 +5,8 @@ study over the MLP-on-digits space (learning rate, hidden layers, neurons,
 batch size, dropout, weight decay) with Bayesian optimization on a budget of
 epochs (300 in all, at most 15 a trial, the initial design's trials a third of
 that) and the model-based stopping rule: on bench/multifidelity.py this
-combination reached bayes' full-budget validation loss with 40% of the epochs.
+combination ended the budget at a median best validation loss of 0.0788 on
+digits, against 0.0804 for bayes without stopping (0.0888 at 40% of it).
 Two `hyperdial trainer` processes tune until the budget is spent; the demo
 shows the best trials, then retrains the recommended configuration (the
 model's best posterior mean) with three seeds and scores it on the held-out

@@ -285,11 +285,11 @@ def score(
         row[f"val@{key}"] = min(min(t.curve) for t in finals)
         pick = shipped(method, finals, seed)
         epochs = int(np.argmin(pick.curve)) + 1
-        runs = [
-            train_and_test(dataset, pick.params, epochs, 100_000 + seed + 1000 * k, CPU)[0]
-            for k in range(retrains)
-        ]
-        row[f"test@{key}"] = statistics.mean(run.test_loss for run in runs)
+        retrain_seeds = [100_000 + seed + 1000 * k for k in range(retrains)]
+        row[f"test@{key}"] = statistics.mean(
+            train_and_test(dataset, pick.params, epochs, s, CPU)[0].test_loss
+            for s in retrain_seeds
+        )
     # Every trial, so that another rule can be scored from the output alone.
     row["finished"] = [[t.params, t.curve, t.final] for t in finished]
     return row
@@ -336,6 +336,8 @@ def main() -> None:
     unknown = sorted(set(methods) - set(METHODS))
     if unknown:
         parser.error(f"--methods: unknown {', '.join(unknown)}; known: {', '.join(METHODS)}")
+    if args.retrains < 1:
+        parser.error(f"--retrains: must be at least 1, got {args.retrains}")
     rows = []
     with (
         tempfile.TemporaryDirectory() as tmp,

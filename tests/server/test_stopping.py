@@ -11,6 +11,7 @@ from hyperdial.server.stopping.rules import (
     Peers,
     SuccessiveHalvingRule,
     beat_probability,
+    hyperband_bracket,
     make_rule,
 )
 
@@ -20,7 +21,8 @@ def curve(*values: float) -> list[Measurement]:
 
 
 def peers(values: Sequence[float] = (), finals: Sequence[tuple[float, float]] = ()) -> Peers:
-    return Peers(values=lambda: values, finals=lambda: finals)
+    """Peers numbered 1, 2, ... in the order of `values`."""
+    return Peers(values=lambda: list(enumerate(values, start=1)), finals=lambda: finals)
 
 
 def test_median_stops_trials_worse_than_the_peers_median() -> None:
@@ -42,6 +44,43 @@ def test_successive_halving_keeps_the_best_fraction_at_rungs() -> None:
     assert not rule.should_stop(Goal.MINIMIZE, 3, [Measurement(3, 0.15)], peers(others))
     assert rule.should_stop(Goal.MINIMIZE, 3, [Measurement(3, 0.25)], peers(others))
     assert not rule.should_stop(Goal.MINIMIZE, 3, [Measurement(3, 0.9)], peers(others[:1]))
+
+
+def test_hyperband_spreads_trials_over_brackets_as_hyperband_budgets_them() -> None:
+    counts = [0, 0, 0]
+    for number in range(1, 17_001):
+        counts[hyperband_bracket(number, brackets=3, reduction_factor=3)] += 1
+    # Weights ceil(3 * 9 / 3) = 9, ceil(3 * 3 / 2) = 5, ceil(3 * 1 / 1) = 3 of 17.
+    assert [round(c / 1000, 0) for c in counts] == [9, 5, 3]
+    assert all(hyperband_bracket(n, 1, 3) == 0 for n in range(100))
+    # The same trial, the same bracket: every report and replica agrees.
+    assert [hyperband_bracket(n, 3, 3) for n in range(50)] == [
+        hyperband_bracket(n, 3, 3) for n in range(50)
+    ]
+
+
+def test_a_hyperband_bracket_starts_late_and_compares_only_within_itself() -> None:
+    config = StoppingConfig.successive_halving(1, 3, 2, brackets=3)
+    by_bracket = {hyperband_bracket(n, 3, 3): n for n in range(40)}
+    late = make_rule(config, by_bracket[2])
+    assert isinstance(late, SuccessiveHalvingRule)
+    assert [s for s in range(30) if late.decides_at(s)] == [9, 27]
+    first = make_rule(config, by_bracket[0])
+    assert [s for s in range(30) if first.decides_at(s)] == [1, 3, 9, 27]
+    # Ahead of this trial at step 9: three trials of bracket 0 and two of bracket 2.
+    in_first = [n for n in range(40, 400) if hyperband_bracket(n, 3, 3) == 0][:3]
+    in_late = [n for n in range(40, 400) if hyperband_bracket(n, 3, 3) == 2][:3]
+    values = [(n, 0.1) for n in in_first] + [(in_late[0], 0.1), (in_late[1], 0.2)]
+    values.append((in_late[2], 0.9))
+    numbered = Peers(values=lambda: values)
+    step9 = [Measurement(9, 0.5)]
+    # Among its own bracket (0.1, 0.2, 0.9 and itself) it is third of four: stopped.
+    assert late.should_stop(Goal.MINIMIZE, 9, step9, numbered)
+    # Bracket 0 sees three 0.1s ahead of it among four: stopped as well, by other peers.
+    assert first.should_stop(Goal.MINIMIZE, 9, step9, numbered)
+    # Judged among bracket 2's 0.9 alone (too few: min_trials 2), it goes on.
+    alone = Peers(values=lambda: [(in_late[2], 0.9), *((n, 0.1) for n in in_first)])
+    assert not late.should_stop(Goal.MINIMIZE, 9, step9, alone)
 
 
 def _pairs(seed: int, count: int = 12) -> list[tuple[float, float]]:
@@ -98,13 +137,13 @@ def test_the_model_rule_follows_the_goal() -> None:
 
 
 def test_make_rule_follows_the_config() -> None:
-    assert make_rule(None) is None
-    assert isinstance(make_rule(StoppingConfig("median")), MedianRule)
-    halving = make_rule(StoppingConfig("successive_halving", min_step=2, reduction_factor=4))
+    assert make_rule(None, 1) is None
+    assert isinstance(make_rule(StoppingConfig("median"), 1), MedianRule)
+    halving = make_rule(StoppingConfig("successive_halving", min_step=2, reduction_factor=4), 1)
     assert isinstance(halving, SuccessiveHalvingRule)
     assert halving.decides_at(8)
     assert not halving.decides_at(4)
-    model = make_rule(StoppingConfig.model(0.1, 0, 2))
+    model = make_rule(StoppingConfig.model(0.1, 0, 2), 1)
     assert model == ModelRule(min_probability=0.1, min_trials=5, warmup_steps=2)
 
 
@@ -115,9 +154,17 @@ def test_make_rule_follows_the_config() -> None:
         (lambda: StoppingConfig.model(float("nan"), 5, 0), "stopping.model.min_probability"),
         (lambda: StoppingConfig.model(0.05, 2, 0), "stopping.model.min_trials"),
         (lambda: StoppingConfig.model(0.05, 5, -1), "stopping.model.warmup_steps"),
+        (
+            lambda: StoppingConfig.successive_halving(1, 3, 0, brackets=9),
+            "stopping.successive_halving.brackets",
+        ),
+        (
+            lambda: StoppingConfig.successive_halving(1, 3, 0, brackets=-1),
+            "stopping.successive_halving.brackets",
+        ),
     ],
 )
-def test_a_bad_model_rule_is_refused_with_its_field(config, field) -> None:
+def test_a_bad_rule_is_refused_with_its_field(config, field) -> None:
     with pytest.raises(InvalidArgument) as raised:
         config()
     assert raised.value.field == field

@@ -744,7 +744,8 @@ Global___MedianStopping: _TypeAlias = MedianStopping  # noqa: Y015
 class SuccessiveHalving(_message.Message):
     """Asynchronous successive halving (ASHA): at each rung (steps min_step,
     min_step * factor, min_step * factor^2, ...) a trial goes on only if its value
-    is in the best 1/factor of the values recorded at that rung.
+    is in the best 1/factor of the values recorded at that rung. With `brackets`
+    above 1 it is asynchronous Hyperband.
     """
 
     DESCRIPTOR: _descriptor.Descriptor
@@ -752,6 +753,7 @@ class SuccessiveHalving(_message.Message):
     MIN_STEP_FIELD_NUMBER: _builtins.int
     REDUCTION_FACTOR_FIELD_NUMBER: _builtins.int
     MIN_TRIALS_FIELD_NUMBER: _builtins.int
+    BRACKETS_FIELD_NUMBER: _builtins.int
     min_step: _builtins.int
     """The first rung (0 means 1)."""
     reduction_factor: _builtins.int
@@ -760,16 +762,24 @@ class SuccessiveHalving(_message.Message):
     """Other trials that must have reached a rung before anyone is stopped there
     (0 means reduction_factor).
     """
+    brackets: _builtins.int
+    """Hyperband: each trial joins one of this many brackets (by its number) and
+    is compared only with its bracket's trials; bracket b's first rung is
+    min_step * factor^b, so the later brackets judge only late. Bracket b
+    gets trials in proportion to Hyperband's ceil(n * factor^(n-1-b) / (n-b)).
+    0 means 1: plain successive halving. At most 8.
+    """
     def __init__(
         self,
         *,
         min_step: _builtins.int = ...,
         reduction_factor: _builtins.int = ...,
         min_trials: _builtins.int = ...,
+        brackets: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["min_step", b"min_step", "min_trials", b"min_trials", "reduction_factor", b"reduction_factor"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["brackets", b"brackets", "min_step", b"min_step", "min_trials", b"min_trials", "reduction_factor", b"reduction_factor"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -50,7 +50,7 @@ SPACE = SearchSpace(
             seed=7,
             lease_seconds=12.5,
             max_reissues=0,
-            stopping=StoppingConfig.successive_halving(2, 4, 0),
+            stopping=StoppingConfig.successive_halving(2, 4, 0, brackets=3),
             constraints=(OutcomeConstraint("size", None, 10.0),),
         ),
     ],

@@ -26,6 +26,8 @@ MAX_RETRIES = 100
 NEVER_REISSUE = -1
 DEFAULT_ALGORITHM = "random"
 DEFAULT_MEDIAN_MIN_TRIALS = 5
+# Hyperband brackets beyond this judge only at steps no study reaches.
+MAX_BRACKETS = 8
 DEFAULT_REDUCTION_FACTOR = 3
 DEFAULT_MIN_PROBABILITY = 0.05
 # What Observe accepts: a study must not need more, or longer, metrics than that.
@@ -158,6 +160,8 @@ class StoppingConfig:
     min_step: int = 1
     reduction_factor: int = DEFAULT_REDUCTION_FACTOR
     min_probability: float = DEFAULT_MIN_PROBABILITY
+    # Successive halving's Hyperband brackets (1: plain successive halving).
+    brackets: int = 1
 
     @classmethod
     def median(cls, min_trials: int, warmup_steps: int) -> StoppingConfig:
@@ -170,7 +174,7 @@ class StoppingConfig:
 
     @classmethod
     def successive_halving(
-        cls, min_step: int, reduction_factor: int, min_trials: int
+        cls, min_step: int, reduction_factor: int, min_trials: int, brackets: int = 0
     ) -> StoppingConfig:
         """The API's successive halving: each 0 is its default (`min_trials`: the factor)."""
         factor = reduction_factor or DEFAULT_REDUCTION_FACTOR
@@ -179,6 +183,7 @@ class StoppingConfig:
             min_trials=min_trials or factor,
             min_step=min_step or 1,
             reduction_factor=factor,
+            brackets=brackets or 1,
         )
 
     @classmethod
@@ -210,6 +215,11 @@ class StoppingConfig:
             raise InvalidArgument(
                 "stopping.successive_halving.reduction_factor",
                 f"must be >= 2, got {self.reduction_factor}",
+            )
+        if not 1 <= self.brackets <= MAX_BRACKETS:
+            raise InvalidArgument(
+                "stopping.successive_halving.brackets",
+                f"must be in [0, {MAX_BRACKETS}], got {self.brackets}",
             )
 
     def _check_model(self) -> None:

@@ -135,7 +135,7 @@ def _stopping(message: pb.StudyConfig) -> StoppingConfig | None:
     if kind == "successive_halving":
         halving = message.stopping.successive_halving
         return StoppingConfig.successive_halving(
-            halving.min_step, halving.reduction_factor, halving.min_trials
+            halving.min_step, halving.reduction_factor, halving.min_trials, halving.brackets
         )
     if kind == "model":
         model = message.stopping.model
@@ -160,6 +160,7 @@ def _stopping_to_proto(config: StoppingConfig | None) -> pb.StoppingRule | None:
         min_step=config.min_step,
         reduction_factor=config.reduction_factor,
         min_trials=config.min_trials,
+        brackets=config.brackets,
     )
     return pb.StoppingRule(successive_halving=halving)
 

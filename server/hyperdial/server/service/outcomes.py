@@ -129,7 +129,7 @@ class Outcomes:
                 )
             until = lease_until(study, self._clock())
             txn.add_measurement(study, number, step, value, until)
-            rule = make_rule(study.config.stopping)
+            rule = make_rule(study.config.stopping, number)
             stop = trial.stop_requested  # StopTrial asked for it
             if not stop and rule is not None and rule.decides_at(step):
                 curve = txn.measurements(study, number)

@@ -1,7 +1,8 @@
 """Stopping rules: pure decisions over a trial's curve and what its peers reported at a step.
 
 `Peers` reads, when a rule asks, the values other trials reported at the step
-(the median rule and successive halving compare with those) or the completed
+(the median rule and successive halving compare with those; Hyperband with
+those of its bracket) or the completed
 trials' pairs of (value at the step, final value) (the model rule learns from
 those). A rule first says whether a step is one it decides at, so the service
 reads peers only then, then whether the trial should stop.
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import math
 import statistics
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -29,8 +31,8 @@ def _none() -> Sequence[tuple[float, float]]:
 class Peers:
     """What the study's other trials reported at a step, read only if a rule asks."""
 
-    # Other trials' values at the step.
-    values: Callable[[], Sequence[float]]
+    # Other trials' (number, value) at the step.
+    values: Callable[[], Sequence[tuple[int, float]]]
     # (best value up to the step, final value) of completed trials that reported it.
     finals: Callable[[], Sequence[tuple[float, float]]] = _none
 
@@ -82,25 +84,56 @@ class MedianRule(_FromWarmup):
         self, goal: Goal, step: int, curve: Sequence[Measurement], peers: Peers
     ) -> bool:
         """See `StoppingRule.should_stop`."""
-        others = peers.values()
+        others = [value for _, value in peers.values()]
         if len(others) < self.min_trials or not curve:
             return False
         return _better(goal, statistics.median(others), _best_so_far(goal, curve, step))
 
 
+def hyperband_bracket(number: int, brackets: int, reduction_factor: int) -> int:
+    """The bracket of trial `number`, drawn in proportion to Hyperband's trials per bracket.
+
+    Bracket b (first rung min_step * factor**b) gets weight
+    ceil(n * factor**(n-1-b) / (n-b)), as in Hyperband and Optuna's
+    HyperbandPruner, so the aggressive brackets get more trials. A stable hash
+    of the number, so every replica, and every report, agrees.
+    """
+    if brackets == 1:
+        return 0
+    weights = [
+        math.ceil(brackets * reduction_factor ** (brackets - 1 - b) / (brackets - b))
+        for b in range(brackets)
+    ]
+    draw = zlib.crc32(number.to_bytes(8, "little", signed=True)) % sum(weights)
+    for bracket, weight in enumerate(weights):
+        if draw < weight:
+            return bracket
+        draw -= weight
+    raise AssertionError("unreachable: the draw is below the weights' sum")
+
+
 @dataclass(frozen=True)
 class SuccessiveHalvingRule:
-    """Asynchronous successive halving: at each rung keep the best 1/factor of values."""
+    """Asynchronous successive halving: at each rung keep the best 1/factor of values.
+
+    With several `brackets` it is asynchronous Hyperband: the rule is the one
+    of the trial's `bracket`, whose rungs start at min_step * factor**bracket
+    and whose peers are that bracket's trials only, so some trials are judged
+    only after many steps (a slow, regularized starter can finish).
+    """
 
     min_step: int
     reduction_factor: int
     min_trials: int
+    bracket: int = 0
+    brackets: int = 1
 
     def decides_at(self, step: int) -> bool:
-        """At rungs: min_step * factor**k."""
-        if step < self.min_step or step % self.min_step:
+        """At rungs: min_step * factor**(bracket + k)."""
+        first_rung: int = self.min_step * self.reduction_factor**self.bracket
+        if step < first_rung or step % first_rung:
             return False
-        ratio = step // self.min_step
+        ratio = step // first_rung
         while ratio % self.reduction_factor == 0:
             ratio //= self.reduction_factor
         return ratio == 1
@@ -110,12 +143,17 @@ class SuccessiveHalvingRule:
     ) -> bool:
         """See `StoppingRule.should_stop`."""
         value = next((m.value for m in curve if m.step == step), None)
-        others = peers.values() if value is not None else ()
-        if value is None or len(others) < self.min_trials:
+        if value is None:
+            return False
+        others = [v for number, v in peers.values() if self._in_bracket(number)]
+        if len(others) < self.min_trials:
             return False
         ahead = sum(_better(goal, peer, value) for peer in others)
         kept = math.ceil((len(others) + 1) / self.reduction_factor)
         return ahead >= kept
+
+    def _in_bracket(self, number: int) -> bool:
+        return hyperband_bracket(number, self.brackets, self.reduction_factor) == self.bracket
 
 
 def beat_probability(goal: Goal, value: float, finals: Sequence[tuple[float, float]]) -> float:
@@ -171,12 +209,15 @@ class ModelRule(_FromWarmup):
         return beat_probability(goal, best, finals) < self.min_probability
 
 
-def make_rule(config: StoppingConfig | None) -> StoppingRule | None:
-    """The rule a study's config asks for, or None."""
+def make_rule(config: StoppingConfig | None, number: int) -> StoppingRule | None:
+    """The rule a study's config asks for trial `number` (its Hyperband bracket's), or None."""
     if config is None:
         return None
     if config.rule == "median":
         return MedianRule(config.min_trials, config.warmup_steps)
     if config.rule == "model":
         return ModelRule(config.min_probability, config.min_trials, config.warmup_steps)
-    return SuccessiveHalvingRule(config.min_step, config.reduction_factor, config.min_trials)
+    bracket = hyperband_bracket(number, config.brackets, config.reduction_factor)
+    return SuccessiveHalvingRule(
+        config.min_step, config.reduction_factor, config.min_trials, bracket, config.brackets
+    )

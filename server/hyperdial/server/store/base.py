@@ -280,8 +280,10 @@ class Transaction(Protocol):
         """
         ...
 
-    def values_at_step(self, study: StudyRecord, step: int, exclude: int) -> list[float]:
-        """Every other trial's value at `step` (trial number `exclude` left out)."""
+    def values_at_step(
+        self, study: StudyRecord, step: int, exclude: int
+    ) -> list[tuple[int, float]]:
+        """Every other trial's (number, value) at `step` (trial number `exclude` left out)."""
         ...
 
     def list_trials(

@@ -73,10 +73,12 @@ def curves_of(
     return {number: tuple(curve) for number, curve in found.items()}
 
 
-def values_at_step(conn: Connection, study_id: int, step: int, exclude: int) -> list[float]:
+def values_at_step(
+    conn: Connection, study_id: int, step: int, exclude: int
+) -> list[tuple[int, float]]:
     """See `Transaction.values_at_step`."""
     query = (
-        select(measurements.c.value)
+        select(trials.c.number, measurements.c.value)
         .join(trials, trials.c.id == measurements.c.trial_id)
         .where(
             measurements.c.study_id == study_id,
@@ -84,7 +86,7 @@ def values_at_step(conn: Connection, study_id: int, step: int, exclude: int) -> 
             trials.c.number != exclude,
         )
     )
-    return [value for (value,) in conn.execute(query)]
+    return [(number, value) for number, value in conn.execute(query)]
 
 
 def finals_at_step(

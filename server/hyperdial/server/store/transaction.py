@@ -348,7 +348,9 @@ class SqlTransaction:
         minimize = study.config.objective.goal is Goal.MINIMIZE
         return curves.finals_at_step(self._conn, study.id, step, full, minimize)
 
-    def values_at_step(self, study: StudyRecord, step: int, exclude: int) -> list[float]:
+    def values_at_step(
+        self, study: StudyRecord, step: int, exclude: int
+    ) -> list[tuple[int, float]]:
         """See `Transaction.values_at_step`."""
         return curves.values_at_step(self._conn, study.id, step, exclude)
 

@@ -260,7 +260,7 @@ class StoreContract:
         curve = store.read(lambda txn: txn.measurements(study, 1))
         assert [(m.step, m.value) for m in curve] == [(0, 0.8), (1, 0.7)]
         assert store.read(lambda txn: txn.get_trial(study, 1)).lease_expires_at == 600.0
-        assert store.read(lambda txn: txn.values_at_step(study, 0, exclude=1)) == [0.6]
+        assert store.read(lambda txn: txn.values_at_step(study, 0, exclude=1)) == [(2, 0.6)]
         with pytest.raises(NotFound):
             _write(store, lambda txn: txn.add_measurement(study, 9, 0, 0.1, 1.0))
 

@@ -277,6 +277,53 @@ def test_the_median_rule_stops_a_bad_trial_which_ends_pruned(client) -> None:
     assert study.info().config.stopping.median.min_trials == 3
 
 
+def test_hyperband_stops_a_bad_trial_only_at_its_own_brackets_rungs(client) -> None:
+    from hyperdial.client import hyperband
+    from hyperdial.server.stopping.rules import hyperband_bracket
+
+    study = client.create_study("hyperband", X, stopping=hyperband(max_step=9))
+    assert study.info().config.stopping.successive_halving.brackets == 3  # rungs 1, 3, 9
+    answers: dict[int, list[bool]] = {0: [], 1: [], 2: []}
+    good_in_first = 0
+    while min(len(a) for a in answers.values()) < 2:
+        trial = study.next_trial("w")
+        bracket = hyperband_bracket(trial.id, 3, 3)
+        if bracket == 0 and good_in_first < 3:  # the first bracket's peers at step 1
+            assert trial.report(1, 0.1) is False  # too few peers yet to judge
+            trial.complete(0.1)
+            good_in_first += 1
+            continue
+        stop = trial.report(1, 5.0)
+        answers[bracket].append(stop)
+        if stop:
+            trial.prune()
+        else:
+            trial.complete(5.0)
+    # The same bad value at step 1: the first bracket stops it, later ones judge later.
+    assert all(answers[0])
+    assert not any(answers[1] + answers[2])
+
+
+def test_hyperband_counts_the_brackets_that_fit_below_max_step(tmp_path) -> None:
+    from hyperdial.client import hyperband
+    from hyperdial.client.tools.study_file import load_study_file
+
+    assert hyperband(max_step=8).successive_halving.brackets == 2  # rungs from 1, 3
+    assert hyperband(max_step=9).successive_halving.brackets == 3  # and from 9
+    halving = hyperband(max_step=100, min_step=10, reduction_factor=2).successive_halving
+    assert halving.brackets == 4
+    with pytest.raises(ValueError, match="min_step"):
+        hyperband(max_step=2, min_step=3)
+    path = tmp_path / "study.yaml"
+    path.write_text(
+        "name: filed\nobjective: {metric: val_loss, goal: minimize}\n"
+        "parameters: [{name: x, type: float, low: 0, high: 1}]\n"
+        "stopping: {hyperband: {max_step: 27}}\n"
+    )
+    stopping = load_study_file(path).create_kwargs["stopping"]
+    assert stopping.successive_halving.brackets == 4
+
+
 def test_bad_stopping_rules_name_the_field(client) -> None:
     from hyperdial.client import successive_halving
 

@@ -131,14 +131,38 @@ def median_stopping(min_trials: int = 5, warmup_steps: int = 0) -> pb.StoppingRu
 
 
 def successive_halving(
-    min_step: int = 1, reduction_factor: int = 3, min_trials: int = 0
+    min_step: int = 1, reduction_factor: int = 3, min_trials: int = 0, brackets: int = 1
 ) -> pb.StoppingRule:
-    """Keep the best 1/reduction_factor of trials at steps min_step * factor**k (ASHA)."""
+    """Keep the best 1/reduction_factor of trials at steps min_step * factor**k (ASHA).
+
+    With `brackets` above 1, asynchronous Hyperband: see `hyperband`.
+    """
     return pb.StoppingRule(
         successive_halving=pb.SuccessiveHalving(
-            min_step=min_step, reduction_factor=reduction_factor, min_trials=min_trials
+            min_step=min_step,
+            reduction_factor=reduction_factor,
+            min_trials=min_trials,
+            brackets=brackets,
         )
     )
+
+
+def hyperband(max_step: int, min_step: int = 1, reduction_factor: int = 3) -> pb.StoppingRule:
+    """Successive halving in Hyperband's brackets, as many as fit below `max_step`.
+
+    Bracket b starts judging at min_step * factor**b, and each trial is judged
+    only among its bracket's, so a share of the trials is compared only late:
+    the hedge against stopping slow starters that aggressive halving makes.
+    Optuna's HyperbandPruner counts its brackets the same way.
+    """
+    if max_step < min_step or min_step < 1:
+        raise ValueError(f"need 1 <= min_step <= max_step, got {min_step} and {max_step}")
+    if reduction_factor < 2:
+        raise ValueError(f"reduction_factor must be >= 2, got {reduction_factor}")
+    brackets = 1
+    while min_step * reduction_factor**brackets <= max_step:
+        brackets += 1
+    return successive_halving(min_step, reduction_factor, brackets=min(brackets, 8))
 
 
 def model_stopping(

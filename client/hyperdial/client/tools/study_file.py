@@ -37,6 +37,7 @@ from hyperdial.client.params import (
     categorical,
     condition,
     float_param,
+    hyperband,
     int_param,
     median_stopping,
     model_stopping,
@@ -185,6 +186,7 @@ def _parameter(reader: _Reader, where: str, item: Any) -> pb.Parameter:
 _STOPPING: dict[str, Callable[..., pb.StoppingRule]] = {
     "median": median_stopping,
     "successive_halving": successive_halving,
+    "hyperband": hyperband,
     "model": model_stopping,
 }
 
@@ -194,7 +196,7 @@ def _stopping(reader: _Reader, data: Mapping[str, Any]) -> pb.StoppingRule | Non
         return None
     spec = reader.get(data, "", "stopping", dict)
     if len(spec) != 1 or next(iter(spec)) not in _STOPPING:
-        raise reader.fail("stopping", "must hold one of: median, successive_halving, model")
+        raise reader.fail("stopping", f"must hold one of: {', '.join(_STOPPING)}")
     ((kind, arguments),) = spec.items()
     arguments = arguments or {}
     if not isinstance(arguments, dict):

@@ -51,6 +51,7 @@ import torch
 from _common import machine, mlp_digits_space, noisy_classification, optuna_params, report
 from hyperdial.client import (
     Client,
+    hyperband,
     median_stopping,
     model_stopping,
     step_budget,
@@ -75,6 +76,7 @@ TPE_STARTUP = 10
 CPU = torch.device("cpu")
 MODEL_RULE = model_stopping(min_probability=0.05, min_trials=5)
 HALVING = successive_halving(min_step=1, reduction_factor=3)
+HYPERBAND = hyperband(max_step=15)  # --max-epochs' default: brackets from steps 1, 3 and 9
 MEDIAN = median_stopping(min_trials=5, warmup_steps=2)
 
 
@@ -100,6 +102,7 @@ OURS: dict[str, Ours] = {
     "bayes+model/short-start": Ours("bayes", {}, MODEL_RULE, short_start=True),
     "bayes/short-start": Ours("bayes", {}, short_start=True),
     "bayes+halving/short-start": Ours("bayes", {}, HALVING, short_start=True),
+    "bayes+hyperband/short-start": Ours("bayes", {}, HYPERBAND, short_start=True),
     # Stopped trials read as final values too (`stopped_as_final`).
     "bayes+model/as-final": Ours(
         "bayes", {"stopped_as_final": True}, MODEL_RULE, short_start=True

@@ -24,7 +24,9 @@ pick, trials at their settled values), for Optuna its `best_trial`. Only
 trials trained on a full grant of epochs count, as in the service: a trial
 granted fewer (the short initial design) ended early. Near-duplicate
 proposals: model-proposed trials (bayes after its initial design, TPE after
-its startup trials) within 0.05 of an earlier trial in the unit cube.
+its startup trials) within 0.05 of an earlier trial in the unit cube. Paired:
+each of ours against each anchor on the same seeds, the seeds whose test loss
+at half the budget is no worse than the anchor's and the median difference.
 
     python bench/multifidelity.py [--seeds 3] [--first-seed 0] [--datasets digits,wine,noisy]
         [--methods bayes,bayes+median,...] [--budget 300] [--max-epochs 15]
@@ -76,6 +78,7 @@ TPE_STARTUP = 10
 CPU = torch.device("cpu")
 MODEL_RULE = model_stopping(min_probability=0.05, min_trials=5)
 HALVING = successive_halving(min_step=1, reduction_factor=3)
+LATE_HALVING = successive_halving(min_step=3, reduction_factor=3)  # first rung at epoch 3
 HYPERBAND = hyperband(max_step=15)  # --max-epochs' default: brackets from steps 1, 3 and 9
 MEDIAN = median_stopping(min_trials=5, warmup_steps=2)
 
@@ -103,6 +106,7 @@ OURS: dict[str, Ours] = {
     "bayes/short-start": Ours("bayes", {}, short_start=True),
     "bayes+halving/short-start": Ours("bayes", {}, HALVING, short_start=True),
     "bayes+hyperband/short-start": Ours("bayes", {}, HYPERBAND, short_start=True),
+    "bayes+late-halving/short-start": Ours("bayes", {}, LATE_HALVING, short_start=True),
     # Stopped trials read as final values too (`stopped_as_final`).
     "bayes+model/as-final": Ours(
         "bayes", {"stopped_as_final": True}, MODEL_RULE, short_start=True
@@ -321,6 +325,38 @@ def summarize(
     return summary
 
 
+def paired(rows: list[dict[str, Any]], datasets: list[str], methods: list[str]) -> dict[str, Any]:
+    """Each of ours against each anchor on the same seeds, test loss at half the budget.
+
+    Medians of 20 seeds move by as much as the gaps between methods; the seeds
+    one method wins and the median of the per-seed differences say more.
+    """
+    found: dict[str, Any] = {}
+    for name in datasets:
+        test = {(r["method"], r["seed"]): r["test@50%"] for r in rows if r["dataset"] == name}
+        for mine in (m for m in methods if m in OURS):
+            for anchor in (m for m in methods if m in OPTUNA_PRUNERS):
+                seeds = [s for m, s in test if m == mine and (anchor, s) in test]
+                gaps = [test[mine, s] - test[anchor, s] for s in seeds]
+                gaps = [gap for gap in gaps if not math.isnan(gap)]
+                if gaps:
+                    found[f"{name}/{mine} vs {anchor}"] = {
+                        "seeds": len(gaps),
+                        "wins": sum(gap <= 0 for gap in gaps),
+                        "median_gap": statistics.median(gaps),
+                    }
+    return found
+
+
+def _paired_row(columns: list[str], key: str, pair: dict[str, Any]) -> list[str]:
+    """A paired comparison in the table: seeds won under `near dup.`, the gap under test @50%."""
+    row = [""] * len(columns)
+    row[0] = f"{key}: test @50%, ours ≤ anchor"
+    row[2] = f"{pair['wins']}/{pair['seeds']} seeds"
+    row[columns.index("test @50%")] = f"median gap {pair['median_gap']:+.4f}"
+    return row
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seeds", type=int, default=3)
@@ -361,6 +397,7 @@ def main() -> None:
                     print(shown, file=sys.stderr, flush=True)
                     rows.append(row)
     summary = summarize(rows, datasets, methods)
+    pairs = paired(rows, datasets, methods)
     columns = ["dataset/method", "epochs", "near dup."]
     columns += [f"{k} @{round(f * 100)}%" for f in CHECKPOINTS for k in ("val", "test")]
     report(
@@ -379,9 +416,11 @@ def main() -> None:
                 ),
             )
             for key, s in summary.items()
-        ],
+        ]
+        + [_paired_row(columns, key, p) for key, p in pairs.items()],
         {
             "summary": summary,
+            "paired": pairs,
             "runs": rows,
             "machine": machine(),
             "budget": args.budget,

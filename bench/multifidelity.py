@@ -35,22 +35,18 @@ at half the budget is no worse than the anchor's and the median difference.
 from __future__ import annotations
 
 import argparse
-import math
-import statistics
 import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from itertools import count
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import optuna
-import torch
 
 from _common import machine, mlp_digits_space, noisy_classification, optuna_params, report
+from _fidelity_scoring import CHECKPOINTS, CPU, Finished, paired, paired_row, score, summarize
 from hyperdial.client import (
     Client,
     hyperband,
@@ -61,21 +57,13 @@ from hyperdial.client import (
 )
 from hyperdial.client.params import values_from_proto
 from hyperdial.client.tools.local import LocalServer
-from hyperdial.server.algorithms.base import History, Observed
-from hyperdial.server.algorithms.recommend import recommend
-from hyperdial.server.domain import Measurement
-from hyperdial.server.space.features import to_features
 from hyperdial.trainers.data import Dataset, load_dataset
-from hyperdial.trainers.final import train_and_test
 from hyperdial.trainers.spaces import MLP_DIGITS
 from hyperdial.trainers.training import fit
 from hyperdial.v1 import hyperdial_pb2 as pb
 
-CHECKPOINTS = (0.25, 0.4, 0.5, 1.0)
-NEAR = 0.05
 INITIAL_TRIALS = 8  # bayes' initial design (TPE's startup trials: its default, 10)
 TPE_STARTUP = 10
-CPU = torch.device("cpu")
 MODEL_RULE = model_stopping(min_probability=0.05, min_trials=5)
 HALVING = successive_halving(min_step=1, reduction_factor=3)
 LATE_HALVING = successive_halving(min_step=3, reduction_factor=3)  # first rung at epoch 3
@@ -127,15 +115,6 @@ OPTUNA_PRUNERS = {
     "tpe+hyperband": lambda: optuna.pruners.HyperbandPruner(min_resource=1, reduction_factor=3),
 }
 METHODS = (*OURS, *OPTUNA_PRUNERS)
-
-
-@dataclass(frozen=True)
-class Finished:
-    """A trial as the benchmark reads it, in the order trials finished."""
-
-    params: dict[str, Any]
-    curve: list[float]  # validation loss per epoch
-    final: bool  # completed on a full grant of epochs: its value is a final one
 
 
 def run_ours(
@@ -224,139 +203,6 @@ def _train_optuna_trial(
     return Finished(params, curve, final=not result.stopped_by_server)
 
 
-def finals_by(finished: list[Finished], epochs: float) -> list[Finished]:
-    """The trials with final values among those finished within `epochs`."""
-    spent, finals = 0, []
-    for trial in finished:
-        spent += len(trial.curve)
-        if spent > epochs:
-            break
-        if trial.final:
-            finals.append(trial)
-    return finals
-
-
-def shipped(method: str, finals: list[Finished], seed: int) -> Finished:
-    """What each method ships: the service's recommended trial, Optuna's best trial."""
-    best = min(finals, key=lambda t: min(t.curve))
-    if method not in OURS:
-        return best
-    history = History(
-        len(finals),
-        tuple(
-            Observed(t.params, min(t.curve), curve=tuple(map(Measurement, count(1), t.curve)))
-            for t in finals
-        ),
-    )
-    found = recommend(mlp_digits_space(), history, seed=seed)
-    return best if found is None else finals[found.index]
-
-
-def near_duplicates(finished: list[Finished], initial: int) -> int:
-    """Model-proposed trials (after the `initial` ones) within NEAR of an earlier trial."""
-    space = mlp_digits_space()
-    points = [np.array(to_features(space, t.params)) for t in finished]
-    return sum(
-        1
-        for k in range(initial, len(points))
-        if min(np.linalg.norm(points[k] - p) for p in points[:k]) < NEAR
-    )
-
-
-def score(
-    method: str,
-    name: str,
-    seed: int,
-    finished: list[Finished],
-    dataset: Dataset,
-    budget: int,
-    retrains: int,
-) -> dict[str, Any]:
-    """A run's row: best validation and retrained test loss at each checkpoint, duplicates.
-
-    The test loss is the mean of `retrains` retrains with different seeds: on a small
-    test split one retrain's log loss swings with a single confident mistake.
-    """
-    row: dict[str, Any] = {"method": method, "dataset": name, "seed": seed}
-    row["epochs"] = sum(len(t.curve) for t in finished)
-    row["trials"] = len(finished)
-    initial = INITIAL_TRIALS if method in OURS else TPE_STARTUP
-    row["near_duplicates"] = near_duplicates(finished, initial)
-    row["model_proposed"] = max(0, len(finished) - initial)
-    for fraction in CHECKPOINTS:
-        finals = finals_by(finished, fraction * budget)
-        key = f"{round(fraction * 100)}%"
-        if not finals:
-            row[f"val@{key}"] = row[f"test@{key}"] = math.nan
-            continue
-        row[f"val@{key}"] = min(min(t.curve) for t in finals)
-        pick = shipped(method, finals, seed)
-        epochs = int(np.argmin(pick.curve)) + 1
-        retrain_seeds = [100_000 + seed + 1000 * k for k in range(retrains)]
-        row[f"test@{key}"] = statistics.mean(
-            train_and_test(dataset, pick.params, epochs, s, CPU)[0].test_loss
-            for s in retrain_seeds
-        )
-    # Every trial, so that another rule can be scored from the output alone.
-    row["finished"] = [[t.params, t.curve, t.final] for t in finished]
-    return row
-
-
-def summarize(
-    rows: list[dict[str, Any]], datasets: list[str], methods: list[str]
-) -> dict[str, Any]:
-    summary: dict[str, Any] = {}
-    for name in datasets:
-        for method in methods:
-            mine = [r for r in rows if r["dataset"] == name and r["method"] == method]
-            entry: dict[str, Any] = {
-                "epochs": statistics.median(r["epochs"] for r in mine),
-                "near_duplicates": sum(r["near_duplicates"] for r in mine),
-                "model_proposed": sum(r["model_proposed"] for r in mine),
-            }
-            for fraction in CHECKPOINTS:
-                key = f"{round(fraction * 100)}%"
-                for kind in ("val", "test"):
-                    values = [
-                        r[f"{kind}@{key}"] for r in mine if not math.isnan(r[f"{kind}@{key}"])
-                    ]
-                    entry[f"{kind}@{key}"] = statistics.median(values) if values else math.nan
-            summary[f"{name}/{method}"] = entry
-    return summary
-
-
-def paired(rows: list[dict[str, Any]], datasets: list[str], methods: list[str]) -> dict[str, Any]:
-    """Each of ours against each anchor on the same seeds, test loss at half the budget.
-
-    Medians of 20 seeds move by as much as the gaps between methods; the seeds
-    one method wins and the median of the per-seed differences say more.
-    """
-    found: dict[str, Any] = {}
-    for name in datasets:
-        test = {(r["method"], r["seed"]): r["test@50%"] for r in rows if r["dataset"] == name}
-        for mine in (m for m in methods if m in OURS):
-            for anchor in (m for m in methods if m in OPTUNA_PRUNERS):
-                seeds = [s for m, s in test if m == mine and (anchor, s) in test]
-                gaps = [test[mine, s] - test[anchor, s] for s in seeds]
-                gaps = [gap for gap in gaps if not math.isnan(gap)]
-                if gaps:
-                    found[f"{name}/{mine} vs {anchor}"] = {
-                        "seeds": len(gaps),
-                        "wins": sum(gap <= 0 for gap in gaps),
-                        "median_gap": statistics.median(gaps),
-                    }
-    return found
-
-
-def _paired_row(columns: list[str], key: str, pair: dict[str, Any]) -> list[str]:
-    """A paired comparison in the table: seeds won under `near dup.`, the gap under test @50%."""
-    row = [""] * len(columns)
-    row[0] = f"{key}: test @50%, ours ≤ anchor"
-    row[2] = f"{pair['wins']}/{pair['seeds']} seeds"
-    row[columns.index("test @50%")] = f"median gap {pair['median_gap']:+.4f}"
-    return row
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seeds", type=int, default=3)
@@ -388,16 +234,29 @@ def main() -> None:
             for seed in range(args.first_seed, args.first_seed + args.seeds):
                 dataset = load_dataset(data, seed=seed)  # the trainers' split (--seed)
                 for method in methods:
-                    if method in OURS:
+                    ours = method in OURS
+                    if ours:
                         finished = run_ours(server, client, method, data, seed, args)
                     else:
                         finished = run_optuna(method, dataset, seed, args)
-                    row = score(method, name, seed, finished, dataset, args.budget, args.retrains)
+                    row = score(
+                        method,
+                        name,
+                        seed,
+                        finished,
+                        dataset,
+                        args.budget,
+                        args.retrains,
+                        ours=ours,
+                        initial=INITIAL_TRIALS if ours else TPE_STARTUP,
+                    )
                     shown = {k: v for k, v in row.items() if k != "finished"}
                     print(shown, file=sys.stderr, flush=True)
                     rows.append(row)
     summary = summarize(rows, datasets, methods)
-    pairs = paired(rows, datasets, methods)
+    pairs = paired(
+        rows, datasets, [m for m in methods if m in OURS], [m for m in methods if m not in OURS]
+    )
     columns = ["dataset/method", "epochs", "near dup."]
     columns += [f"{k} @{round(f * 100)}%" for f in CHECKPOINTS for k in ("val", "test")]
     report(
@@ -417,7 +276,7 @@ def main() -> None:
             )
             for key, s in summary.items()
         ]
-        + [_paired_row(columns, key, p) for key, p in pairs.items()],
+        + [paired_row(columns, key, p) for key, p in pairs.items()],
         {
             "summary": summary,
             "paired": pairs,

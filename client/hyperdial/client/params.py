@@ -17,6 +17,8 @@ from hyperdial.v1 import hyperdial_pb2 as pb
 
 ParamValue: TypeAlias = float | int | str
 OptionValue: TypeAlias = float | int | str | bool
+# Hyperband brackets the server accepts (`SuccessiveHalving.brackets`).
+MAX_BRACKETS = 8
 
 
 def to_value(value: OptionValue) -> pb.Value:
@@ -162,7 +164,7 @@ def hyperband(max_step: int, min_step: int = 1, reduction_factor: int = 3) -> pb
     brackets = 1
     while min_step * reduction_factor**brackets <= max_step:
         brackets += 1
-    return successive_halving(min_step, reduction_factor, brackets=min(brackets, 8))
+    return successive_halving(min_step, reduction_factor, brackets=min(brackets, MAX_BRACKETS))
 
 
 def model_stopping(

@@ -10,6 +10,7 @@ reads peers only then, then whether the trial should stop.
 
 from __future__ import annotations
 
+import functools
 import math
 import statistics
 import zlib
@@ -100,16 +101,22 @@ def hyperband_bracket(number: int, brackets: int, reduction_factor: int) -> int:
     """
     if brackets == 1:
         return 0
-    weights = [
-        math.ceil(brackets * reduction_factor ** (brackets - 1 - b) / (brackets - b))
-        for b in range(brackets)
-    ]
+    weights = _bracket_weights(brackets, reduction_factor)
     draw = zlib.crc32(number.to_bytes(8, "little", signed=True)) % sum(weights)
     for bracket, weight in enumerate(weights):
         if draw < weight:
             return bracket
         draw -= weight
     raise AssertionError("unreachable: the draw is below the weights' sum")
+
+
+@functools.cache
+def _bracket_weights(brackets: int, reduction_factor: int) -> tuple[int, ...]:
+    """Hyperband's trials per bracket; asked once per peer at every rung, so computed once."""
+    return tuple(
+        math.ceil(brackets * reduction_factor ** (brackets - 1 - b) / (brackets - b))
+        for b in range(brackets)
+    )
 
 
 @dataclass(frozen=True)

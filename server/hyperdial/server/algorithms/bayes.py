@@ -77,24 +77,15 @@ from __future__ import annotations
 import logging
 import math
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 import torch
-from botorch.acquisition.acquisition import AcquisitionFunction
-from botorch.acquisition.logei import qLogNoisyExpectedImprovement
-from botorch.acquisition.monte_carlo import qUpperConfidenceBound
-from botorch.acquisition.multi_objective.logei import qLogNoisyExpectedHypervolumeImprovement
-from botorch.acquisition.multi_objective.objective import IdentityMCMultiOutputObjective
-from botorch.acquisition.objective import GenericMCObjective
 from botorch.exceptions.warnings import BotorchWarning, InputDataWarning, OptimizationWarning
-from botorch.models.gpytorch import GPyTorchModel
-from botorch.sampling.normal import SobolQMCNormalSampler
-from botorch.utils.multi_objective.hypervolume import infer_reference_point
-from botorch.utils.multi_objective.pareto import is_non_dominated
 from botorch.utils.sampling import manual_seed
 
 from hyperdial.server.algorithms.acquisition_search import AcquisitionSearch, Avoid
 from hyperdial.server.algorithms.base import History, Observed, Options, SuggestBatch, Suggestion
+from hyperdial.server.algorithms.batch_acquisition import monte_carlo_acquisition
 from hyperdial.server.algorithms.curves import full_fidelity_incumbent, max_steps, with_curves
 from hyperdial.server.algorithms.gp import (
     Hyperparameters,
@@ -115,7 +106,6 @@ log = logging.getLogger(__name__)
 
 # Integer ranges wider than this are optimized as continuous and rounded.
 MAX_DISCRETE_VALUES = 10_000
-MC_SAMPLES = 256
 # Below this fitted noise (a share of the objective's variance: a noise sd under a tenth of
 # the outcomes' spread) a finished configuration is never suggested again: on a
 # deterministic objective it would return the same value, and on a mildly noisy one a new
@@ -305,51 +295,6 @@ class BayesSuggester:
             y[:, 0] = compress_worse_half(y[:, 0])
         return TrainingData(x, y, objectives, references)
 
-    def _acquisition(
-        self, model: GPyTorchModel, data: TrainingData, pending: torch.Tensor | None, count: int
-    ) -> AcquisitionFunction:
-        sampler = SobolQMCNormalSampler(torch.Size([MC_SAMPLES]))
-        constraints = [_column(k) for k in range(data.objectives, data.y.shape[-1])] or None
-        if data.objectives > 1:
-            return qLogNoisyExpectedHypervolumeImprovement(
-                model,
-                ref_point=self._reference_point(data),
-                X_baseline=data.x,
-                sampler=sampler,
-                objective=IdentityMCMultiOutputObjective(list(range(data.objectives))),
-                constraints=constraints,
-                X_pending=pending,
-                prune_baseline=True,
-            )
-        if constraints is not None:
-            return qLogNoisyExpectedImprovement(
-                model,
-                data.x,
-                sampler=sampler,
-                objective=GenericMCObjective(_first_output),
-                constraints=constraints,
-                X_pending=pending,
-                prune_baseline=True,
-            )
-        if self.acquisition == "ucb":
-            return qUpperConfidenceBound(model, self.ucb_beta, sampler=sampler, X_pending=pending)
-        return qLogNoisyExpectedImprovement(
-            model, data.x, sampler=sampler, X_pending=pending, prune_baseline=True
-        )
-
-    @staticmethod
-    def _reference_point(data: TrainingData) -> list[float]:
-        """The given references, the rest inferred from the observed feasible front."""
-        values = data.y[:, : data.objectives]
-        feasible = (data.y[:, data.objectives :] <= 0).all(dim=-1)
-        if feasible.any():
-            values = values[feasible]
-        inferred = infer_reference_point(values[is_non_dominated(values)])
-        return [
-            float(inferred[k]) if given is None else given
-            for k, given in enumerate(data.references)
-        ]
-
     def _optimize(
         self,
         data: TrainingData,
@@ -368,7 +313,9 @@ class BayesSuggester:
         noise = float(model.likelihood.noise.detach().reshape(-1)[0])
         pending = torch.tensor(pending_rows, dtype=torch.float64) if pending_rows else None
         if self.acquisition != "auto" or data.y.shape[-1] > 1:
-            acquisition = self._acquisition(model, data, pending, count)
+            acquisition = monte_carlo_acquisition(
+                model, data, pending, self.acquisition, self.ucb_beta
+            )
             best = data.x[int(data.y[:, 0].argmax())]
             rows = self.search.best(acquisition, best, count)
         else:
@@ -383,16 +330,6 @@ class BayesSuggester:
                 best_point = incumbent(model, data, by_mean=by_mean)
                 rows = self.search.believer_batch(model, best_point, pending, count, avoid)
         return rows, noise, fitted.hyperparameters
-
-
-def _first_output(samples: torch.Tensor, X: torch.Tensor | None = None) -> torch.Tensor:  # noqa: N803
-    """The objective of a constrained single-objective model: its first output."""
-    return samples[..., 0]
-
-
-def _column(k: int) -> Callable[[torch.Tensor], torch.Tensor]:
-    """A BoTorch outcome constraint: model output `k` (a slack), feasible where <= 0."""
-    return lambda samples: samples[..., k]
 
 
 def _mix(seed: int, draws: int) -> int:

@@ -133,3 +133,24 @@ def test_a_trial_whose_best_epoch_was_a_lucky_dip_is_not_recommended(client: Cli
     assert recommended is not None
     assert recommended.trial.id == ids["steady"]
     assert "best settled value" in recommended.reason
+
+
+def test_a_study_that_asks_for_repeats_gets_its_recommendation_evaluated_again(
+    client: Client,
+) -> None:
+    options = {"initial_trials": 6, "repeat_every": 3, "restarts": 2, "raw_samples": 128}
+    study = client.create_study("repeats", SPACE, algorithm="bayes", options=options, seed=1)
+    noise = random.Random(4)
+    handed = []
+    for _ in range(13):
+        (trial,) = study.suggest(1, worker_id="w")
+        handed.append(trial)
+        trial.complete(true_value(trial.params) + noise.gauss(0.0, 0.05))
+    keys = [tuple(sorted(trial.params.items())) for trial in handed]
+    assert len({trial.id for trial in handed}) == 13  # a repeat is a trial of its own
+    assert keys[6] in keys[:6]  # the probe; the noise is material, so draw 9 repeats too
+    assert keys[9] in keys[:9]
+    assert len(set(keys)) <= 11
+    recommended = study.recommended()
+    assert recommended is not None
+    assert recommended.trials_modelled == 13

@@ -81,12 +81,14 @@ class Suggestion:
     """One configuration; `grid_index` identifies a grid point so it can be re-issued.
 
     `step_budget` asks for fewer steps than the study grants (0: its grant); the
-    service grants no fewer than the study's `Fidelity.min_steps`.
+    service grants no fewer than the study's `Fidelity.min_steps`. `repeat` marks a
+    deliberate re-evaluation of a finished configuration (a fresh trial, a fresh seed).
     """
 
     params: Mapping[str, ParamValue]
     grid_index: int | None = None
     step_budget: int = 0
+    repeat: bool = False
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,15 @@ for `initial_fidelity` of it (default a third): Sobol points are there to
 shape the model, and curves let short trials do that at a fraction of the cost.
 Infeasible trials take the worst completed value, with no classifier to train.
 
+Re-evaluations (`intensify`, off by default): with option `repeat_every`
+(e.g. 3), every n-th draw hands the recommended configuration out again as a
+fresh trial, until it has `max_evaluations` evaluations (default 3): on a
+noisy objective the best-looking trial is the luckiest draw, and repeats are
+the evidence that tells luck from a good region. The first repeat is a probe;
+where it returns its value unchanged (a deterministic objective) there are no
+more. Measured, they pay on very noisy validation losses and cost a search
+with informative ones (README), so a study asks for them.
+
 Several objectives and outcome constraints: every objective and every
 constraint bound's slack is an output of the GP (independent outputs, each
 with its own hyperparameters). Several objectives are optimized with
@@ -94,6 +103,7 @@ from hyperdial.server.algorithms.gp import (
     incumbent,
     keep_best,
 )
+from hyperdial.server.algorithms.intensify import configuration_to_repeat, repeat_due
 from hyperdial.server.algorithms.random import sobol_points
 from hyperdial.server.algorithms.warping import compress_worse_half
 from hyperdial.server.domain import OptionValue
@@ -138,6 +148,8 @@ class BayesSuggester:
         self.initial_fidelity = reader.float("initial_fidelity", 1 / 3, 0.01, 1.0)
         self.stopped_radius = reader.float("stopped_radius", 0.05, 0.0, 1.0)
         self.stopped_as_final = reader.bool("stopped_as_final", False)
+        self.repeat_every = reader.int("repeat_every", 0, 0, 100_000)
+        self.max_evaluations = reader.int("max_evaluations", 3, 1, 100)
         reader.finish()
         self.layout: FeatureLayout = layout(space, MAX_DISCRETE_VALUES)
         self.search = AcquisitionSearch(self.layout, self.restarts, self.raw_samples)
@@ -149,12 +161,21 @@ class BayesSuggester:
         """Sobol points until `initial_trials` are drawn (or imported) and two values differ.
 
         Then the GP: imported trials count as observations, so a warm-started
-        study models them from its first suggestion.
+        study models them from its first suggestion. A re-evaluation's slot
+        (`intensify`) takes the recommended configuration again, first in the batch.
         """
+        repeat = self._repeat(space, history, count, seed) if count > 0 else None
+        if repeat is None:
+            return self._fresh(space, history, count, seed)
+        rest = self._fresh(space, history, count - 1, seed)
+        return SuggestBatch((repeat, *rest.suggestions), model_state=rest.model_state)
+
+    def _fresh(self, space: SearchSpace, history: History, count: int, seed: int) -> SuggestBatch:
+        """`count` new configurations: Sobol points, or the acquisition's best."""
         if count <= 0:
             return SuggestBatch(())
         taken = {canonical(space, params) for params in history.pending}
-        if not self.needs_model(history):
+        if not self._model_ready(history):
             if not self._initial(history):
                 log.info(
                     "bayes: %d completed trials with distinct values are too few for a model; "
@@ -200,10 +221,17 @@ class BayesSuggester:
         return SuggestBatch(tuple(suggestions), model_state=fitted)
 
     def needs_model(self, history: History) -> bool:
-        """False while Sobol points are drawn: the initial design, or fewer than two values.
+        """False while Sobol points are drawn and no re-evaluation is due.
+
+        Sobol points: the initial design, or fewer than two values. A repeat asks
+        the model what to repeat.
 
         Asked on the event loop before every computation: it stops at the second value.
         """
+        due = len(history.completed) > 1 and self._repeat_due(history, 1)
+        return due or self._model_ready(history)
+
+    def _model_ready(self, history: History) -> bool:
         if self._initial(history):
             return False
         observed = (*history.completed, *self._pruned(history))
@@ -214,6 +242,22 @@ class BayesSuggester:
     def _initial(self, history: History) -> bool:
         observed = history.results if self.model_pruned else history.results - len(history.pruned)
         return history.draws < self.initial_trials and observed < self.initial_trials
+
+    def _repeat_due(self, history: History, count: int) -> bool:
+        return repeat_due(history.draws, count, self.initial_trials, self.repeat_every)
+
+    def _repeat(
+        self, space: SearchSpace, history: History, count: int, seed: int
+    ) -> Suggestion | None:
+        """The recommended configuration again, at a re-evaluation's slot (`intensify`)."""
+        if not self._repeat_due(history, count):
+            return None
+        try:
+            params = configuration_to_repeat(space, history, seed, self.max_evaluations)
+        except Exception:  # a failed fit costs the repeat, never the suggestion
+            log.warning("bayes: the recommendation failed; no repeat", exc_info=True)
+            return None
+        return None if params is None else Suggestion(params, repeat=True)
 
     def _initial_budget(self, history: History) -> int:
         """The steps an initial-design trial asks for: `initial_fidelity` of `max_steps`.
@@ -251,7 +295,7 @@ class BayesSuggester:
         return tuple(chosen)
 
     def _training_data(self, space: SearchSpace, history: History, seed: int) -> TrainingData:
-        """Features and outcomes to model (`needs_model` said they can inform one).
+        """Features and outcomes to model (`_model_ready` said they can inform one).
 
         Infeasible trials take each objective's worst value and, for each
         constraint, a slack a span beyond the worst observed one.

@@ -302,7 +302,7 @@ class HandOut:
     def _precomputed(
         self, study: StudyRecord, observed: History, count: int
     ) -> SuggestBatch | None:
-        """`count` suggestions from the study's queue, none equal to a trial it already has."""
+        """`count` suggestions from the study's queue: new ones, or deliberate repeats."""
         if not self._computations.queued(study.id):
             return None  # spares the event loop a pass over every trial
         space = study.config.space
@@ -314,7 +314,7 @@ class HandOut:
             observed.results,
             others_running=bool(observed.pending),
             count=count,
-            is_new=lambda suggestion: canonical(space, suggestion.params) not in known,
+            is_new=lambda s: s.repeat or canonical(space, s.params) not in known,
         )
 
     async def _computed(self, study: StudyRecord, observed: History, count: int) -> SuggestBatch:

@@ -66,7 +66,7 @@ def configuration_to_repeat(
     if history.objectives or len(full) < 2:
         return None
     material = noise_is_material(space, full, history.maximize)
-    if material is False or (material is None and _repeat_pending(space, history)):
+    if material is False or (material is None and _repeat_pending(space, full, history)):
         return None
     found = recommend(space, replace(history, completed=full), seed=seed)
     if found is None:
@@ -88,14 +88,14 @@ def noise_is_material(
     repeated = [values for values in groups.values() if len(values) > 1]
     if not repeated:
         return None
-    squares = sum(sum((v - statistics.fmean(vs)) ** 2 for v in vs) for vs in repeated)
+    squares = sum(statistics.variance(vs) * (len(vs) - 1) for vs in repeated)
     scatter = math.sqrt(squares / sum(len(vs) - 1 for vs in repeated))
     losses = sorted(-o.value if maximize else o.value for o in completed)
     spread = statistics.quantiles(losses, n=4, method="inclusive")[0] - losses[0]
     return scatter > MATERIAL_SCATTER * spread and scatter > 1e-9 * max(1.0, abs(losses[0]))
 
 
-def _repeat_pending(space: SearchSpace, history: History) -> bool:
-    """Whether a pending trial repeats a completed configuration (a probe under way)."""
-    finished = {canonical(space, o.params) for o in history.completed}
+def _repeat_pending(space: SearchSpace, full: Sequence[Observed], history: History) -> bool:
+    """Whether a pending trial repeats a fully trained configuration (a probe under way)."""
+    finished = {canonical(space, o.params) for o in full}
     return any(canonical(space, params) in finished for params in history.pending)

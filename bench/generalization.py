@@ -106,22 +106,25 @@ def _objective(dataset: Dataset, seed: int) -> Callable[[dict[str, ParamValue], 
 
 
 def _ours(method: str, train: Callable[..., Trial], trials: int, seed: int) -> list[Trial]:
-    """A study of ours; a trial whose loss never became finite FAILED, as the trainer ends it.
+    """A study of ours; a trial whose loss never became finite is INFEASIBLE, as trainers say.
 
     Finished trials carry their validation curves, as the trainers report them, so
     bayes models (configuration, epoch) as it does in the service by default.
     """
     suggester = make_suggester(SPACE, AlgorithmConfig(method.split("-")[0], OURS[method]))
     observed: list[Observed] = []
+    diverged: list[dict[str, ParamValue]] = []
     results: list[Trial] = []
     state = None
     for number in range(trials):
-        history = History(number, tuple(observed), model_state=state)
+        history = History(number, tuple(observed), infeasible=tuple(diverged), model_state=state)
         batch = suggester.suggest(SPACE, history, 1, seed)
         state = batch.model_state or state
         result = train(dict(batch.suggestions[0].params), number)
         if math.isfinite(result[1]):
             observed.append(_observed(result))
+        else:
+            diverged.append(result[0])
         results.append(result)
     return results
 
@@ -175,7 +178,10 @@ def one_run(dataset_name: str, method: str, seed: int, trials: int) -> dict[str,
     picked, estimate = observed, None
     if method in MODEL_PICK:
         finished = [i for i, value in enumerate(values) if math.isfinite(value)]
-        history = History(len(results), tuple(_observed(results[i]) for i in finished))
+        diverged = tuple(params for params, value, _, _ in results if not math.isfinite(value))
+        history = History(
+            len(results), tuple(_observed(results[i]) for i in finished), infeasible=diverged
+        )
         found = recommend(SPACE, history, seed=seed)
         if found is not None:
             picked, estimate = finished[found.index], found.estimate

@@ -180,6 +180,25 @@ def test_a_trainer_reports_size_and_latency_for_a_trade_off_study(server, client
     assert sizes == sorted(sizes, reverse=True)
 
 
+def test_a_diverged_run_ends_infeasible_not_failed(server, client) -> None:
+    """SGD at a learning rate of 0.1 on diabetes' raw targets diverges: an outcome, not a fault."""
+    space = [
+        float_param("learning_rate", 1e-4, 1e-1, log=True),
+        categorical("optimizer", ["sgd"]),
+        int_param("epochs", 2, 3),
+    ]
+    study = client.create_study("diabetes-diverged", space, algorithm="bayes", max_trials=4)
+    study.enqueue([{"learning_rate": 0.1, "optimizer": "sgd", "epochs": 2}])
+    worker = Worker(client, study.name, "w", load_dataset("diabetes"), torch.device("cpu"))
+    summary = worker.run()
+    (diverged,) = [t for t in study.trials() if t.params["learning_rate"] == 0.1]
+    assert diverged.state == "INFEASIBLE"
+    assert "diverged" in diverged.reason
+    assert summary.infeasible >= 1
+    assert summary.failed == 0
+    assert summary.completed + summary.infeasible == 4
+
+
 def test_a_pruned_trial_is_logged_with_its_epochs(server, client, caplog) -> None:
     space = [float_param("learning_rate", 1e-4, 1e-1, log=True), int_param("epochs", 4, 5)]
     client.create_study(

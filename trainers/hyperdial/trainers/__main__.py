@@ -128,9 +128,10 @@ def main(argv: Sequence[str] | None = None) -> None:
             if worker.progress is not None:
                 worker.progress.close()
     logging.info(
-        "done: %d completed, %d failed, %d pruned",
+        "done: %d completed, %d failed, %d infeasible, %d pruned",
         summary.completed,
         summary.failed,
+        summary.infeasible,
         summary.pruned,
     )
 

@@ -24,11 +24,12 @@ class TrainerMetrics:
         ).labels(device)
         self.trials = Counter(
             "hyperdial_trainer_trials",
-            "Trials finished by this trainer, by outcome (completed, failed, pruned).",
+            "Trials finished by this trainer, by outcome (completed, failed, infeasible, pruned).",
             ["device", "outcome"],
             registry=self.registry,
         )
-        for outcome in ("completed", "failed", "pruned"):  # exported as 0 from the start
+        # Exported as 0 from the start.
+        for outcome in ("completed", "failed", "infeasible", "pruned"):
             self.trials.labels(device, outcome)
         self.trial_seconds = Histogram(
             "hyperdial_trainer_trial_seconds",

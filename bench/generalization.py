@@ -60,7 +60,7 @@ DATASETS = ("digits", "wine", "diabetes", "noisy")
 METHODS = ("random", "bayes-old", "bayes", "bayes-repeats", "optuna-tpe", "optuna-gp")
 OURS: dict[str, dict[str, OptionValue]] = {
     "random": {},
-    "bayes-old": {"incumbent": "observed", "model_curves": False},
+    "bayes-old": {"incumbent": "observed", "model_curves": False, "settle": False},
     "bayes": {},
     "bayes-repeats": {"repeat_every": 3},
 }

@@ -123,3 +123,33 @@ def test_a_study_without_curves_is_modelled_as_without_the_option() -> None:
         for on in (True, False)
     ]
     assert chosen[0].suggestions == chosen[1].suggestions
+
+
+@pytest.mark.parametrize(("settle", "drawn_to_jagged"), [(True, False), (False, True)])
+def test_a_jagged_curves_lucky_dip_draws_the_search_only_without_settling(
+    settle: bool, drawn_to_jagged: bool
+) -> None:
+    """Curves near x = 0.2 hover at 0.5 with one dip to 0.1; those near 0.8 settle at 0.2.
+
+    By best steps the jagged region is ahead (0.1 against 0.2); settled, as the
+    recommendation ranks trials, it is far behind, and the search goes where the
+    steady curves are.
+    """
+    jagged = (0.6, 0.5, 0.55, 0.1, 0.5, 0.55, 0.5, 0.5)
+    steady = (0.6, 0.4, 0.3, 0.25, 0.22, 0.21, 0.2, 0.2)
+
+    def trial(x: float, curve: tuple[float, ...]) -> Observed:
+        steps = tuple(Measurement(k + 1, v) for k, v in enumerate(curve))
+        return Observed({"x": x}, min(curve), curve=steps)
+
+    completed = tuple(trial(x, jagged) for x in (0.1, 0.2, 0.3)) + tuple(
+        trial(x, steady) for x in (0.7, 0.8, 0.9)
+    )
+    options = {"initial_trials": 2, "settle": settle}
+    suggester = make_suggester(LINE, AlgorithmConfig("bayes", options))
+    history = History(draws=6, completed=completed, max_steps=8)
+    chosen = [
+        suggester.suggest(LINE, history, 1, seed=seed).suggestions[0].params["x"]
+        for seed in range(3)
+    ]
+    assert all((x < 0.5) == drawn_to_jagged for x in chosen), chosen

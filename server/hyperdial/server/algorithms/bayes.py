@@ -31,6 +31,12 @@ suggestion equal to a pending one is never returned; nor one equal to a
 finished one when the fitted noise says the objective is deterministic
 (`INFORMATIVE_REPEAT_NOISE`), where a repeat would return the same value.
 
+A completed trial of one objective enters at its settled value (`settling`,
+option `settle`, default true): where its value is the best step of its curve,
+the best window of steps, as the recommendation ranks it. The best step of a
+noisy curve is a lucky draw, and a model given it is drawn to jagged curves
+(learning rates at the edge of divergence) whose lows do not retrain.
+
 Trials stopped early (PRUNED) enter at their best reported value, the value
 the stopping rule judged them by (option `model_pruned`, default true): the
 model learns where trials get stopped instead of proposing that region again.
@@ -83,6 +89,7 @@ hyperparameters where the service passes them (`History.model_state`).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import warnings
@@ -105,6 +112,7 @@ from hyperdial.server.algorithms.gp import (
 )
 from hyperdial.server.algorithms.intensify import configuration_to_repeat, repeat_due
 from hyperdial.server.algorithms.random import sobol_points
+from hyperdial.server.algorithms.settling import settled_value
 from hyperdial.server.algorithms.warping import compress_worse_half
 from hyperdial.server.domain import OptionValue
 from hyperdial.server.space import ParamValue, SearchSpace
@@ -148,6 +156,7 @@ class BayesSuggester:
         self.initial_fidelity = reader.float("initial_fidelity", 1 / 3, 0.01, 1.0)
         self.stopped_radius = reader.float("stopped_radius", 0.05, 0.0, 1.0)
         self.stopped_as_final = reader.bool("stopped_as_final", False)
+        self.settle = reader.bool("settle", True)
         self.repeat_every = reader.int("repeat_every", 0, 0, 100_000)
         self.max_evaluations = reader.int("max_evaluations", 3, 1, 100)
         reader.finish()
@@ -297,10 +306,14 @@ class BayesSuggester:
     def _training_data(self, space: SearchSpace, history: History, seed: int) -> TrainingData:
         """Features and outcomes to model (`_model_ready` said they can inform one).
 
-        Infeasible trials take each objective's worst value and, for each
-        constraint, a slack a span beyond the worst observed one.
+        Completed trials of one objective enter at their settled value (option
+        `settle`); infeasible trials take each objective's worst value and, for
+        each constraint, a slack a span beyond the worst observed one.
         """
-        modelled = (*history.completed, *self._pruned(history))
+        finished = history.completed
+        if self.settle and not history.objectives:
+            finished = tuple(_settled(o, history.maximize) for o in finished)
+        modelled = (*finished, *self._pruned(history))
         if history.objectives:
             signs = [1.0 if o.maximize else -1.0 for o in history.objectives]
             outcomes = [
@@ -374,6 +387,11 @@ class BayesSuggester:
                 best_point = incumbent(model, data, by_mean=by_mean)
                 rows = self.search.believer_batch(model, best_point, pending, count, avoid)
         return rows, noise, fitted.hyperparameters
+
+
+def _settled(observed: Observed, maximize: bool) -> Observed:
+    """`observed` at its settled value (`settling`): the value the recommendation ranks it by."""
+    return dataclasses.replace(observed, value=settled_value(observed, maximize))
 
 
 def _mix(seed: int, draws: int) -> int:

@@ -154,7 +154,7 @@ class Worker:
                 self._metrics.epochs.inc()
                 self._metrics.samples.inc(len(self._dataset.train.y))
             # The server takes finite values only; a diverged epoch has nothing to report.
-            should_stop = trial.report(epoch, loss) if math.isfinite(loss) else False
+            should_stop = math.isfinite(loss) and trial.report(epoch, loss)
             if self.progress is not None:
                 self.progress.epoch(epoch, loss, accuracy)
             log.info(
@@ -182,15 +182,7 @@ class Worker:
         if result is None:
             return self._fail(trial, error), result
         if result.stopped_by_server:
-            trial.prune(f"stopped by the server after {result.epochs} epochs")
-            log.info(
-                "trial %d: pruned by the study's stopping rule after %d epochs "
-                "(best val_loss %.4f)",
-                trial.id,
-                result.epochs,
-                result.best_loss,
-            )
-            return "pruned", result
+            return self._pruned(trial, result), result
         if not math.isfinite(result.best_loss):
             return self._diverged(trial), result
         metrics = {"val_loss": result.best_loss, **self._cost(result.model)}
@@ -261,6 +253,18 @@ class Worker:
                 trial.complete(metrics=metrics)
             else:
                 trial.complete(loss, metrics=metrics)
+
+    @staticmethod
+    def _pruned(trial: Trial, result: FitResult) -> str:
+        """Ends a trial the study's stopping rule stopped as PRUNED, and logs it."""
+        trial.prune(f"stopped by the server after {result.epochs} epochs")
+        log.info(
+            "trial %d: pruned by the study's stopping rule after %d epochs (best val_loss %.4f)",
+            trial.id,
+            result.epochs,
+            result.best_loss,
+        )
+        return "pruned"
 
     @staticmethod
     def _diverged(trial: Trial) -> str:

@@ -85,9 +85,14 @@ def test_a_stopped_trial_is_killed_and_pruned_even_if_it_ignores_sigterm(
         (["sh", "-c", "kill -SEGV $$"], "FAILED", "killed by SIGSEGV"),
         (["sh", "-c", "echo hello"], "FAILED", "exited 0 without reporting objective"),
         (
-            ["sh", "-c", "echo 'hyperdial: objective=nan'"],
-            "FAILED",
-            "rejected metric line 'hyperdial: objective=nan': objective=nan is not a finite",
+            ["sh", "-c", "echo 'hyperdial: objective=0.5'; echo 'hyperdial: objective=nan'"],
+            "INFEASIBLE",
+            "the run diverged: objective=nan",
+        ),
+        (
+            ["sh", "-c", "echo 'hyperdial: final objective=inf'"],
+            "INFEASIBLE",
+            "the run diverged: objective=inf",
         ),
         (["sh", "-c", "exit 78"], "INFEASIBLE", "exited with status 78"),
         (["sh", "-c", "echo 'hyperdial: infeasible too big'; exit 1"], "INFEASIBLE", "too big"),
@@ -103,6 +108,20 @@ def test_each_fault_gets_its_outcome_and_the_agent_goes_on(
         trials = list(client.study("faults").trials())
         assert [t.state for t in trials] == [state, state]
         assert trials[0].reason.startswith(reason) or reason in trials[0].reason
+
+
+def test_a_diverged_step_is_not_sent_and_a_finite_final_completes(
+    sqlite_server: RunningServer, tmp_path: Path
+) -> None:
+    lines = "hyperdial: step=0 objective=0.9", "hyperdial: step=1 objective=nan"
+    script = "; ".join(f"echo '{line}'" for line in (*lines, "hyperdial: final objective=0.8"))
+    with Client(sqlite_server.address) as client:
+        client.create_study("recovers", [float_param("x", 0, 1)], max_trials=1)
+        done = agent(sqlite_server, "recovers", ["sh", "-c", script], log_dir=tmp_path)
+        assert done.returncode == 0, done.stderr
+        (trial,) = list(client.study("recovers").trials(measurements=True))
+        assert (trial.state, trial.value) == ("COMPLETED", 0.8)
+        assert trial.measurements == [(0, 0.9)]
 
 
 def test_sigterm_to_the_agent_fails_the_trial_and_leaves_no_process(

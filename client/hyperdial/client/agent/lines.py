@@ -14,16 +14,18 @@ Text lines start with `hyperdial:` at the first column, then tokens separated
 by whitespace: `name=value` pairs, the bare word `final` (these are the trial's
 final metrics), or `infeasible` followed by a reason in words (the configuration
 cannot be evaluated). `step` is a non-negative integer; every other value is a
-finite number. Names start with a letter or an underscore and go on with
-letters, digits, `_`, `.`, `-` or `/`. JSON lines are one object whose only key
-is `hyperdial`, holding the same names. A line that starts like a metric line
-but breaks these rules raises `MetricLineError`, which names what is wrong.
+number, where NaN or an infinity (`loss=nan`, `{"loss": NaN}`) says the run
+diverged (`trial_run` never sends such a value, and a trial that ends on one
+is infeasible, as `hyperdial trainer` ends a diverged run). Names start with
+a letter or an underscore and go on with letters, digits, `_`, `.`, `-` or
+`/`. JSON lines are one object whose only key is `hyperdial`, holding the
+same names. A line that starts like a metric line but breaks these rules
+raises `MetricLineError`, which names what is wrong.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import re
 from dataclasses import dataclass, field
 
@@ -119,8 +121,6 @@ def _line(fields: dict[str, str], final: bool) -> MetricLine:
             value = float(text)
         except ValueError:
             raise MetricLineError(f"{name}={text!r} is not a number") from None
-        if not math.isfinite(value):
-            raise MetricLineError(f"{name}={text} is not a finite number")
         metrics[name] = value
     if not metrics:
         raise MetricLineError("the line names no metric")

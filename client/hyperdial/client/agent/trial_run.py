@@ -7,7 +7,12 @@ When ReportProgress answers stop, the command gets SIGTERM, then SIGKILL after
 the grace period, and the trial ends PRUNED. Without metric lines the lease is
 kept by heartbeats.
 
-Outcomes: exit 0 with every metric the study needs → COMPLETED; exit status
+A NaN or infinite value says the run diverged: it is never sent (the server
+refuses it), and a trial whose outcome would carry one ends INFEASIBLE, so
+the study's model learns the region diverges instead of losing the trial.
+
+Outcomes: exit 0 with every metric the study needs → COMPLETED, or
+INFEASIBLE where one of them is not finite; exit status
 `INFEASIBLE_EXIT_CODE` or an `infeasible` line → INFEASIBLE; any other exit,
 a crash, a command that cannot start, or exit 0 without the metrics → FAILED,
 with the exit status and the tail of stderr as the reason.
@@ -16,6 +21,7 @@ with the exit status and the tail of stderr as the reason.
 from __future__ import annotations
 
 import logging
+import math
 import queue
 import sys
 import time
@@ -212,6 +218,8 @@ class TrialRun:
             return False
         step = line.step if line.step is not None else self._seen.values
         self._seen.values += 1
+        if not math.isfinite(value):
+            return False
         if self.trial.report(step, value):
             self._pruned_at = step
         return True
@@ -242,6 +250,12 @@ class TrialRun:
             names = ", ".join(missing)
             self.trial.fail(f"the command exited 0 without reporting {names}{rejected}{tail}")
             return
+        needed = {name: metrics[name] for name in self._required}
+        diverged = [f"{name}={v}" for name, v in needed.items() if not math.isfinite(v)]
+        if diverged:
+            self.trial.infeasible(f"the run diverged: {', '.join(diverged)}")
+            return
+        metrics = {name: value for name, value in metrics.items() if math.isfinite(value)}
         try:
             self.trial.complete(metrics["value"] if self._unnamed else None, metrics=metrics)
         except HyperdialError as error:

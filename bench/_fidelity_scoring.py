@@ -143,35 +143,16 @@ def summarize(
     return summary
 
 
-def paired(
-    rows: list[dict[str, Any]], datasets: list[str], ours: list[str], anchors: list[str]
-) -> dict[str, Any]:
-    """Each of `ours` against each of `anchors` on the same seeds, test loss at half the budget.
-
-    Medians of 20 seeds move by as much as the gaps between methods; the seeds
-    one method wins and the median of the per-seed differences say more.
-    """
-    found: dict[str, Any] = {}
-    for name in datasets:
-        test = {(r["method"], r["seed"]): r["test@50%"] for r in rows if r["dataset"] == name}
-        for mine in ours:
-            for anchor in anchors:
-                seeds = [s for m, s in test if m == mine and (anchor, s) in test]
-                gaps = [test[mine, s] - test[anchor, s] for s in seeds]
-                gaps = [gap for gap in gaps if not math.isnan(gap)]
-                if gaps:
-                    found[f"{name}/{mine} vs {anchor}"] = {
-                        "seeds": len(gaps),
-                        "wins": sum(gap <= 0 for gap in gaps),
-                        "median_gap": statistics.median(gaps),
-                    }
-    return found
-
-
 def paired_row(columns: list[str], key: str, pair: dict[str, Any]) -> list[str]:
-    """A paired comparison in the table: seeds won under `near dup.`, the gap under test @50%."""
+    """A paired comparison at half the budget (`_paired.compare`) as a row of the table.
+
+    Seeds won under `near dup.`, the median per-seed gap under test @50%, the
+    difference of the medians and its interval in the last column.
+    """
     row = [""] * len(columns)
     row[0] = f"{key}: test @50%, ours ≤ anchor"
     row[2] = f"{pair['wins']}/{pair['seeds']} seeds"
+    low, high = pair["interval"]
     row[columns.index("test @50%")] = f"median gap {pair['median_gap']:+.4f}"
+    row[-1] = f"medians {pair['median_difference']:+.4f} [{low:+.4f}, {high:+.4f}]"
     return row

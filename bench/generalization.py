@@ -26,7 +26,10 @@ changes.
 
 Per method and dataset: the median best validation loss, the median test
 loss of the recommended configuration (mean of its 3 retrains), and the
-median optimism gap (test loss minus best validation loss).
+median optimism gap (test loss minus best validation loss). Then bayes
+against each rival on the same seeds (`_paired`): seeds won, the difference
+of the median test losses with a 95% bootstrap interval (under `test, pick`),
+and the median per-seed difference (under `test, observed pick`).
 
     python bench/generalization.py [--seeds 10] [--first-seed 0] [--trials 30]
         [--datasets digits,wine] [--methods bayes,random]
@@ -48,6 +51,7 @@ import optuna
 import torch
 
 from _common import machine, noisy_classification, optuna_params, report
+from _paired import paired
 from hyperdial.server.algorithms.base import History, Observed, make_suggester
 from hyperdial.server.algorithms.recommend import recommend
 from hyperdial.server.domain import AlgorithmConfig, Measurement, OptionValue
@@ -265,6 +269,23 @@ def main() -> None:
                 )
             )
     targets = _targets(summary, datasets)
+    rivals = [m for m in ("random", "optuna-tpe", "optuna-gp") if m in methods]
+    pairs = paired(runs, datasets, ["bayes"] if "bayes" in methods else [], rivals, "test")
+    for key, pair in pairs.items():
+        low, high = pair["interval"]
+        name, versus = key.split("/", 1)
+        rows.append(
+            (
+                name,
+                versus,
+                f"{pair['wins']}/{pair['seeds']} won",
+                "",
+                f"{pair['median_difference']:+.4g} [{low:+.4g}, {high:+.4g}]",
+                "",
+                f"paired {pair['median_gap']:+.4g}",
+                "",
+            )
+        )
     report(
         f"Generalization: {args.trials} trials, test loss of the pick retrained {RETRAINS}x",
         (
@@ -281,6 +302,7 @@ def main() -> None:
         {
             "summary": summary,
             "targets": targets,
+            "paired": pairs,
             "runs": runs,
             "machine": machine(),
             "args": vars(args),

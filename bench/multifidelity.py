@@ -25,8 +25,10 @@ trials trained on a full grant of epochs count, as in the service: a trial
 granted fewer (the short initial design) ended early. Near-duplicate
 proposals: model-proposed trials (bayes after its initial design, TPE after
 its startup trials) within 0.05 of an earlier trial in the unit cube. Paired:
-each of ours against each anchor on the same seeds, the seeds whose test loss
-at half the budget is no worse than the anchor's and the median difference.
+each of ours against each anchor on the same seeds (`_paired`): the seeds
+whose test loss at half the budget is no worse than the anchor's, the median
+per-seed difference, and the difference of the medians with a 95% bootstrap
+interval.
 
     python bench/multifidelity.py [--seeds 3] [--first-seed 0] [--datasets digits,wine,noisy]
         [--methods bayes,bayes+median,...] [--budget 300] [--max-epochs 15]
@@ -46,7 +48,8 @@ from typing import Any
 import optuna
 
 from _common import machine, mlp_digits_space, noisy_classification, optuna_params, report
-from _fidelity_scoring import CHECKPOINTS, CPU, Finished, paired, paired_row, score, summarize
+from _fidelity_scoring import CHECKPOINTS, CPU, Finished, paired_row, score, summarize
+from _paired import paired
 from hyperdial.client import (
     Client,
     hyperband,
@@ -254,9 +257,8 @@ def main() -> None:
                     print(shown, file=sys.stderr, flush=True)
                     rows.append(row)
     summary = summarize(rows, datasets, methods)
-    pairs = paired(
-        rows, datasets, [m for m in methods if m in OURS], [m for m in methods if m not in OURS]
-    )
+    anchors = [m for m in methods if m not in OURS]
+    pairs = paired(rows, datasets, [m for m in methods if m in OURS], anchors, "test@50%")
     columns = ["dataset/method", "epochs", "near dup."]
     columns += [f"{k} @{round(f * 100)}%" for f in CHECKPOINTS for k in ("val", "test")]
     report(

@@ -4,7 +4,8 @@ For each trial the agent runs COMMAND with the trial's parameters in its
 arguments (`--lr {learning_rate}`), its environment (`HYPERDIAL_PARAM_…`) and a
 JSON file (`HYPERDIAL_PARAMS_FILE`), and sends back the metric lines it prints
 (`hyperdial: step=3 val_loss=0.12`) or appends to `HYPERDIAL_METRICS_FILE`.
-Exit 0 completes the trial, exit 78 marks it infeasible, anything else fails it.
+Exit 0 completes the trial, exit 78 marks it infeasible, anything else fails it;
+a run that ends on a NaN or infinite metric (`val_loss=nan`) diverged: infeasible.
 See the README's "Tune your own script".
 
     hyperdial agent --study mlp --count 20 -- python train.py --lr {learning_rate}

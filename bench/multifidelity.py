@@ -173,8 +173,12 @@ def _pages(client: Client, study: str) -> Iterator[list[pb.Trial]]:
 
 
 def run_optuna(method: str, dataset: Dataset, seed: int, args: Any) -> list[Finished]:
+    # Named, because HyperbandPruner puts a trial in its bracket by a hash of the study's
+    # name: an unnamed study's name is random, and so would each run's brackets be.
     study = optuna.create_study(
-        sampler=optuna.samplers.TPESampler(seed=seed), pruner=OPTUNA_PRUNERS[method]()
+        study_name=f"{method}-{seed}",
+        sampler=optuna.samplers.TPESampler(seed=seed),
+        pruner=OPTUNA_PRUNERS[method](),
     )
     finished: list[Finished] = []
     spent = 0

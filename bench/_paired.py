@@ -29,15 +29,13 @@ def paired(
         value = {(r["method"], r["seed"]): r[key] for r in rows if r["dataset"] == name}
         for mine in ours:
             for anchor in anchors:
-                seeds = [
-                    s
+                pairs = [
+                    (value[mine, s], value[anchor, s])
                     for m, s in value
-                    if m == mine
-                    and (anchor, s) in value
-                    and not math.isnan(value[mine, s] - value[anchor, s])
+                    if m == mine and (anchor, s) in value
                 ]
-                if seeds:
-                    pairs = [(value[mine, s], value[anchor, s]) for s in seeds]
+                pairs = [p for p in pairs if not math.isnan(p[0] - p[1])]
+                if pairs:
                     found[f"{name}/{mine} vs {anchor}"] = compare(pairs)
     return found
 

@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.stamp-install
 
-.PHONY: venv system-deps node-deps container-deps container-test demo test test-slow lint proto proto-check bench-overhead bench-crash bench-load bench-replicas bench-trainer bench-pruning bench-multifidelity bench-bayes bench-quality bench-parallel bench-multiobjective bench-faults bench-generalization bench-agent ui-assets ui-screenshots bench-ui clean
+.PHONY: venv system-deps node-deps container-deps container-test demo test test-slow lint proto proto-check bench-overhead bench-crash bench-load bench-replicas bench-trainer bench-pruning bench-multifidelity bench-bayes bench-quality bench-parallel bench-multiobjective bench-faults bench-generalization bench-validation-signal bench-agent ui-assets ui-screenshots bench-ui clean
 
 # torch==2.13.0 first: it is the CPU build on this platform, so nothing later asks
 # for a multi-GB CUDA build (pyproject caps torch at that version).
@@ -114,6 +114,10 @@ bench-quality: venv
 ## make bench-generalization: test loss of each method's recommended configuration, retrained
 bench-generalization: venv
 	$(PY) bench/generalization.py
+
+## make bench-validation-signal: whether a lower validation loss means a lower test loss, per dataset
+bench-validation-signal: venv
+	$(PY) bench/validation_signal.py
 
 bench-parallel: venv
 	$(PY) bench/parallel.py

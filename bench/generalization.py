@@ -88,7 +88,8 @@ CPU = torch.device("cpu")
 Trial = tuple[dict[str, ParamValue], float, int, list[float]]
 
 
-def _dataset(name: str, folder: Path) -> Dataset:
+def dataset_named(name: str, folder: Path) -> Dataset:
+    """One of `DATASETS`, split 60/20/20 with seed 0 (the noisy set is written to `folder`)."""
     if name != "noisy":
         return load_dataset(name, seed=0)
     return load_dataset(str(noisy_classification(folder)), seed=0)
@@ -173,7 +174,7 @@ def one_run(dataset_name: str, method: str, seed: int, trials: int) -> dict[str,
     """One study of `method` on `dataset_name`, its pick retrained (in a worker process)."""
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as folder:
-        dataset = _dataset(dataset_name, Path(folder))
+        dataset = dataset_named(dataset_name, Path(folder))
     train = _objective(dataset, seed)
     runner = _optuna if method.startswith("optuna") else _ours
     results = runner(method, train, trials, seed)

@@ -34,11 +34,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from scipy.stats import spearmanr
 
 from _common import machine, report
 from generalization import CPU, DATASETS, EPOCHS, PATIENCE, SPACE, dataset_named
 from hyperdial.server.algorithms.base import History, make_suggester
 from hyperdial.server.domain import AlgorithmConfig
+from hyperdial.server.space import ParamValue
 from hyperdial.trainers.final import train_and_test
 from hyperdial.trainers.training import fit
 
@@ -46,13 +48,13 @@ SEEDS = 3
 SAMPLER_SEED = 12_345
 
 
-def one_configuration(name: str, number: int) -> tuple[float, float, float] | None:
+def one_configuration(
+    name: str, number: int, params: dict[str, ParamValue]
+) -> tuple[float, float, float] | None:
     """(mean validation loss, its sd over seeds, mean test loss) of configuration `number`."""
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as folder:
         dataset = dataset_named(name, Path(folder))
-    sampler = make_suggester(SPACE, AlgorithmConfig("random", {}))
-    params = dict(sampler.suggest(SPACE, History(number), 1, SAMPLER_SEED).suggestions[0].params)
     validation, test = [], []
     for seed in range(SEEDS):
         config = dict(params, epochs=EPOCHS, patience=PATIENCE)
@@ -68,15 +70,8 @@ def one_configuration(name: str, number: int) -> tuple[float, float, float] | No
 
 
 def spearman(x: list[float], y: list[float]) -> float:
-    """Rank correlation (ties broken by order: the losses are continuous)."""
-
-    def ranks(values: list[float]) -> list[int]:
-        ranked = [0] * len(values)
-        for rank, i in enumerate(sorted(range(len(values)), key=values.__getitem__)):
-            ranked[i] = rank
-        return ranked
-
-    return statistics.correlation(ranks(x), ranks(y))
+    """Spearman's rank correlation (SciPy's)."""
+    return float(spearmanr(x, y).statistic)
 
 
 def signal(rows: list[tuple[float, float, float]]) -> dict[str, Any]:
@@ -110,11 +105,14 @@ def main() -> None:
             f"--configurations: at least 20 (fifths of the best half), got {args.configurations}"
         )
     datasets = [d for d in DATASETS if d in args.datasets.split(",")]
+    sampler = make_suggester(SPACE, AlgorithmConfig("random", {}))
+    drawn = sampler.suggest(SPACE, History(0), args.configurations, SAMPLER_SEED).suggestions
+    configurations = [dict(s.params) for s in drawn]
+    numbers = range(len(configurations))
     results: dict[str, Any] = {}
     with ProcessPoolExecutor(args.workers) as pool:
         for name in datasets:
-            numbers = range(args.configurations)
-            found = pool.map(one_configuration, [name] * len(numbers), numbers)
+            found = pool.map(one_configuration, [name] * len(numbers), numbers, configurations)
             results[name] = signal([row for row in found if row is not None])
     columns = (
         "dataset",

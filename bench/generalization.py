@@ -19,7 +19,10 @@ its validation curve, so that a trial enters at its settled value), the
 best observed value for `bayes-old` (the first defaults: final values
 only, LogEI against the best observation, the observed best shipped) and
 for Optuna (its `best_trial`). `bayes-repeats` is bayes re-evaluating its
-recommended configuration every third draw (option `repeat_every` 3).
+recommended configuration every third draw (option `repeat_every` 3);
+`bayes-design6` and `bayes-design10` open with 6 and 10 Sobol points instead
+of the default 15 (2·7 + 1; Ax would open a 30-trial study with 6, Optuna's
+samplers with 10).
 For runs whose model pick differs from the observed best, the observed best
 is retrained too (`test, observed pick` column), to show what the rule alone
 changes.
@@ -61,14 +64,25 @@ from hyperdial.trainers.final import train_and_test
 from hyperdial.trainers.training import fit
 
 DATASETS = ("digits", "wine", "diabetes", "noisy")
-METHODS = ("random", "bayes-old", "bayes", "bayes-repeats", "optuna-tpe", "optuna-gp")
+METHODS = (
+    "random",
+    "bayes-old",
+    "bayes",
+    "bayes-repeats",
+    "bayes-design6",
+    "bayes-design10",
+    "optuna-tpe",
+    "optuna-gp",
+)
 OURS: dict[str, dict[str, OptionValue]] = {
     "random": {},
     "bayes-old": {"incumbent": "observed", "model_curves": False, "settle": False},
     "bayes": {},
     "bayes-repeats": {"repeat_every": 3},
+    "bayes-design6": {"initial_trials": 6},
+    "bayes-design10": {"initial_trials": 10},
 }
-MODEL_PICK = ("random", "bayes", "bayes-repeats")
+MODEL_PICK = ("random", "bayes", "bayes-repeats", "bayes-design6", "bayes-design10")
 SPACE = SearchSpace(
     (
         FloatParam("learning_rate", 1e-4, 1e-1, log=True),

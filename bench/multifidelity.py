@@ -26,12 +26,12 @@ granted fewer (the short initial design) ended early. `reaches bayes`: the
 least share of the budget (in 5% steps, read without retraining) at which a
 method's median best validation loss is within 2% of bayes without
 stopping's final median (the issue's target: 40% of the epochs or less).
-Near-duplicate proposals: model-proposed trials (bayes after its initial design, TPE after
-its startup trials) within 0.05 of an earlier trial in the unit cube. Paired:
-each of ours against each anchor on the same seeds (`_paired`): the seeds
-whose test loss at half the budget is no worse than the anchor's, the median
-per-seed difference, and the difference of the medians with a 95% bootstrap
-interval.
+Near-duplicate proposals: model-proposed trials (bayes after its initial
+design, TPE after its startup trials) within 0.05 of an earlier trial in the
+unit cube. Paired: each of ours against each anchor on the same seeds
+(`_paired`): the seeds whose test loss at half the budget is no worse than
+the anchor's, the median per-seed difference, and the difference of the
+medians with a 95% bootstrap interval.
 
     python bench/multifidelity.py [--seeds 3] [--first-seed 0] [--datasets digits,wine,noisy]
         [--methods bayes,bayes+median,...] [--budget 300] [--max-epochs 15]
